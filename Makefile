@@ -1,0 +1,56 @@
+# gLM Explorer
+#   make run    create .venv, install everything, start the app on the embedded genome
+#   make test   same setup, then the whole test suite (installs Debian's chromium and
+#               chromium-driver for the browser test when run as root)
+# The install step runs once, and again whenever pyproject.toml changes.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Pinned: on machines with a local CPU wheel this takes it; an unpinned torch pulls a
+# multi-GB CUDA build. For a GPU install see README.md.
+TORCH_VERSION := 2.13.0
+PORT ?= 8501
+
+.PHONY: run test install browser-deps clean
+
+run: $(STAMP)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: $(STAMP) browser-deps
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install torch==$(TORCH_VERSION)
+	$(BIN)/pip install -e '.[test]'
+	touch $@
+
+# Debian's python3 needs python3-venv for `python3 -m venv`; install it when we can.
+$(BIN)/pip:
+	@test -n "$(PYTHON)" || { echo "Python 3.11 not found: sudo apt-get install python3 python3-venv"; exit 1; }
+	@if ! $(PYTHON) -m venv $(VENV); then \
+	  rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); \
+	  else \
+	    echo "Could not create $(VENV): install Debian's python3-venv (sudo apt-get install python3-venv)"; exit 1; \
+	  fi; \
+	fi
+
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Debian's chromium and chromium-driver for the browser test"; \
+	  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; } \
+	    || echo "Could not install chromium; the browser test will be skipped"; \
+	else \
+	  echo "The browser test needs Debian's chromium and chromium-driver and is skipped without them:"; \
+	  echo "  sudo apt-get install chromium chromium-driver"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache

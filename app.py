@@ -1,0 +1,20 @@
+"""gLM Explorer: the Streamlit entry point. It only routes; pages live in pages/.
+
+Run with ``streamlit run app.py`` (or ``make run``). To add a page, add one ``st.Page``
+line to ``PAGES``; pages read the shared genome and locus through ``app_state``.
+"""
+
+import streamlit as st
+
+import app_state
+
+st.set_page_config(page_title="gLM Explorer", page_icon=":material/genetics:", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Genome overview", icon=":material/travel_explore:", default=True),
+    st.Page("pages/embeddings.py", title="Embedding map", icon=":material/scatter_plot:"),
+]
+
+navigation = st.navigation(PAGES)
+app_state.render_sidebar()
+navigation.run()

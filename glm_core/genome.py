@@ -1,0 +1,275 @@
+"""Reference genomes: random access to sequences through pyfaidx.
+
+Coordinate conventions
+----------------------
+* Inside ``glm_core`` every interval is **0-based, half-open** (``start <= i < end``),
+  like BED files, numpy slices and bioframe tables.
+* Everything shown to users or read from them (region strings such as
+  ``chr01:1001-1200``, TSV/VCF positions) is **1-based, inclusive**, as in genome
+  browsers. :func:`parse_region` and :func:`format_region` convert between the two.
+
+Bases
+-----
+Sequences are returned as they are stored: upper case for ordinary bases, lower case
+for soft-masked (repeat) bases, ``N`` and IUPAC ambiguity codes untouched.
+:meth:`Genome.soft_mask` gives the soft-mask as a boolean array and
+:func:`nucleotide_codes` turns a sequence into 0..3 codes (A, C, G, T) with -1 for
+anything that is not an unambiguous base.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyfaidx
+
+NUCLEOTIDES = "ACGT"
+IUPAC_CODES = frozenset("ACGTUNRYSWKMBDHV")
+_COMPLEMENT = str.maketrans("ACGTURYSWKMBDHVNacgturyswkmbdhvn", "TGCAAYRSWMKVHDBNtgcaayrswmkvhdbn")
+_CODE_OF_BYTE = np.full(256, -1, dtype=np.int8)
+for _code, _base in enumerate(NUCLEOTIDES):
+    _CODE_OF_BYTE[ord(_base)] = _code
+    _CODE_OF_BYTE[ord(_base.lower())] = _code
+
+EMBEDDED_GENOME_DIR = Path(__file__).resolve().parent.parent / "assets" / "genomes" / "umaydis"
+EMBEDDED_FASTA = EMBEDDED_GENOME_DIR / "umaydis.fa.gz"
+EMBEDDED_ANNOTATION = EMBEDDED_GENOME_DIR / "umaydis.gff3.gz"
+
+
+def reverse_complement(sequence: str) -> str:
+    """Reverse complement, keeping case and IUPAC codes (``R`` <-> ``Y`` ...)."""
+    return sequence.translate(_COMPLEMENT)[::-1]
+
+
+def nucleotide_codes(sequence: str) -> np.ndarray:
+    """Codes 0..3 for A, C, G, T (either case); -1 for N, IUPAC codes and gaps.
+
+    Returns
+    -------
+    np.ndarray, shape=(len(sequence),), dtype=int8
+    """
+    return _CODE_OF_BYTE[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+
+
+@dataclass(frozen=True)
+class Region:
+    """A genomic interval, 0-based half-open, with a strand (``+`` or ``-``)."""
+
+    chrom: str
+    start: int
+    end: int
+    strand: str = "+"
+
+    def __post_init__(self):
+        if self.strand not in ("+", "-"):
+            raise ValueError(f"strand must be '+' or '-'; got {self.strand!r}")
+        if not 0 <= self.start < self.end:
+            raise ValueError(
+                f"a region needs 0 <= start < end (0-based half-open); got start={self.start}, end={self.end}"
+            )
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def __str__(self) -> str:
+        return format_region(self.chrom, self.start, self.end)
+
+
+_REGION_PATTERN = re.compile(r"^\s*([^\s:]+)\s*:\s*([\d,_]+)\s*-\s*([\d,_]+)\s*(?:\(?([+-])\)?)?\s*$")
+
+
+def parse_region(text: str, strand: str = "+") -> Region:
+    """Parse a user's ``chr:start-end`` (1-based inclusive, commas allowed) into a :class:`Region`.
+
+    A trailing ``+``/``-`` or ``(+)``/``(-)`` sets the strand. The result is 0-based half-open:
+    ``chr01:1-10`` becomes ``Region("chr01", 0, 10)``.
+    """
+    match = _REGION_PATTERN.match(text or "")
+    if not match:
+        raise ValueError(
+            f"could not read the region {text!r}: write it as chrom:start-end, 1-based inclusive, "
+            "for example chr01:1,001-1,200"
+        )
+    chrom, start_text, end_text, strand_text = match.groups()
+    start, end = int(start_text.replace(",", "").replace("_", "")), int(end_text.replace(",", "").replace("_", ""))
+    if start < 1 or end < start:
+        raise ValueError(f"in {text!r} the start must be >= 1 and the end >= the start (1-based inclusive)")
+    return Region(chrom, start - 1, end, strand_text or strand)
+
+
+def format_region(chrom: str, start: int, end: int) -> str:
+    """0-based half-open interval -> the 1-based inclusive ``chrom:start-end`` users see."""
+    return f"{chrom}:{start + 1:,}-{end:,}"
+
+
+class Genome:
+    """A FASTA genome (plain, gzip or bgzip) with random access.
+
+    bgzip files with a ``.fai`` (and ``.gzi``) index are read in place; a plain-gzip file
+    is decompressed once into a cache folder beside it (or ``cache_dir``) because gzip
+    has no random access.
+
+    Parameters
+    ----------
+    path : path to the FASTA file.
+    cache_dir : where to put a decompressed copy of a plain-gzip FASTA.
+    """
+
+    def __init__(self, path: str | Path, cache_dir: str | Path | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"FASTA file not found: {self.path}")
+        readable = self._random_access_path(self.path, Path(cache_dir) if cache_dir else None)
+        _check_fasta_text(readable, display_name=self.path)
+        try:
+            self._fasta = pyfaidx.Fasta(
+                str(readable), sequence_always_upper=False, as_raw=True, rebuild=False, build_index=True
+            )
+        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as error:
+            raise ValueError(f"{self.path}: not a readable FASTA file ({error})") from error
+        self.chrom_sizes: dict[str, int] = {name: len(self._fasta[name]) for name in self._fasta.keys()}
+        if not self.chrom_sizes:
+            raise ValueError(f"{self.path}: no sequences found; is this a FASTA file?")
+        empty = [name for name, length in self.chrom_sizes.items() if length == 0]
+        if empty:
+            raise ValueError(
+                f"{self.path}, line {_header_line(readable, empty[0])}: sequence {empty[0]!r} has no bases "
+                f"({len(empty)} empty records); the file may be truncated, otherwise remove the empty records"
+            )
+
+    @staticmethod
+    def _random_access_path(path: Path, cache_dir: Path | None) -> Path:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+        if magic[:2] != b"\x1f\x8b":
+            return path
+        if magic[3] & 0x04:  # FEXTRA set: bgzip writes its block sizes there
+            return path
+        target_dir = cache_dir or path.parent
+        target_dir.mkdir(parents=True, exist_ok=True)
+        plain = target_dir / (path.name[: -len(".gz")] if path.name.endswith(".gz") else path.name + ".fa")
+        if not plain.exists() or plain.stat().st_mtime < path.stat().st_mtime:
+            tmp = plain.with_suffix(plain.suffix + ".part")
+            try:
+                with gzip.open(path, "rb") as fin, open(tmp, "wb") as fout:
+                    while chunk := fin.read(1 << 20):
+                        fout.write(chunk)
+            except (EOFError, OSError, zlib.error) as error:
+                tmp.unlink(missing_ok=True)
+                raise ValueError(
+                    f"{path}, line {_lines_before_gzip_error(path) + 1:,}: the compressed data break off there "
+                    f"({error}); the file is truncated or corrupt: download or copy it again"
+                ) from error
+            tmp.replace(plain)
+        return plain
+
+    @property
+    def chroms(self) -> list[str]:
+        return list(self.chrom_sizes)
+
+    def summary(self) -> pd.DataFrame:
+        """One row a sequence: ``chrom``, ``length`` (bp), ``gc`` (fraction of A/C/G/T), ``n_count``."""
+        rows = []
+        for chrom, length in self.chrom_sizes.items():
+            counts = np.bincount(nucleotide_codes(self.fetch(chrom, 0, length)) + 1, minlength=5)
+            acgt = counts[1:].sum()
+            rows.append(
+                {
+                    "chrom": chrom,
+                    "length": length,
+                    "gc": (counts[2] + counts[3]) / acgt if acgt else np.nan,
+                    "n_count": int(length - acgt),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def check_interval(self, chrom: str, start: int, end: int) -> None:
+        """Raise a clear error unless ``0 <= start < end <= length`` on a known chromosome."""
+        if chrom not in self.chrom_sizes:
+            shown = ", ".join(list(self.chrom_sizes)[:12]) + (" ..." if len(self.chrom_sizes) > 12 else "")
+            raise KeyError(f"unknown chromosome {chrom!r}; this genome has {len(self.chrom_sizes)}: {shown}")
+        length = self.chrom_sizes[chrom]
+        if not (0 <= start < end <= length):
+            raise ValueError(
+                f"{chrom}:{start + 1}-{end} is outside {chrom}, whose valid range is 1-{length:,} "
+                "(1-based inclusive)"
+            )
+
+    def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:
+        """Sequence of ``[start, end)`` (0-based half-open), reverse-complemented for ``strand='-'``."""
+        self.check_interval(chrom, start, end)
+        sequence = self._fasta[chrom][start:end]
+        return reverse_complement(sequence) if strand == "-" else sequence
+
+    def fetch_region(self, region: Region) -> str:
+        return self.fetch(region.chrom, region.start, region.end, region.strand)
+
+    def soft_mask(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Boolean array, True where the base is lower case (soft-masked), for ``[start, end)``."""
+        sequence = self.fetch(chrom, start, end)
+        return np.frombuffer(sequence.encode("ascii"), dtype=np.uint8) >= ord("a")
+
+
+def _check_fasta_text(path: Path, display_name: Path) -> None:
+    """Reject files that are not FASTA, and bad lines, with the file and line number.
+
+    Only the first megabyte is inspected line by line; pyfaidx's indexer checks the rest
+    (ragged line lengths, truncated records).
+    """
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rt", errors="replace") as handle:
+        first = handle.readline()
+        if not first.startswith(">"):
+            raise ValueError(f"{display_name}, line 1: a FASTA file must start with '>name'; got {first[:40]!r}")
+        read = len(first)
+        for number, line in enumerate(handle, start=2):
+            read += len(line)
+            if read > 1 << 20:
+                break
+            text = line.strip()
+            if not text or text.startswith(">"):
+                continue
+            bad = set(text.upper()) - IUPAC_CODES - {"-", "*"}
+            if bad:
+                raise ValueError(
+                    f"{display_name}, line {number}: characters {''.join(sorted(bad))!r} are not nucleotides"
+                )
+
+
+def _header_line(path: Path, name: str) -> int | str:
+    """1-based line number of the header ``>name ...`` in a FASTA file ('?' if not found)."""
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rt", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.startswith(">") and line[1:].split(maxsplit=1)[:1] == [name]:
+                return number
+    return "?"
+
+
+def _lines_before_gzip_error(path: Path) -> int:
+    """How many whole lines of a damaged gzip file decompress before the damage."""
+    complete = 0
+    decompressor = zlib.decompressobj(wbits=31)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 16):
+            while chunk:
+                try:
+                    complete += decompressor.decompress(chunk).count(b"\n")
+                except zlib.error:
+                    return complete
+                # A gzip file may hold several members one after another.
+                chunk = decompressor.unused_data if decompressor.eof else b""
+                if decompressor.eof:
+                    decompressor = zlib.decompressobj(wbits=31)
+    return complete
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"

@@ -1,0 +1,217 @@
+"""Masked genomic language models: loading Hugging Face checkpoints and running them.
+
+Checkpoints are ``save_pretrained`` folders (``config.json``, ``model.safetensors``,
+tokenizer files). GPN models load through the ``gpn`` package, which registers its
+classes with ``transformers`` so that ``AutoModelForMaskedLM`` needs no remote code.
+Any other single-nucleotide masked LM loads the same way when its architecture ships
+with ``transformers``; checkpoints that need their own Python code are refused unless
+the caller passes ``trust_remote_code=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+NUCLEOTIDES = "ACGT"
+SPECIAL_TOKENS = ("[PAD]", "[MASK]", "[UNK]")
+GPN_VOCABULARY = (*SPECIAL_TOKENS, "a", "c", "g", "t")
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+BUNDLED_MODELS_DIR = ASSETS_DIR / "models"
+BUNDLED_MLM = BUNDLED_MODELS_DIR / "gpn-umaydis"
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``None`` -> CUDA when available, else Apple MPS, else CPU; strings pass through."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def build_tokenizer():
+    """A character-level tokenizer with GPN's vocabulary: [PAD] [MASK] [UNK] a c g t.
+
+    Upper- and lower-case bases map to the same token (soft-masking is carried
+    separately as a loss weight); anything else becomes [UNK].
+    """
+    from tokenizers import Regex, Tokenizer, normalizers, pre_tokenizers
+    from tokenizers.models import WordLevel
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(WordLevel({token: i for i, token in enumerate(GPN_VOCABULARY)}, unk_token="[UNK]"))
+    core.normalizer = normalizers.Lowercase()
+    core.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, pad_token="[PAD]", mask_token="[MASK]", unk_token="[UNK]", model_max_length=1 << 20
+    )
+
+
+@dataclass
+class MaskedLM:
+    """A loaded masked LM and what is needed to feed it raw DNA.
+
+    Attributes
+    ----------
+    model : the ``transformers`` model, in eval mode, on ``device``.
+    nucleotide_ids : token ids of A, C, G, T, shape=(4,).
+    mask_id, pad_id : token ids of [MASK] and [PAD].
+    byte_to_id : lookup table, shape=(256,), from an ASCII byte to its token id.
+    context : bases of context each scored position sees (window length).
+    """
+
+    model: torch.nn.Module
+    nucleotide_ids: np.ndarray
+    mask_id: int
+    pad_id: int
+    byte_to_id: np.ndarray
+    name: str
+    path: Path | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    context: int = 512
+
+    @property
+    def context_flank(self) -> int:
+        return self.context // 2
+
+    def encode(self, sequence: str) -> np.ndarray:
+        """DNA text -> token ids, shape=(len(sequence),), dtype=int64."""
+        return self.byte_to_id[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+
+    def sequence_site_probabilities(self, sequence, positions, *, batch_size=None, progress=None):
+        from .scoring import masked_site_probabilities
+
+        return masked_site_probabilities(self, sequence, positions, batch_size=batch_size, progress=progress)
+
+
+def _lookup_from_tokenizer(tokenizer) -> tuple[np.ndarray, np.ndarray, int, int]:
+    vocab = tokenizer.get_vocab()
+
+    def token_id(base: str) -> int:
+        for candidate in (base.lower(), base.upper()):
+            if candidate in vocab:
+                return vocab[candidate]
+        raise ValueError(
+            f"the tokenizer has no single-nucleotide token for {base!r}; only single-nucleotide "
+            "masked LMs (vocabulary with a, c, g, t) are supported"
+        )
+
+    nucleotide_ids = np.array([token_id(base) for base in NUCLEOTIDES], dtype=np.int64)
+    if tokenizer.mask_token_id is None:
+        raise ValueError("the tokenizer defines no mask token; this checkpoint is not a masked LM")
+    unknown = tokenizer.unk_token_id if tokenizer.unk_token_id is not None else tokenizer.mask_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else unknown
+    byte_to_id = np.full(256, unknown, dtype=np.int64)
+    for base, token in zip(NUCLEOTIDES, nucleotide_ids):
+        byte_to_id[ord(base)] = byte_to_id[ord(base.lower())] = token
+    return nucleotide_ids, byte_to_id, int(tokenizer.mask_token_id), int(pad)
+
+
+def load_masked_lm(
+    path: str | Path,
+    device: str | torch.device | None = None,
+    *,
+    trust_remote_code: bool = False,
+    context: int = 512,
+) -> MaskedLM:
+    """Load a masked LM from a local ``save_pretrained`` folder.
+
+    Raises ``FileNotFoundError`` for a missing folder or weights, and ``ValueError`` for
+    a checkpoint that needs remote code (unless ``trust_remote_code``), that has only
+    pickled weights, or whose tokenizer is not single-nucleotide.
+    """
+    import gpn
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    folder = Path(path)
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{folder} is not a model folder: it has no config.json (save_pretrained writes one)")
+    config = json.loads(config_path.read_text())
+    if config.get("auto_map") and not trust_remote_code:
+        raise ValueError(
+            f"{folder} needs its own Python code (config.json has auto_map: {sorted(config['auto_map'])}). "
+            "Running it executes that code, so it is refused by default; if you trust its author, enable "
+            "trust_remote_code in the configuration (GLM_EXPLORER_TRUST_REMOTE_CODE=1)."
+        )
+    if not list(folder.glob("*.safetensors")):
+        raise FileNotFoundError(
+            f"{folder} has no .safetensors weights; convert pickled weights with "
+            "model.save_pretrained(folder, safe_serialization=True) and try again"
+        )
+    gpn.register_auto_classes("gpn")
+    device = resolve_device(device)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+    model = AutoModelForMaskedLM.from_pretrained(folder, use_safetensors=True, trust_remote_code=trust_remote_code)
+    # fp16 storage keeps the bundled checkpoint small; compute in fp32 (bf16 autocast on CUDA).
+    model = model.float().to(device).eval()
+    nucleotide_ids, byte_to_id, mask_id, pad_id = _lookup_from_tokenizer(tokenizer)
+    return MaskedLM(
+        model=model,
+        nucleotide_ids=nucleotide_ids,
+        mask_id=mask_id,
+        pad_id=pad_id,
+        byte_to_id=byte_to_id,
+        name=folder.name,
+        path=folder,
+        device=device,
+        context=context,
+    )
+
+
+def trust_remote_code_from_env() -> bool:
+    """The user's explicit opt-in to run a checkpoint's own code (off unless set to 1/true/yes)."""
+    return os.environ.get("GLM_EXPLORER_TRUST_REMOTE_CODE", "").strip().lower() in {"1", "true", "yes"}
+
+
+def discover_models(*folders: str | Path) -> pd.DataFrame:
+    """Checkpoint folders found in ``folders`` and one level below.
+
+    Returns a DataFrame with columns ``name``, ``path``, ``model_type`` (from config.json)
+    and ``kind`` (``masked`` or ``causal``, from the architecture name).
+    """
+    rows = []
+    for folder in folders or (BUNDLED_MODELS_DIR,):
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for candidate in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:
+            config_path = candidate / "config.json"
+            if not config_path.is_file():
+                continue
+            try:
+                config = json.loads(config_path.read_text())
+            except json.JSONDecodeError:
+                continue
+            architectures = " ".join(config.get("architectures") or [])
+            rows.append(
+                {
+                    "name": candidate.name,
+                    "path": str(candidate),
+                    "model_type": config.get("model_type", ""),
+                    "kind": "causal" if "CausalLM" in architectures else "masked",
+                }
+            )
+    return pd.DataFrame(rows, columns=["name", "path", "model_type", "kind"])
+
+
+def default_batch_size(device: torch.device, context: int) -> int:
+    """Windows a forward batch holds: big on a GPU (scaled to its free memory), small on CPU."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        # Inference activations of a hidden-256..512 convnet stay under ~4 kB per base in bf16.
+        per_window = context * 4096
+        return int(np.clip(free * 0.5 // per_window, 64, 4096))
+    if device.type == "mps":
+        return 64
+    return 16

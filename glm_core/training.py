@@ -1,0 +1,373 @@
+"""Training a GPN ConvNet masked LM on a FASTA file.
+
+The whole training genome lives on the device as token ids; every batch is cut,
+reverse-complemented and masked there, so the GPU never waits on a data loader.
+
+* windows of ``context`` bases drawn uniformly from the training chromosomes, each
+  reverse-complemented with probability 1/2;
+* 15 % of the A/C/G/T positions are chosen; of those 80 % become [MASK], 10 % a random
+  base and 10 % stay (BERT's recipe); the loss is taken at the chosen positions only;
+* soft-masked (lower-case, repeat) bases weigh ``soft_mask_weight`` in the loss;
+* chromosomes named in ``held_out_chroms`` are never trained on; validation tiles them
+  with fixed windows and fixed masks, so every evaluation sees the same positions;
+* checkpoints (model, optimiser, step, random state) let a run continue where it stopped,
+  and the best validation model is kept as a ``save_pretrained`` folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .genome import Genome
+from .models import GPN_VOCABULARY, build_tokenizer, resolve_device
+
+HELD_OUT_CHROMS = ("chr20", "chr21", "chr22", "chr23")
+_BASE_IDS = np.array([GPN_VOCABULARY.index(b) for b in "acgt"])
+_MASK_ID = GPN_VOCABULARY.index("[MASK]")
+_UNK_ID = GPN_VOCABULARY.index("[UNK]")
+
+
+@dataclass
+class MLMTrainingConfig:
+    """Everything that defines a training run; saved beside the checkpoints as JSON."""
+
+    fasta: str
+    output_dir: str
+    held_out_chroms: tuple[str, ...] = HELD_OUT_CHROMS
+    context: int = 512
+    hidden_size: int = 256
+    num_hidden_layers: int = 16
+    intermediate_size: int = 1024
+    hidden_dropout_prob: float = 0.0
+    batch_size: int = 256
+    learning_rate: float = 1.5e-3
+    min_learning_rate_ratio: float = 0.05
+    weight_decay: float = 0.01
+    warmup_steps: int = 500
+    max_steps: int = 8000
+    mask_fraction: float = 0.15
+    soft_mask_weight: float = 0.1
+    seed: int = 0
+    eval_every: int = 500
+    eval_windows: int = 1024
+    checkpoint_every: int = 1000
+    time_limit_s: float | None = None
+    compile: bool = False
+    device: str | None = None
+    resume_weights: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def encode_genome(genome: Genome, chroms: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Token ids and soft-mask flags of ``chroms`` laid end to end.
+
+    Returns (ids uint8 shape=(total,), soft_masked bool shape=(total,), chrom_starts int64
+    shape=(len(chroms) + 1,) with the offset of each chromosome and the total at the end).
+    """
+    byte_to_id = np.full(256, _UNK_ID, dtype=np.uint8)
+    for base, token in zip("acgt", _BASE_IDS):
+        byte_to_id[ord(base)] = byte_to_id[ord(base.upper())] = token
+    pieces, masks, offsets = [], [], [0]
+    for chrom in chroms:
+        raw = np.frombuffer(genome.fetch(chrom, 0, genome.chrom_sizes[chrom]).encode("ascii"), dtype=np.uint8)
+        pieces.append(byte_to_id[raw])
+        masks.append(raw >= ord("a"))
+        offsets.append(offsets[-1] + len(raw))
+    return np.concatenate(pieces), np.concatenate(masks), np.array(offsets, dtype=np.int64)
+
+
+def valid_window_starts(chrom_starts: np.ndarray, context: int) -> np.ndarray:
+    """Starts of windows that lie inside one chromosome, shape=(n,), int64."""
+    ranges = [
+        np.arange(begin, end - context + 1)
+        for begin, end in zip(chrom_starts[:-1], chrom_starts[1:])
+        if end - begin >= context
+    ]
+    if not ranges:
+        raise ValueError(f"no sequence is at least {context} bp long; lower the context")
+    return np.concatenate(ranges)
+
+
+class DeviceGenomeSampler:
+    """Cuts, reverse-complements and masks training batches on the device."""
+
+    def __init__(self, ids: np.ndarray, soft_masked: np.ndarray, starts: np.ndarray, config: MLMTrainingConfig,
+                 device: torch.device, generator: torch.Generator):
+        self.ids = torch.from_numpy(ids).to(device)
+        self.soft_masked = torch.from_numpy(soft_masked).to(device)
+        self.starts = torch.from_numpy(starts).to(device)
+        self.offsets = torch.arange(config.context, device=device)
+        complement = torch.arange(len(GPN_VOCABULARY), device=device)
+        complement[torch.as_tensor(_BASE_IDS, device=device)] = torch.as_tensor(_BASE_IDS[::-1].copy(), device=device)
+        self.complement = complement
+        self.base_ids = torch.as_tensor(_BASE_IDS, device=device)
+        self.config = config
+        self.generator = generator
+
+    def batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(input_ids int64 (B, L), labels int64 (B, L) with -100 where unscored, weights float (B, L))."""
+        g, device = self.generator, self.ids.device
+        pick = torch.randint(len(self.starts), (batch_size,), device=device, generator=g)
+        index = self.starts[pick, None] + self.offsets
+        tokens = self.ids[index].long()
+        weights = torch.where(self.soft_masked[index], self.config.soft_mask_weight, 1.0)
+        flip = torch.rand(batch_size, device=device, generator=g) < 0.5
+        tokens = torch.where(flip[:, None], self.complement[tokens].flip(1), tokens)
+        weights = torch.where(flip[:, None], weights.flip(1), weights)
+        return mask_tokens(tokens, weights, self.config.mask_fraction, self.base_ids, g)
+
+
+def mask_tokens(tokens: torch.Tensor, weights: torch.Tensor, fraction: float, base_ids: torch.Tensor,
+                generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """BERT masking of A/C/G/T positions: 80 % [MASK], 10 % random base, 10 % unchanged."""
+    is_base = (tokens >= base_ids.min()) & (tokens <= base_ids.max())
+    roll = torch.rand(tokens.shape, device=tokens.device, generator=generator)
+    chosen = is_base & (roll < fraction)
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    action = roll / fraction  # uniform in [0, 1) among chosen positions
+    random_bases = base_ids[torch.randint(4, tokens.shape, device=tokens.device, generator=generator)]
+    inputs = torch.where(chosen & (action < 0.8), torch.full_like(tokens, _MASK_ID), tokens)
+    inputs = torch.where(chosen & (action >= 0.8) & (action < 0.9), random_bases, inputs)
+    return inputs, labels, torch.where(chosen, weights, 0.0)
+
+
+def heldout_eval_set(genome: Genome, chroms: tuple[str, ...], context: int, fraction: float = 0.15,
+                     max_windows: int | None = None, seed: int = 1234) -> tuple[torch.Tensor, torch.Tensor]:
+    """Held-out chromosomes tiled by non-overlapping windows, 15 % of bases replaced by [MASK].
+
+    Returns (input_ids (W, L), labels (W, L) with -100 where not evaluated), on the CPU.
+    The same seed gives the same windows and masks, so runs are comparable.
+    """
+    ids, _, chrom_starts = encode_genome(genome, [c for c in chroms if c in genome.chrom_sizes])
+    starts = np.concatenate([
+        np.arange(begin, end - context + 1, context) for begin, end in zip(chrom_starts[:-1], chrom_starts[1:])
+    ])
+    if max_windows is not None and len(starts) > max_windows:
+        starts = np.sort(np.random.default_rng(seed).choice(starts, max_windows, replace=False))
+    tokens = torch.from_numpy(ids[starts[:, None] + np.arange(context)].astype(np.int64))
+    rng = torch.Generator().manual_seed(seed)
+    is_base = tokens != _UNK_ID
+    chosen = is_base & (torch.rand(tokens.shape, generator=rng) < fraction)
+    inputs = torch.where(chosen, torch.full_like(tokens, _MASK_ID), tokens)
+    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    return inputs, labels
+
+
+@torch.inference_mode()
+def masked_lm_metrics(model, inputs: torch.Tensor, labels: torch.Tensor, device: torch.device,
+                      batch_size: int = 256, reverse_complement: bool = True) -> dict:
+    """Accuracy and bits/base at the masked positions, softmax over A/C/G/T only.
+
+    With ``reverse_complement`` the forward and reverse-complement log-probabilities are
+    averaged (as the app scores); otherwise the forward pass alone counts.
+    """
+    base_ids = torch.as_tensor(_BASE_IDS, device=device)
+    complement = torch.arange(len(GPN_VOCABULARY), device=device)
+    complement[base_ids] = base_ids.flip(0)
+    correct = total = 0
+    nats = 0.0
+    for first in range(0, len(inputs), batch_size):
+        x = inputs[first:first + batch_size].to(device)
+        y = labels[first:first + batch_size].to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            log_p = torch.log_softmax(model(input_ids=x).logits[..., base_ids].float(), -1)
+            if reverse_complement:
+                rc = torch.log_softmax(model(input_ids=complement[x].flip(1)).logits[..., base_ids].float(), -1)
+                log_p = torch.log_softmax((log_p + rc.flip(1)[..., [3, 2, 1, 0]]) / 2, -1)
+        chosen = y != -100
+        target = torch.searchsorted(base_ids, y[chosen])
+        scored = log_p[chosen]
+        correct += (scored.argmax(-1) == target).sum().item()
+        nats -= scored.gather(1, target[:, None]).sum().item()
+        total += int(chosen.sum())
+    return {"accuracy": correct / total, "bits_per_base": nats / total / math.log(2), "n_masked": total}
+
+
+def build_model(config: MLMTrainingConfig):
+    import gpn
+    from gpn.model import GPNConfig, GPNForMaskedLM
+
+    gpn.register_auto_classes("gpn")
+    model_config = GPNConfig(
+        vocab_size=len(GPN_VOCABULARY),
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        intermediate_size=config.intermediate_size,
+        hidden_dropout_prob=config.hidden_dropout_prob,
+        pad_token_id=GPN_VOCABULARY.index("[PAD]"),
+    )
+    return GPNForMaskedLM(model_config)
+
+
+def learning_rate_at(step: int, config: MLMTrainingConfig, elapsed_s: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to ``min_learning_rate_ratio`` of the peak.
+
+    The decay ends at ``max_steps`` or, when a ``time_limit_s`` is set, at the time limit,
+    whichever comes first, so a run cut by its time budget still ends at a low rate.
+    """
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps - config.warmup_steps))
+    if config.time_limit_s:
+        progress = max(progress, min(1.0, elapsed_s / config.time_limit_s))
+    floor = config.min_learning_rate_ratio
+    return config.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def save_model_folder(model, folder: Path, *, half: bool = False) -> None:
+    """``save_pretrained`` folder with safetensors weights and the tokenizer files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    to_save = model
+    if half:
+        import copy
+
+        to_save = copy.deepcopy(model).half()
+    to_save.save_pretrained(folder, safe_serialization=True)
+    build_tokenizer().save_pretrained(folder)
+
+
+def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> dict:
+    """Train (or continue training) a GPN ConvNet; returns the last metrics.
+
+    Stops at ``max_steps`` or after ``time_limit_s`` seconds, whichever is first, and
+    leaves ``output_dir/checkpoint.pt`` to continue from and ``output_dir/best`` (the
+    model with the lowest held-out loss so far).
+    """
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+    genome = Genome(config.fasta)
+    missing = [c for c in config.held_out_chroms if c not in genome.chrom_sizes]
+    if missing:
+        raise ValueError(f"held-out chromosomes {missing} are not in {config.fasta}; choose from {genome.chroms}")
+    train_chroms = [c for c in genome.chroms if c not in config.held_out_chroms]
+    ids, soft_masked, chrom_starts = encode_genome(genome, train_chroms)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    sampler = DeviceGenomeSampler(ids, soft_masked, valid_window_starts(chrom_starts, config.context), config,
+                                  device, generator)
+    eval_inputs, eval_labels = heldout_eval_set(genome, config.held_out_chroms, config.context,
+                                                max_windows=config.eval_windows)
+    log(f"training on {len(ids):,} bases of {len(train_chroms)} sequences; held out {config.held_out_chroms} "
+        f"({int((eval_labels != -100).sum()):,} masked bases in {len(eval_inputs)} validation windows)")
+
+    model = build_model(config).to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.learning_rate, betas=(0.9, 0.98), eps=1e-8, fused=device.type == "cuda",
+    )
+    step, best_loss, history = 0, float("inf"), []
+    rewarm_from = None
+    checkpoint_path = out / "checkpoint.pt"
+    if checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].cpu())
+        step, best_loss, history = state["step"], state["best_loss"], state["history"]
+        log(f"resumed from step {step} (best held-out loss so far {best_loss:.4f} nats)")
+    elif config.resume_weights:
+        # Weights without optimiser state (e.g. copied off a machine that was given back):
+        # the Adam moments restart, so the learning rate warms up again over a short ramp.
+        from safetensors.torch import load_file
+
+        weights_dir = Path(config.resume_weights)
+        model.load_state_dict(load_file(weights_dir / "model.safetensors"), strict=False)
+        state = json.loads((weights_dir / "trainer_state.json").read_text())
+        step, best_loss, history = state["step"], state["best_loss"], state["history"]
+        rewarm_from = step
+        log(f"continued from weights at step {step}; optimiser state restarts")
+    (out / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
+    log(f"{n_params / 1e6:.2f} M parameters on {device}")
+
+    # Only the encoder is compiled: its shapes are fixed, while the head sees a varying
+    # number of masked positions per batch.
+    encoder = torch.compile(model.model) if config.compile else model.model
+
+    def save_checkpoint():
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                    "generator": generator.get_state(), "best_loss": best_loss, "history": history},
+                   checkpoint_path.with_suffix(".tmp"))
+        checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
+        save_model_folder(model, out / "latest")
+        (out / "latest" / "trainer_state.json").write_text(
+            json.dumps({"step": step, "best_loss": best_loss, "history": history}))
+
+    def evaluate():
+        nonlocal best_loss
+        model.eval()
+        metrics = masked_lm_metrics(model, eval_inputs, eval_labels, device, reverse_complement=False)
+        model.train()
+        metrics.update(step=step, elapsed_s=round(time.time() - started, 1))
+        history.append(metrics)
+        loss = metrics["bits_per_base"] * math.log(2)
+        if loss < best_loss:
+            best_loss = loss
+            save_model_folder(model, out / "best")
+        log(f"step {step}: held-out accuracy {metrics['accuracy']:.4f}, {metrics['bits_per_base']:.4f} bits/base")
+        return metrics
+
+    started = time.time()
+    model.train()
+    window_steps, window_start = 0, time.time()
+    while step < config.max_steps:
+        if config.time_limit_s is not None and time.time() - started > config.time_limit_s:
+            log(f"time limit reached at step {step}")
+            break
+        ramp = 1.0 if rewarm_from is None else min(1.0, (step - rewarm_from + 1) / 200)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate_at(step, config, time.time() - started) * ramp
+        inputs, labels, weights = sampler.batch(config.batch_size)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            hidden = encoder(input_ids=inputs).last_hidden_state
+            chosen = labels != -100
+            logits = model.cls(hidden[chosen]).float()
+        target_weights = weights[chosen]
+        loss = (F.cross_entropy(logits, labels[chosen], reduction="none") * target_weights).sum() / target_weights.sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        window_steps += 1
+        if step % 200 == 0:
+            rate = window_steps / (time.time() - window_start)
+            log(f"step {step}: loss {loss.item():.4f}, lr {optimizer.param_groups[0]['lr']:.2e}, {rate:.2f} steps/s")
+            window_steps, window_start = 0, time.time()
+        if step % config.eval_every == 0:
+            evaluate()
+        if step % config.checkpoint_every == 0:
+            save_checkpoint()
+    metrics = history[-1] if history and history[-1]["step"] == step else evaluate()
+    save_checkpoint()
+    return metrics
+
+
+def export_model(best_dir: Path, target: Path, model_card: str | None = None) -> None:
+    """Copy the best model into a shippable folder: fp16 safetensors, tokenizer, model card."""
+    from .models import load_masked_lm
+
+    loaded = load_masked_lm(best_dir, device="cpu")
+    if target.exists():
+        shutil.rmtree(target)
+    save_model_folder(loaded.model, target, half=True)
+    if model_card:
+        (target / "README.md").write_text(model_card)
