@@ -373,3 +373,191 @@ def _render_model_selector() -> None:
     default = next((i for i, c in enumerate(choices) if Path(c.path) == BUNDLED_MLM), 0)
     choice = st.selectbox("Masked LM", choices, index=default, format_func=lambda c: c.name, key="sidebar_model")
     st.session_state[MODEL_KEY] = choice
+
+
+# --------------------------------------------------------------------------- scored regions and VCFs
+# Shared by the logo and variant pages (pages/logo.py, pages/variants.py).
+#
+# Session state: ``SCORED_KEY = "scored_regions"`` holds the (model, genome, region) keys this
+# session has asked to score, so a page shows them again without another click (the numbers
+# come from the st.cache_data cache, shared by all sessions). Widget keys of the pages
+# start with ``logo_`` and ``variants_``.
+
+SCORED_KEY = "scored_regions"
+# Largest region a page scores at once: two masked windows per position, about 1 s a
+# position on a 2-core CPU, a few ms on a GPU.
+MAX_SCORED_BP = 2_000
+GENE_PARTS = ("start codon", "whole gene", "stop codon")
+_REGION_LIKE = re.compile(r"^\s*[^\s:]+\s*:\s*[\d,_]")
+
+
+def model_key(model: MaskedLM) -> tuple[str, str, tuple[int, int]]:
+    """Cache key of a loaded model: its folder, device and config stamp (a retrained model differs)."""
+    folder = str(model.path or model.name)
+    return (folder, str(model.device), _stamp(Path(folder) / "config.json"))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def region_probabilities(model_id: tuple, choice: GenomeChoice, chrom: str, start: int, end: int, strand: str,
+                         _model: MaskedLM, _genome: Genome):
+    """``site_probabilities`` of ``[start, end)`` (0-based half-open) on ``strand``, cached per
+    (model, genome, region, strand), with a progress bar while the model runs.
+
+    The minus strand is the plus strand's result reversed with complemented columns (exactly
+    what ``site_probabilities`` does), so the second strand of a region costs nothing.
+    """
+    from glm_core.genome import format_region
+    from glm_core.scoring import COMPLEMENT_COLUMNS, site_probabilities
+
+    if strand == "-":
+        plus = region_probabilities(model_id, choice, chrom, start, end, "+", _model, _genome)
+        return plus[::-1, COMPLEMENT_COLUMNS].copy()
+    label = f"Scoring {format_region(chrom, start, end)} with {_model.name} on {_model.device}"
+    bar = st.progress(0.0, text=label)
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"{label}: {done:,} of {total:,} positions")
+
+    probabilities = site_probabilities(_model, _genome, chrom, start, end, "+", progress=progress)
+    bar.empty()
+    return probabilities
+
+
+def scored_region_probabilities(prefix: str, model: MaskedLM, loaded: LoadedGenome, region: Region, strand: str):
+    """Probabilities of ``region`` on ``strand`` for a page, once the user has asked for them.
+
+    The first time, a button says how many positions will be scored; after that (in this
+    session) the cached result comes back at once. Returns None while not yet asked.
+    """
+    key = (model_key(model), loaded.choice, region.chrom, region.start, region.end)
+    asked = st.session_state.setdefault(SCORED_KEY, set())
+    if key not in asked:
+        n = len(region)
+        label = f"Score {n:,} positions with {model.name}"
+        if not st.button(label, key=f"{prefix}_score", type="primary"):
+            st.caption(
+                f"Each position is masked in its own {model.context}-bp window, forward and reverse-complemented "
+                f"({2 * n:,} windows; on {model.device}, {'seconds' if model.device.type == 'cuda' else 'about 1 s a position on a small CPU'})."
+            )
+            return None
+        asked.add(key)
+    return region_probabilities(model_key(model), loaded.choice, region.chrom, region.start, region.end, strand,
+                                model, loaded.genome)
+
+
+def choose_scoring_region(loaded: LoadedGenome, prefix: str, max_bp: int = MAX_SCORED_BP,
+                          default_flank: int = 20) -> tuple[Region | None, str | None]:
+    """Widgets to pick a region to score: a gene (its start codon, whole span or stop codon,
+    plus a flank) found by name, ID or description, or a typed ``chrom:start-end`` (1-based,
+    inclusive). Opens at the shared locus and stores the choice there.
+
+    Returns ``(region, title)``, or ``(None, None)`` after showing why there is none.
+    """
+    from glm_core.genome import format_region, parse_region
+
+    genome, annotation = loaded.genome, loaded.annotation
+    query_key = f"{prefix}_query"
+    locus = get_locus()
+    if query_key not in st.session_state and locus is not None:
+        transcript_id = st.session_state.get(LOCUS_TRANSCRIPT_KEY)
+        st.session_state[query_key] = transcript_id or f"{locus} ({locus.strand})"
+    query_column, part_column, flank_column = st.columns([4, 2, 1])
+    query = query_column.text_input(
+        "Gene name, ID or description words, or a region chrom:start-end (1-based, inclusive)",
+        key=query_key, placeholder="um06164, exoribonuclease, chr22:69,114-69,136",
+    )
+    if not query.strip():
+        st.info("Search for a gene (for example um06164) or type a region (for example chr22:69,114-69,136).")
+        return None, None
+    if _REGION_LIKE.match(query):
+        try:
+            region = parse_region(query)
+            genome.check_interval(region.chrom, region.start, region.end)
+        except (ValueError, KeyError) as error:
+            show_error(error)
+            return None, None
+        transcript_id, title = None, None
+    else:
+        part = part_column.selectbox("Part of the gene", GENE_PARTS, key=f"{prefix}_part")
+        flank = int(flank_column.number_input("Flank (bp)", min_value=0, max_value=max_bp, value=default_flank,
+                                              step=10, key=f"{prefix}_flank"))
+        hits = annotation.search(query, limit=50)
+        if hits.empty:
+            st.warning(f"No transcript matches {query.strip()!r}. Search by gene ID, name or description words, "
+                       "or type a region such as chr22:69,114-69,136.")
+            return None, None
+        hits = hits.set_index("transcript_id", drop=False)
+        transcript_id = hits.index[0]
+        if len(hits) > 1:
+            transcript_id = st.selectbox(
+                f"{len(hits)} matching transcripts", hits.index.tolist(), key=f"{prefix}_hit",
+                format_func=lambda tid: f"{hits.at[tid, 'name']}: {hits.at[tid, 'description']} "
+                f"({format_region(hits.at[tid, 'chrom'], hits.at[tid, 'start'], hits.at[tid, 'end'])}, {hits.at[tid, 'strand']})",
+            )
+        hit = hits.loc[transcript_id]
+        start, end = _gene_part(hit, part)
+        size = genome.chrom_sizes[hit["chrom"]]
+        region = Region(hit["chrom"], max(0, start - flank), min(size, end + flank), hit["strand"])
+        title = f"{hit['name']} ({hit['strand']}), {part} \u00b1 {flank} bp"
+    if len(region) > max_bp:
+        st.error(
+            f"{region} is {len(region):,} bp; this page scores at most {max_bp:,} bp at a time. Choose the start "
+            "or stop codon of a gene, a smaller flank, or type a smaller region."
+        )
+        return None, None
+    set_locus(region, transcript_id)
+    return region, title
+
+
+def _gene_part(hit: pd.Series, part: str) -> tuple[int, int]:
+    """0-based half-open span of a transcript's start codon, whole span, or stop codon (the
+    first or last three CDS bases on its strand; the transcript's ends when it has no CDS)."""
+    if part == "whole gene":
+        return int(hit["start"]), int(hit["end"])
+    has_cds = pd.notna(hit.get("cds_start")) and pd.notna(hit.get("cds_end"))
+    low, high = (int(hit["cds_start"]), int(hit["cds_end"])) if has_cds else (int(hit["start"]), int(hit["end"]))
+    at_low = (part == "start codon") == (hit["strand"] == "+")
+    return (low, min(low + 3, high)) if at_low else (max(high - 3, low), high)
+
+
+def strand_choice(prefix: str, region: Region) -> str:
+    """A +/- toggle that starts at the region's strand (and again whenever the region changes)."""
+    key = f"{prefix}_strand_{region.chrom}_{region.start}_{region.end}"
+    return st.radio("Strand (read 5'\u21923')", ["+", "-"], index=0 if region.strand == "+" else 1,
+                    horizontal=True, key=key)
+
+
+@st.cache_data(show_spinner="Drawing the logo…", max_entries=32)
+def logo_image(table: pd.DataFrame) -> bytes:
+    """logomaker drawing of a position table as a bare PNG (see ``glm_core.logo.logo_png``)."""
+    from glm_core.logo import logo_png
+
+    return logo_png(table)
+
+
+@st.cache_data(show_spinner="Drawing the figure for print…", max_entries=32)
+def publication_images(table: pd.DataFrame, features: pd.DataFrame, motifs: pd.DataFrame,
+                       title: str | None) -> tuple[bytes, bytes]:
+    """The print figure (``glm_core.logo.publication_figure``) as (PNG at 300 dpi, SVG) bytes."""
+    from glm_core.logo import figure_bytes, publication_figure
+
+    figure = publication_figure(table, features, motifs, title)
+    return figure_bytes(figure, "png", dpi=300), figure_bytes(figure, "svg")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def scored_vcf(model_id: tuple, choice: GenomeChoice, digest: str, _model: MaskedLM, _loaded: LoadedGenome,
+               _vcf) -> pd.DataFrame:
+    """``glm_core.variants.score_vcf`` of a VCF, cached per (model, genome, file content digest),
+    with a progress bar while the model runs."""
+    from glm_core.variants import model_llr_background, score_vcf
+
+    bar = st.progress(0.0, text=f"Scoring {_vcf.source} with {_model.name} on {_model.device}")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"Scoring {_vcf.source}: {done:,} of {total:,} positions")
+
+    table = score_vcf(_model, _loaded.genome, _loaded.annotation, _vcf, background=model_llr_background(_model),
+                      progress=progress)
+    bar.empty()
+    return table

@@ -1,0 +1,336 @@
+"""``glm-explore``: the command line for batch work, on the same core as the app's pages.
+
+Each subcommand lives in one ``_cmd_*`` function; errors in the user's input are printed
+as one clear line and exit with status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .genome import EMBEDDED_FASTA
+
+
+def _tqdm_progress(description: str):
+    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=description, unit="pos", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def _cmd_train_mlm(args: argparse.Namespace) -> int:
+    from .training import MLMTrainingConfig, train_mlm
+
+    config = MLMTrainingConfig(
+        fasta=str(args.fasta),
+        output_dir=str(args.output_dir),
+        held_out_chroms=tuple(args.held_out),
+        context=args.context,
+        hidden_size=args.hidden_size,
+        num_hidden_layers=args.layers,
+        intermediate_size=args.intermediate_size or 4 * args.hidden_size,
+        hidden_dropout_prob=args.dropout,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        eval_windows=args.eval_windows,
+        checkpoint_every=args.checkpoint_every,
+        time_limit_s=args.time_limit,
+        compile=args.compile,
+        device=args.device,
+        resume_weights=str(args.resume_weights) if args.resume_weights else None,
+    )
+    metrics = train_mlm(config, log=lambda line: print(line, flush=True))
+    print(f"last held-out accuracy {metrics['accuracy']:.4f}, {metrics['bits_per_base']:.4f} bits/base; "
+          f"best model in {Path(args.output_dir) / 'best'}")
+    return 0
+
+
+def _cmd_eval_mlm(args: argparse.Namespace) -> int:
+    import json
+
+    from .genome import Genome
+    from .models import load_masked_lm
+    from .training import heldout_eval_set, masked_lm_metrics
+
+    model = load_masked_lm(args.model, device=args.device)
+    genome = Genome(args.fasta)
+    inputs, labels = heldout_eval_set(genome, tuple(args.held_out), model.context, max_windows=args.max_windows)
+    report = {"model": str(args.model), "held_out": args.held_out, "mask_fraction": 0.15}
+    for name, both_strands in (("forward", False), ("forward_reverse_averaged", True)):
+        report[name] = masked_lm_metrics(model.model, inputs, labels, model.device, reverse_complement=both_strands)
+        print(f"{name}: accuracy {report[name]['accuracy']:.4f}, {report[name]['bits_per_base']:.4f} bits/base "
+              f"({report[name]['n_masked']:,} masked bases)")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from . import embedding
+    from .annotation import Annotation
+    from .genome import EMBEDDED_ANNOTATION, Genome
+    from .models import BUNDLED_MLM, load_masked_lm
+
+    windows = embedding.windows_from_bed(args.bed) if args.bed is not None else None
+    genome = Genome(args.fasta)
+    annotation_path = args.annotation
+    if annotation_path is None and Path(args.fasta).resolve() == EMBEDDED_FASTA.resolve():
+        annotation_path = EMBEDDED_ANNOTATION
+    annotation = Annotation.from_file(annotation_path) if annotation_path is not None else None
+    if annotation is not None:
+        annotation.check_sequence_ids(genome.chrom_sizes)
+    if windows is None:
+        if annotation is None:
+            raise ValueError("--sample needs the genome's annotation to find region classes: pass --annotation")
+        windows = embedding.sample_windows(
+            annotation, genome.chrom_sizes, args.sample, args.window_length, args.classes, args.seed, chroms=args.chroms
+        )
+    model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
+    bar = tqdm(total=len(windows), desc=f"embedding with {model.name}", unit="window", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+
+    began = time.perf_counter()
+    if args.cache_dir is not None:
+        vectors = embedding.cached_window_embeddings(
+            model, genome, windows, args.cache_dir, batch_size=args.batch_size, progress=progress
+        )
+    else:
+        vectors = embedding.window_embeddings(model, genome, windows, batch_size=args.batch_size, progress=progress)
+    bar.close()
+    seconds = time.perf_counter() - began
+    genes = embedding.nearest_gene(annotation, windows) if annotation is not None else None
+    projection = None
+    if args.umap:
+        projection = embedding.umap_projection(vectors, args.n_neighbors, args.min_dist, args.metric, args.umap_seed)
+    table = embedding.embedding_table(windows, vectors, projection, genes)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    settings = {"model": str(model.path), "genome": str(args.fasta), "context": model.context}
+    if args.bed is None:
+        settings["sample"] = {"n_windows": args.sample, "window_length": args.window_length, "seed": args.seed,
+                              "classes": args.classes, "chroms": args.chroms}
+    if args.umap:
+        settings["umap"] = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric,
+                            "seed": args.umap_seed}
+    embedding.write_embedding_table(table, args.out, settings)
+    print(f"wrote {len(table):,} windows x {vectors.shape[1]} embedding dimensions to {args.out} "
+          f"({model.name} on {model.device}, {seconds:.1f} s)")
+    return 0
+
+
+def _add_embed_parser(commands) -> None:
+    embed = commands.add_parser(
+        "embed", help="embed genomic windows with a masked LM: parquet of windows, classes and embeddings"
+    )
+    windows = embed.add_mutually_exclusive_group(required=True)
+    windows.add_argument("--bed", type=Path, help="windows to embed (0-based BED); the name column is the class")
+    windows.add_argument("--sample", type=int, metavar="N", help="sample N windows, the same number per region class")
+    embed.add_argument("--out", type=Path, required=True, help="parquet file to write")
+    embed.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
+    embed.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
+    embed.add_argument("--annotation", type=Path, default=None,
+                       help="GFF3/GTF for --sample and the nearest-gene column (default: the embedded one "
+                            "with the embedded genome)")
+    embed.add_argument("--window-length", type=int, default=100, help="bp per sampled window")
+    embed.add_argument("--classes", nargs="+", default=None, help="region classes to sample (default: all present)")
+    embed.add_argument("--chroms", nargs="+", default=None, help="sample only on these sequences")
+    embed.add_argument("--seed", type=int, default=0, help="sampling seed")
+    embed.add_argument("--umap", action="store_true", help="add 2-D UMAP columns umap_x, umap_y")
+    embed.add_argument("--n-neighbors", type=int, default=15)
+    embed.add_argument("--min-dist", type=float, default=0.1)
+    embed.add_argument("--metric", default="euclidean", choices=["euclidean", "cosine", "manhattan", "correlation"])
+    embed.add_argument("--umap-seed", type=int, default=0)
+    embed.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
+    embed.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    embed.add_argument("--cache-dir", type=Path, default=None,
+                       help="reuse and keep embeddings here (the app uses <cache>/embeddings)")
+    embed.set_defaults(handler=_cmd_embed)
+
+
+def _genome_and_annotation(fasta: Path, annotation_path: Path | None):
+    """The genome, and its annotation: ``annotation_path``, else the embedded one with the embedded genome."""
+    from .annotation import Annotation
+    from .genome import EMBEDDED_ANNOTATION, Genome
+
+    genome = Genome(fasta)
+    if annotation_path is None and Path(fasta).resolve() == EMBEDDED_FASTA.resolve():
+        annotation_path = EMBEDDED_ANNOTATION
+    annotation = Annotation.from_file(annotation_path) if annotation_path is not None else None
+    if annotation is not None:
+        annotation.check_sequence_ids(genome.chrom_sizes)
+    return genome, annotation
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    import time
+
+    from .genome import Genome, parse_region
+    from .logo import position_table, track_format, write_position_track
+    from .models import BUNDLED_MLM, load_masked_lm
+    from .scoring import site_probabilities
+
+    track_format(args.out)  # refuse an unknown extension before scoring
+    region = parse_region(args.region, strand=args.strand)
+    genome = Genome(args.fasta)
+    genome.check_interval(region.chrom, region.start, region.end)
+    model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
+    began = time.perf_counter()
+    probabilities = site_probabilities(
+        model, genome, region.chrom, region.start, region.end, region.strand,
+        batch_size=args.batch_size, progress=_tqdm_progress(f"scoring {region} ({region.strand})"),
+    )
+    table = position_table(genome, region.chrom, region.start, region.end, region.strand, probabilities, with_llr=True)
+    write_position_track(table, args.out, genome.chrom_sizes, value=args.value)
+    what = "per-position table" if track_format(args.out) == "tsv" else f"{track_format(args.out)} of {args.value}"
+    print(f"wrote {len(table):,} positions of {region} ({region.strand}) to {args.out} as a {what} "
+          f"({model.name} on {model.device}, {time.perf_counter() - began:.1f} s)")
+    return 0
+
+
+def _cmd_score_vcf(args: argparse.Namespace) -> int:
+    import time
+
+    from . import variants
+    from .models import BUNDLED_MLM, load_masked_lm
+
+    vcf = variants.read_vcf(args.vcf)
+    tsv_path = args.tsv or variants.tsv_path_beside(args.out)
+    for path in (args.out, tsv_path):
+        if not Path(path).parent.is_dir():
+            raise FileNotFoundError(f"the folder of {path} does not exist; create it first")
+    genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
+    model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
+    background = variants.read_llr_background(args.background) if args.background else variants.model_llr_background(model)
+    began = time.perf_counter()
+    scored = variants.score_vcf(
+        model, genome, annotation, vcf, background=background, batch_size=args.batch_size,
+        progress=_tqdm_progress(f"scoring {Path(args.vcf).name}"),
+    )
+    variants.write_text(variants.scored_vcf_text(vcf, scored, model.name, Path(args.fasta).name), args.out)
+    variants.write_text(variants.scored_tsv(scored), tsv_path)
+    for row in variants.chromosome_report(scored).itertuples():
+        if row.match != "exact":
+            target = row.genome_chrom if row.match == "alias" else f"not scored ({row.match})"
+            print(f"chromosome {row.vcf_chrom}: {target} ({row.n_alleles} alleles)", file=sys.stderr)
+    counts = ", ".join(f"{row.n} {row.status}" for row in variants.status_counts(scored).itertuples())
+    print(f"wrote {len(vcf):,} records ({len(scored):,} alleles: {counts}) to {args.out} and {tsv_path} "
+          f"({model.name} on {model.device}, {time.perf_counter() - began:.1f} s)")
+    return 0
+
+
+def _add_scan_parsers(commands) -> None:
+    from .logo import TRACK_SUFFIXES, TRACK_VALUES
+
+    scan = commands.add_parser(
+        "scan", help="per-position predictions and SNV LLRs of a region, as TSV, bedGraph or bigWig"
+    )
+    scan.add_argument("region", help="CHR:START-END, 1-based inclusive (e.g. chr01:2,632-2,731)")
+    scan.add_argument("--strand", choices=["+", "-"], default="+",
+                      help="strand to read the bases and probabilities on (TSV); tracks do not depend on it")
+    scan.add_argument("--out", type=Path, required=True,
+                      help=f"output file; its extension picks the format ({', '.join(TRACK_SUFFIXES)})")
+    scan.add_argument("--value", choices=TRACK_VALUES, default="ic",
+                      help="what a bedGraph/bigWig carries: information content (bits, default), entropy, "
+                           "reference-base probability, or the mean LLR of the three alternative alleles")
+    scan.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
+    scan.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
+    scan.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
+    scan.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    scan.set_defaults(handler=_cmd_scan)
+
+    score = commands.add_parser(
+        "score-vcf", help="LLR, consequence and gene of every SNV in a VCF; writes a VCF and a TSV"
+    )
+    score.add_argument("vcf", type=Path, help="input VCF, plain or gzipped")
+    score.add_argument("--out", type=Path, required=True,
+                       help="output VCF (.vcf, or .vcf.gz for bgzip); one record per ALT allele")
+    score.add_argument("--tsv", type=Path, default=None, help="output TSV (default: OUT with .tsv for .vcf[.gz])")
+    score.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
+    score.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
+    score.add_argument("--annotation", type=Path, default=None,
+                       help="GFF3/GTF for consequences (default: the embedded one with the embedded genome)")
+    score.add_argument("--background", type=Path, default=None,
+                       help="genome-wide LLR sample (.npy, or a `scan` TSV) for llr_percentile_genome "
+                            "(default: llr_background.npy in the model folder, if there is one)")
+    score.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
+    score.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    score.set_defaults(handler=_cmd_score_vcf)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="glm-explore", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train-mlm", help="train a GPN ConvNet masked LM on a FASTA file")
+    train.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
+    train.add_argument("--output-dir", type=Path, required=True, help="checkpoints and the best model go here")
+    train.add_argument("--held-out", nargs="+", default=["chr20", "chr21", "chr22", "chr23"],
+                       help="chromosomes kept out of training for validation")
+    train.add_argument("--context", type=int, default=512)
+    train.add_argument("--hidden-size", type=int, default=256)
+    train.add_argument("--layers", type=int, default=16)
+    train.add_argument("--intermediate-size", type=int, default=None, help="default: 4 x hidden size")
+    train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument("--batch-size", type=int, default=256)
+    train.add_argument("--learning-rate", type=float, default=1.5e-3)
+    train.add_argument("--warmup-steps", type=int, default=500)
+    train.add_argument("--max-steps", type=int, default=8000)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--eval-every", type=int, default=500)
+    train.add_argument("--eval-windows", type=int, default=1024)
+    train.add_argument("--checkpoint-every", type=int, default=1000)
+    train.add_argument("--time-limit", type=float, default=None, help="seconds; stop and checkpoint after this")
+    train.add_argument("--compile", action="store_true", help="torch.compile the encoder (CUDA)")
+    train.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    train.add_argument("--resume-weights", type=Path, default=None,
+                       help="continue from a 'latest' weights folder when no checkpoint.pt is present")
+    train.set_defaults(handler=_cmd_train_mlm)
+
+    evaluate = commands.add_parser("eval-mlm", help="held-out masked accuracy and bits/base of a masked LM")
+    evaluate.add_argument("--model", type=Path, required=True, help="a save_pretrained model folder")
+    evaluate.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
+    evaluate.add_argument("--held-out", nargs="+", default=["chr20", "chr21", "chr22", "chr23"])
+    evaluate.add_argument("--max-windows", type=int, default=None,
+                          help="evaluate a random subset of the non-overlapping held-out windows")
+    evaluate.add_argument("--device", default=None)
+    evaluate.add_argument("--out", type=Path, default=None, help="write the metrics as JSON here")
+    evaluate.set_defaults(handler=_cmd_eval_mlm)
+    _add_embed_parser(commands)
+    _add_scan_parsers(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"glm-explore {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
