@@ -13,6 +13,8 @@ st.set_page_config(page_title="gLM Explorer", page_icon=":material/genetics:", l
 PAGES = [
     st.Page("pages/overview.py", title="Genome overview", icon=":material/travel_explore:", default=True),
     st.Page("pages/embeddings.py", title="Embedding map", icon=":material/scatter_plot:"),
+    st.Page("pages/logo.py", title="Predicted logo", icon=":material/bar_chart:"),
+    st.Page("pages/variants.py", title="Variant effects", icon=":material/difference:"),
 ]
 
 navigation = st.navigation(PAGES)

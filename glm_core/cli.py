@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .evaluation import HELD_OUT_CHROMS
 from .genome import EMBEDDED_FASTA
 
 
@@ -285,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train-mlm", help="train a GPN ConvNet masked LM on a FASTA file")
     train.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     train.add_argument("--output-dir", type=Path, required=True, help="checkpoints and the best model go here")
-    train.add_argument("--held-out", nargs="+", default=["chr20", "chr21", "chr22", "chr23"],
+    train.add_argument("--held-out", nargs="+", default=list(HELD_OUT_CHROMS),
                        help="chromosomes kept out of training for validation")
     train.add_argument("--context", type=int, default=512)
     train.add_argument("--hidden-size", type=int, default=256)
@@ -310,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval-mlm", help="held-out masked accuracy and bits/base of a masked LM")
     evaluate.add_argument("--model", type=Path, required=True, help="a save_pretrained model folder")
     evaluate.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
-    evaluate.add_argument("--held-out", nargs="+", default=["chr20", "chr21", "chr22", "chr23"])
+    evaluate.add_argument("--held-out", nargs="+", default=list(HELD_OUT_CHROMS))
     evaluate.add_argument("--max-windows", type=int, default=None,
                           help="evaluate a random subset of the non-overlapping held-out windows")
     evaluate.add_argument("--device", default=None)

@@ -28,10 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .evaluation import HELD_OUT_CHROMS
 from .genome import Genome
 from .models import GPN_VOCABULARY, build_tokenizer, resolve_device
-
-HELD_OUT_CHROMS = ("chr20", "chr21", "chr22", "chr23")
 _BASE_IDS = np.array([GPN_VOCABULARY.index(b) for b in "acgt"])
 _MASK_ID = GPN_VOCABULARY.index("[MASK]")
 _UNK_ID = GPN_VOCABULARY.index("[UNK]")

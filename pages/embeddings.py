@@ -1,0 +1,267 @@
+"""Embedding map: genomic windows embedded by the selected gLM, projected with UMAP.
+
+Windows are sampled evenly across region classes (or read from an uploaded BED file),
+embedded with :func:`glm_core.embedding.cached_window_embeddings` (kept on disk under the
+cache folder, so a map opens again at once), projected with UMAP and coloured by class.
+Beside the map, a kNN classifier's macro-F1 on held-out windows compares the gLM
+embeddings with the 4-mer spectra of the same windows. Clicking a point opens its window
+in the locus view of the overview page.
+
+Session state
+-------------
+``RESULT_KEY = "embeddings_result"``
+    dict or None: the last embedded windows of this session, with keys ``owner``
+    (genome choice and model, to ignore a result of another genome or model),
+    ``windows`` (DataFrame, 0-based half-open), ``embeddings``, ``spectrum`` (ndarrays)
+    and ``genes`` (from :func:`glm_core.embedding.nearest_gene`).
+
+Widgets use keys starting with ``embeddings_``.
+"""
+
+import io
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import app_state
+from glm_core import embedding, plots
+from glm_core.genome import Region
+
+RESULT_KEY = "embeddings_result"
+MAP_KEY = "embeddings_map"
+SOURCES = ("Sample by region class", "Upload a BED file")
+KNN_NEIGHBOURS = 15
+OVERVIEW_PAGE = "pages/overview.py"
+
+
+@st.cache_data(show_spinner="Sampling windows…", max_entries=16)
+def sampled_windows(
+    choice: app_state.GenomeChoice, n_windows: int, window_length: int, classes: tuple[str, ...], seed: int
+) -> pd.DataFrame:
+    loaded = app_state.load(choice)
+    return embedding.sample_windows(
+        loaded.annotation, loaded.genome.chrom_sizes, n_windows, window_length, list(classes), seed
+    )
+
+
+@st.cache_data(show_spinner="Timing the model on this device…", max_entries=8)
+def seconds_per_window(model_id: str, _model) -> float:
+    return embedding.estimate_seconds_per_window(_model)
+
+
+@st.cache_data(show_spinner="Projecting with UMAP (the first map of a session compiles UMAP's code)…", max_entries=16)
+def projection(embeddings: np.ndarray, n_neighbors: int, min_dist: float, metric: str, seed: int) -> np.ndarray:
+    return embedding.umap_projection(embeddings, n_neighbors, min_dist, metric, seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def knn_scores(embeddings: np.ndarray, spectrum: np.ndarray, labels: tuple[str, ...]) -> pd.DataFrame:
+    rows = [
+        ("gLM embedding", embedding.knn_macro_f1(embeddings, labels, k=KNN_NEIGHBOURS)),
+        ("4-mer spectrum", embedding.knn_macro_f1(spectrum, labels, k=KNN_NEIGHBOURS)),
+    ]
+    return pd.DataFrame(rows, columns=["representation", "macro-F1"])
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+loaded = app_state.require_genome()
+genome, annotation = loaded.genome, loaded.annotation
+model = app_state.require_model()
+model_id = f"{model.path or model.name} on {model.device}"
+owner = (loaded.choice, model_id)
+cache_folder = app_state.cache_dir() / "embeddings"
+
+st.title("Embedding map")
+st.caption(
+    f"Each point is a genomic window. **{model.name}** reads it centred in {model.context} bp of sequence, "
+    "unmasked, on both strands; its last hidden layer, averaged over the window's bases, is the window's "
+    "embedding. UMAP draws the embeddings in 2-D; windows that the model represents alike lie close together."
+)
+
+# --------------------------------------------------------------------------- settings
+
+windows_column, map_column = st.columns(2)
+with windows_column:
+    st.subheader("Windows")
+    source = st.radio("Windows from", SOURCES, horizontal=True, key="embeddings_source")
+    windows = None
+    try:
+        if source == SOURCES[0]:
+            totals = app_state.region_class_totals(loaded.choice)
+            present = totals.loc[totals["bases"] > 0, "region_class"].tolist()
+            left, middle, right = st.columns(3)
+            n_windows = left.number_input(
+                "Number of windows", min_value=20, max_value=50_000, value=2000, step=100, key="embeddings_n"
+            )
+            window_length = middle.number_input(
+                "Window length (bp)", min_value=10, max_value=model.context, value=min(100, model.context),
+                step=10, key="embeddings_length",
+            )
+            seed = right.number_input("Sampling seed", min_value=0, value=0, step=1, key="embeddings_seed")
+            classes = st.multiselect("Region classes", present, default=present, key="embeddings_classes")
+            if classes:
+                windows = sampled_windows(loaded.choice, int(n_windows), int(window_length), tuple(classes), int(seed))
+            else:
+                st.info("Choose at least one region class.")
+        else:
+            upload = st.file_uploader(
+                "BED file: chrom, start, end (0-based half-open) and the class in the name column",
+                type=["bed", "txt", "gz"],
+                key="embeddings_bed",
+            )
+            if upload is None:
+                st.info(f"Upload a BED file of windows up to {model.context} bp; the name column colours the map.")
+            else:
+                windows = embedding.windows_from_bed(app_state.save_upload(upload.name, upload.getvalue()))
+                embedding.embedding_contexts(windows, genome.chrom_sizes, model.context)  # checks every window
+    except app_state.USER_ERRORS as error:
+        app_state.show_error(error)
+        windows = None
+
+with map_column:
+    st.subheader("Map")
+    left, middle = st.columns(2)
+    n_neighbors = left.slider("UMAP neighbours", min_value=2, max_value=200, value=15, key="embeddings_neighbors")
+    min_dist = middle.slider("UMAP min_dist", min_value=0.0, max_value=0.99, value=0.1, step=0.01,
+                             key="embeddings_min_dist")
+    left, middle = st.columns(2)
+    metric = left.selectbox("UMAP metric", embedding.UMAP_METRICS, key="embeddings_metric")
+    umap_seed = middle.number_input("UMAP seed", min_value=0, value=0, step=1, key="embeddings_umap_seed")
+
+# --------------------------------------------------------------------------- embedding
+
+result = st.session_state.get(RESULT_KEY)
+if result is not None and result["owner"] != owner:
+    result = None  # embedded by another model or on another genome
+current = (
+    result is not None
+    and windows is not None
+    and result["windows"][embedding.WINDOW_COLUMNS].equals(windows[embedding.WINDOW_COLUMNS])
+)
+
+
+def keep(found: np.ndarray) -> dict:
+    kept = {
+        "owner": owner,
+        "windows": windows,
+        "embeddings": found,
+        "spectrum": embedding.kmer_spectrum(genome, windows),
+        "genes": embedding.nearest_gene(annotation, windows),
+    }
+    st.session_state[RESULT_KEY] = kept
+    return kept
+
+
+if windows is not None and not current:
+    try:
+        found = embedding.cached_embeddings(model, genome, windows, cache_folder)
+    except app_state.USER_ERRORS as error:
+        app_state.show_error(error)
+        found = None
+    if found is not None:
+        result, current = keep(found), True
+    else:
+        per_window = seconds_per_window(model_id, model)
+        st.caption(
+            f"About **{duration(per_window * len(windows))}** for {len(windows):,} windows on "
+            f"**{model.device}** ({per_window:.3g} s a window, timed here; two {model.context}-bp forward passes "
+            "each). On a CPU, try a few hundred windows first; a GPU embeds thousands in seconds. "
+            "Embeddings are kept on disk, so a map opens again at once."
+        )
+        if st.button(f"Embed {len(windows):,} windows", type="primary", key="embeddings_run"):
+            bar = st.progress(0.0, text="Embedding windows…")
+
+            def progress(done: int, total: int) -> None:
+                bar.progress(done / total, text=f"Embedded {done:,} of {total:,} windows")
+
+            try:
+                found = embedding.cached_window_embeddings(model, genome, windows, cache_folder, progress=progress)
+            except app_state.USER_ERRORS as error:
+                app_state.show_error(error)
+            else:
+                result, current = keep(found), True
+            bar.empty()
+
+# --------------------------------------------------------------------------- map
+
+if result is None:
+    st.stop()
+if not current:
+    st.info(
+        f"The map below shows the last windows embedded ({len(result['windows']):,}); "
+        "press the button above to map the current choice."
+    )
+try:
+    coordinates = projection(result["embeddings"], int(n_neighbors), float(min_dist), metric, int(umap_seed))
+except app_state.USER_ERRORS as error:
+    app_state.show_error(error)
+    st.stop()
+table = embedding.embedding_table(result["windows"], result["embeddings"], coordinates, result["genes"])
+figure = plots.embedding_map_figure(table)
+
+map_area, scores_area = st.columns([3, 1])
+with map_area:
+    event = st.plotly_chart(
+        figure, on_select="rerun", selection_mode="points", key=MAP_KEY, config={"displaylogo": False}
+    )
+    st.caption("Hover a point for its window (1-based, inclusive) and nearest gene; click it to open the locus view.")
+points = event.selection.points if event is not None else []
+if points:
+    point = points[0]
+    row = int(figure.data[point["curve_number"]].customdata[point["point_index"]][0])
+    chosen = table.iloc[row]
+    app_state.set_locus(Region(str(chosen["chrom"]), int(chosen["start"]), int(chosen["end"])))
+    st.switch_page(OVERVIEW_PAGE)
+
+with scores_area:
+    st.subheader("Class from neighbours")
+    labels = tuple(result["windows"]["region_class"].astype(str))
+    try:
+        scores = knn_scores(result["embeddings"], result["spectrum"], labels)
+    except ValueError as error:
+        st.info(f"No kNN score: {error}")
+    else:
+        for name, value in zip(scores["representation"], scores["macro-F1"]):
+            st.metric(f"{name}, macro-F1", f"{value:.3f}")
+        n_classes = len(set(labels))
+        st.caption(
+            f"{KNN_NEIGHBOURS}-nearest-neighbour classification of the region class on a stratified 30 % of the "
+            f"windows held out, features standardised; chance is about {1 / n_classes:.2f} "
+            f"({n_classes} classes). The gLM sees {model.context} bp around each window, the 4-mer spectrum "
+            "(both strands) only the window; nearby windows share context, which can flatter the gLM."
+        )
+
+# --------------------------------------------------------------------------- download
+
+buffer = io.BytesIO()
+embedding.write_embedding_table(
+    table,
+    buffer,
+    {
+        "model": model_id,
+        "genome": loaded.choice.label,
+        "context": model.context,
+        "umap": {
+            "n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric, "seed": int(umap_seed)
+        },
+    },
+)
+st.download_button(
+    "Download windows, classes, UMAP and embeddings (parquet)",
+    buffer.getvalue(),
+    file_name="embedding-map.parquet",
+    mime="application/vnd.apache.parquet",
+    key="embeddings_download",
+)
+st.caption(
+    "Columns: chrom, start, end (0-based half-open, as in BED), region_class, nearest_gene, umap_x, umap_y, "
+    f"then emb_000… ({result['embeddings'].shape[1]} values a window)."
+)
