@@ -60,7 +60,7 @@ def reference_probabilities(model, sequence: str, positions: np.ndarray, batch_s
     context = model.context
     ids = model.encode(sequence)
     starts = _window_starts(positions, len(sequence), context)
-    complement = np.arange(int(ids.max()) + 256)
+    complement = np.arange(model.vocab_size)
     complement[model.nucleotide_ids] = model.nucleotide_ids[COMPLEMENT_COLUMNS]
     out = np.empty((len(positions), 4))
     for first in range(0, len(positions), batch_size):

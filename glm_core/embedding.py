@@ -54,7 +54,7 @@ import torch
 from .annotation import REGION_CLASSES, Annotation
 from .genome import Genome, nucleotide_codes
 from .models import MaskedLM, default_batch_size
-from .scoring import _complement_ids
+from .scoring import complement_ids
 
 Progress = Callable[[int, int], None]
 
@@ -319,8 +319,7 @@ def _strand_means(
     """
     device = model.device
     length = ids.shape[1]
-    vocab_size = int(max(model.byte_to_id.max(), model.pad_id, model.mask_id)) + 1
-    reverse = _complement_ids(model, vocab_size)[ids].flip(1)
+    reverse = complement_ids(model)[ids].flip(1)
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         hidden = _last_hidden_state(model, torch.cat([ids, reverse]))
     with torch.inference_mode():

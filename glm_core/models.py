@@ -67,6 +67,7 @@ class MaskedLM:
     nucleotide_ids : token ids of A, C, G, T, shape=(4,).
     mask_id, pad_id : token ids of [MASK] and [PAD].
     byte_to_id : lookup table, shape=(256,), from an ASCII byte to its token id.
+    vocab_size : number of token ids the model's input accepts.
     context : bases of context each scored position sees (window length).
     """
 
@@ -76,6 +77,7 @@ class MaskedLM:
     pad_id: int
     byte_to_id: np.ndarray
     name: str
+    vocab_size: int
     path: Path | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     context: int = 512
@@ -163,6 +165,7 @@ def load_masked_lm(
         pad_id=pad_id,
         byte_to_id=byte_to_id,
         name=folder.name,
+        vocab_size=max(len(tokenizer), int(model.config.vocab_size)),
         path=folder,
         device=device,
         context=context,

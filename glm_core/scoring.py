@@ -47,8 +47,9 @@ def _window_starts(positions: np.ndarray, sequence_length: int, context: int) ->
     return np.clip(positions - context // 2, 0, max(sequence_length - context, 0))
 
 
-def _complement_ids(model: MaskedLM, vocab_size: int) -> torch.Tensor:
-    table = np.arange(vocab_size)
+def complement_ids(model: MaskedLM) -> torch.Tensor:
+    """Token id -> id of the complementary base (special tokens map to themselves)."""
+    table = np.arange(model.vocab_size)
     table[model.nucleotide_ids] = model.nucleotide_ids[COMPLEMENT_COLUMNS]
     return torch.from_numpy(table).to(model.device)
 
@@ -102,7 +103,7 @@ def masked_site_probabilities(
     starts = _window_starts(positions, len(sequence), context)
     ids_on_device = torch.from_numpy(ids).to(device)
     all_windows = ids_on_device.unfold(0, context, 1)
-    complement = _complement_ids(model, int(ids.max()) + len(model.byte_to_id))
+    complement = complement_ids(model)
     batch_size = batch_size or default_batch_size(device, context)
     use_bf16 = device.type == "cuda"
     out = np.empty((len(positions), 4), dtype=np.float32)
