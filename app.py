@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/embeddings.py", title="Embedding map", icon=":material/scatter_plot:"),
     st.Page("pages/logo.py", title="Predicted logo", icon=":material/bar_chart:"),
     st.Page("pages/variants.py", title="Variant effects", icon=":material/difference:"),
+    st.Page("pages/generate.py", title="Promoter design", icon=":material/edit_note:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -385,7 +385,7 @@ def _render_model_selector() -> None:
 
 SCORED_KEY = "scored_regions"
 # Largest region a page scores at once: two masked windows per position, about 1 s a
-# position on a 2-core CPU, a few ms on a GPU.
+# position on a 2-core CPU, well under 1 ms on an H100.
 MAX_SCORED_BP = 2_000
 GENE_PARTS = ("start codon", "whole gene", "stop codon")
 _REGION_LIKE = re.compile(r"^\s*[^\s:]+\s*:\s*[\d,_]")
@@ -434,12 +434,15 @@ def scored_region_probabilities(prefix: str, model: MaskedLM, loaded: LoadedGeno
     if key not in asked:
         n = len(region)
         label = f"Score {n:,} positions with {model.name}"
-        if not st.button(label, key=f"{prefix}_score", type="primary"):
+        slot = st.empty()
+        if not slot.button(label, key=f"{prefix}_score", type="primary"):
+            speed = "seconds" if model.device.type == "cuda" else "about 1 s a position on a small CPU"
             st.caption(
                 f"Each position is masked in its own {model.context}-bp window, forward and reverse-complemented "
-                f"({2 * n:,} windows; on {model.device}, {'seconds' if model.device.type == 'cuda' else 'about 1 s a position on a small CPU'})."
+                f"({2 * n:,} windows; on {model.device}, {speed})."
             )
             return None
+        slot.empty()
         asked.add(key)
     return region_probabilities(model_key(model), loaded.choice, region.chrom, region.start, region.end, strand,
                                 model, loaded.genome)
@@ -491,8 +494,9 @@ def choose_scoring_region(loaded: LoadedGenome, prefix: str, max_bp: int = MAX_S
         if len(hits) > 1:
             transcript_id = st.selectbox(
                 f"{len(hits)} matching transcripts", hits.index.tolist(), key=f"{prefix}_hit",
-                format_func=lambda tid: f"{hits.at[tid, 'name']}: {hits.at[tid, 'description']} "
-                f"({format_region(hits.at[tid, 'chrom'], hits.at[tid, 'start'], hits.at[tid, 'end'])}, {hits.at[tid, 'strand']})",
+                format_func=lambda tid: f"{hits.at[tid, 'name']}: {hits.at[tid, 'description']} ("
+                f"{format_region(hits.at[tid, 'chrom'], hits.at[tid, 'start'], hits.at[tid, 'end'])}, "
+                f"{hits.at[tid, 'strand']})",
             )
         hit = hits.loc[transcript_id]
         start, end = _gene_part(hit, part)

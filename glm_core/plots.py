@@ -703,7 +703,7 @@ def add_logo_image(figure: go.Figure, png: bytes, table: pd.DataFrame, row: int 
     base ``i`` of the image covers its genomic position; works on either strand's axis."""
     import base64
 
-    chrom, start, end, strand = _locus_of(table)
+    _, start, end, strand = _locus_of(table)
     figure.add_layout_image(
         source="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
         x=start + 0.5 if strand == "+" else end + 0.5, y=2, sizex=end - start, sizey=2,

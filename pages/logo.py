@@ -1,0 +1,121 @@
+"""Predicted logo at a locus: what the model expects at each base, and where it is sure.
+
+Letters are scaled by probability x information content (2 - entropy bits), as in GPN's
+logo tracks. The locus opens where the overview page left it; the scores are cached per
+model, genome, region and strand.
+"""
+
+import streamlit as st
+
+import app_state
+from glm_core import logo, plots
+from glm_core.genome import format_region
+
+CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
+# Views up to this many bp get logomaker letters in the interactive figure (about 10 ms a
+# letter to draw); wider views show each base as a coloured bar of the same height.
+LETTERS_MAX_BP = 200
+
+loaded = app_state.require_genome()
+model = app_state.require_model()
+genome, annotation = loaded.genome, loaded.annotation
+
+st.title("Predicted logo")
+st.caption(
+    f"{model.name} predicts each base from its context with that base masked. A letter's height is its "
+    "probability times the position's information content (2 \u2212 entropy, in bits): tall stacks mark bases "
+    "the model is sure of, whether or not the reference agrees."
+)
+
+region, title = app_state.choose_scoring_region(loaded, "logo")
+if region is None:
+    st.stop()
+strand = app_state.strand_choice("logo", region)
+probabilities = app_state.scored_region_probabilities("logo", model, loaded, region, strand)
+if probabilities is None:
+    st.stop()
+try:
+    table = logo.position_table(genome, region.chrom, region.start, region.end, strand, probabilities)
+except (ValueError, KeyError) as error:
+    app_state.show_error(error)
+    st.stop()
+
+# --------------------------------------------------------------------------- view
+
+settings = st.columns([3, 1, 1])
+first, last = region.start + 1, region.end
+if len(region) > 1:
+    first, last = settings[0].slider(
+        "Zoom (1-based positions)", min_value=region.start + 1, max_value=region.end,
+        value=(region.start + 1, region.end), key=f"logo_zoom_{region.chrom}_{region.start}_{region.end}",
+    )
+min_ic = settings[1].number_input(
+    "Motif: IC at least (bits)", min_value=0.1, max_value=2.0, value=logo.DEFAULT_MIN_IC, step=0.1, key="logo_min_ic"
+)
+min_length = settings[2].number_input(
+    "Motif: at least (bp)", min_value=1, max_value=50, value=logo.DEFAULT_MIN_LENGTH, step=1, key="logo_min_length"
+)
+view = table[(table["pos"] >= first - 1) & (table["pos"] <= last - 1)].reset_index(drop=True)
+motifs = logo.candidate_motifs(view, min_ic=min_ic, min_length=int(min_length))
+view_start, view_end = first - 1, last
+features = annotation.region_features(region.chrom, view_start, view_end)
+view_title = f"{title}, " if title else ""
+view_title += f"{format_region(region.chrom, view_start, view_end)} ({strand})"
+
+try:
+    image = app_state.logo_image(view) if len(view) <= LETTERS_MAX_BP else None
+    figure = plots.logo_locus_figure(
+        view, features, annotation.transcripts, motifs=motifs, logo_image=image,
+        sequence=genome.fetch(region.chrom, view_start, view_end) if len(view) <= plots.MAX_SEQUENCE_BP else None,
+        title=view_title,
+    )
+except (ValueError, KeyError) as error:
+    app_state.show_error(error)
+    st.stop()
+st.plotly_chart(figure, config=CHART_CONFIG, key="logo_chart")
+st.caption(
+    ("Letters drawn with logomaker. " if image is not None else
+     f"Zoom to {LETTERS_MAX_BP} bp or fewer for letters; here each base is a bar of its letter's height. ")
+    + f"Shaded: candidate motifs, runs of at least {int(min_length)} positions with IC \u2265 {min_ic:g} bits "
+    "(consensus above: upper case where the top base has P \u2265 0.5). "
+    + ("The axis is reversed: the minus strand reads 5'\u21923' left to right." if strand == "-" else "")
+)
+
+if len(motifs):
+    shown = motifs.assign(
+        location=[format_region(c, s, e) for c, s, e in zip(motifs["chrom"], motifs["start"], motifs["end"])]
+    )[["location", "strand", "length", "mean_ic", "consensus", "reference"]]
+    st.dataframe(shown, hide_index=True, column_config={
+        "mean_ic": st.column_config.NumberColumn("mean IC (bits)", format="%.2f"),
+    })
+
+# --------------------------------------------------------------------------- downloads
+
+st.subheader("Figure for print and downloads")
+stem = f"{region.chrom}_{view_start + 1}-{view_end}_{strand.replace('+', 'plus').replace('-', 'minus')}_{model.name}"
+columns = st.columns(4)
+if len(view) <= logo.MAX_RENDER_BP:
+    try:
+        png, svg = app_state.publication_images(view, features, motifs, view_title)
+    except (ValueError, KeyError) as error:
+        app_state.show_error(error)
+    else:
+        st.image(png, width=min(1100, 160 + 14 * len(view)),
+                 caption="Logo, P(ref), entropy and gene models of the zoomed range (PNG 300 dpi, or SVG)")
+        columns[0].download_button("Logo PNG", png, file_name=f"logo_{stem}.png", mime="image/png",
+                                   key="logo_download_png")
+        columns[1].download_button("Logo SVG", svg, file_name=f"logo_{stem}.svg", mime="image/svg+xml",
+                                   key="logo_download_svg")
+else:
+    st.info(f"Zoom to {logo.MAX_RENDER_BP} bp or fewer for the figure for print (PNG and SVG).")
+region_stem = f"{region.chrom}_{region.start + 1}-{region.end}_{strand.replace('+', 'plus').replace('-', 'minus')}"
+columns[2].download_button(
+    "Per-position TSV", logo.position_tsv(table), file_name=f"logo_{region_stem}_{model.name}.tsv",
+    mime="text/tab-separated-values", key="logo_download_tsv",
+    help="chrom, pos (1-based), ref, pA, pC, pG, pT, entropy, ic, strand, p_ref for the whole region",
+)
+columns[3].download_button(
+    "IC bedGraph", logo.bedgraph_text(table, "ic", name=f"IC {model.name}"),
+    file_name=f"ic_{region.chrom}_{region.start + 1}-{region.end}_{model.name}.bedgraph", mime="text/plain",
+    key="logo_download_bedgraph", help="information content per base, 0-based half-open intervals (BED convention)",
+)

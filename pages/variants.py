@@ -1,0 +1,160 @@
+"""Variant effects: the LLR of every possible SNV in a region, and scores for a VCF.
+
+LLR = log P(alt) - log P(ref) at the masked position (natural log); negative means the
+model finds the alternative less likely than the reference. Consequences come from the
+genome's annotation.
+"""
+
+import hashlib
+
+import streamlit as st
+
+import app_state
+from glm_core import evaluation, plots, variants
+
+CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
+PASTE_EXAMPLE = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t71241\t.\tC\tA\t.\t.\t."
+
+loaded = app_state.require_genome()
+model = app_state.require_model()
+genome, annotation = loaded.genome, loaded.annotation
+
+st.title("Variant effects")
+st.caption(
+    f"LLR = log P(alt) \u2212 log P(ref) from {model.name}, each position masked in its own window, forward and "
+    "reverse-complement predictions averaged. Negative: the model finds the alternative allele less likely."
+)
+scan_tab, vcf_tab = st.tabs(["Saturation scan of a region", "Score a VCF"])
+
+# --------------------------------------------------------------------------- region scan
+
+with scan_tab:
+    region, title = app_state.choose_scoring_region(loaded, "variants")
+    probabilities = None
+    if region is not None:
+        probabilities = app_state.scored_region_probabilities("variants", model, loaded, region, "+")
+    if probabilities is not None:
+        try:
+            background = variants.model_llr_background(model)
+            snvs = variants.region_snvs(
+                genome, annotation, region.chrom, region.start, region.end, probabilities, background=background
+            )
+            features = annotation.region_features(region.chrom, region.start, region.end)
+            figure = plots.variant_scan_figure(
+                snvs, region.chrom, region.start, region.end, features, annotation.transcripts,
+                sequence=genome.fetch(region.chrom, region.start, region.end),
+                title=f"{title}, LLR of every SNV" if title else None,
+            )
+        except (ValueError, KeyError) as error:
+            app_state.show_error(error)
+        else:
+            st.plotly_chart(figure, config=CHART_CONFIG, key="variants_scan_chart")
+            st.caption(
+                "Rows: the alternative base on the + strand; the reference base's cell is left grey. Red: the model prefers the "
+                "reference; blue: the alternative. Hover a cell for the variant, its LLR, its percentile among the "
+                f"{len(snvs):,} SNVs of this region and its consequence."
+            )
+            left, right = st.columns(2)
+            left.plotly_chart(plots.consequence_llr_figure(snvs), config={"displaylogo": False},
+                              key="variants_consequence_chart")
+            right.plotly_chart(plots.codon_position_llr_figure(snvs), config={"displaylogo": False},
+                               key="variants_codon_chart")
+            st.markdown(
+                "Read these plots with care. Stop-gained SNVs should score far below synonymous ones, and do for "
+                "this model. Synonymous SNVs often score *below* missense ones: the model has learnt the genome's "
+                "codon usage, so a change to a rarely used synonymous codon looks unlikely although the protein "
+                "is unchanged. For the bundled gpn-umaydis model on 80 held-out genes (chr20\u2013chr23, 384,561 "
+                "CDS SNVs) the raw LLR separates stop-gained from synonymous SNVs at an AUROC of 0.95 but missense "
+                "from synonymous at 0.47 (0.5 = chance; mean LLR \u22124.06 stop-gained, \u22120.70 synonymous, "
+                "\u22120.59 missense). The table below gives the same numbers for this region."
+            )
+            summary_column, auroc_column = st.columns([3, 2])
+            summary_column.dataframe(variants.consequence_llr_summary(snvs), hide_index=True,
+                                     column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                                    for c in ("mean_llr", "median_llr", "q25_llr", "q75_llr")})
+            aurocs = evaluation.consequence_summary(snvs)
+            auroc_column.dataframe(aurocs[aurocs["metric"] == "auroc"][["label", "value", "n", "n_negative"]]
+                                   .rename(columns={"label": "AUROC (lower LLR = damaging)", "value": "AUROC"}),
+                                   hide_index=True)
+            shown = snvs.assign(pos=snvs["pos"] + 1).sort_values("llr")
+            st.dataframe(shown, hide_index=True, height=320, key="variants_scan_table", column_config={
+                "pos": st.column_config.NumberColumn("pos (1-based)", format="%d"),
+                "llr": st.column_config.NumberColumn("LLR", format="%.3f"),
+                "llr_percentile": st.column_config.NumberColumn("percentile in region", format="%.1f"),
+            })
+            st.download_button(
+                "All SNVs of the region (TSV)",
+                shown.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n"),
+                file_name=f"snvs_{region.chrom}_{region.start + 1}-{region.end}_{model.name}.tsv",
+                mime="text/tab-separated-values", key="variants_download_scan",
+            )
+
+# --------------------------------------------------------------------------- VCF
+
+with vcf_tab:
+    st.markdown(
+        "Upload a VCF (plain or gzipped) or paste its lines. Every SNV gets its LLR, consequence and gene; "
+        "multi-allelic records are split into one record per ALT allele; indels, symbolic alleles, records on "
+        "unknown chromosomes and records whose REF disagrees with the genome are kept and marked in GLM_STATUS. "
+        "Chromosome names such as `1`, `chr1` or `chr01` are matched to the genome's when that is unambiguous."
+    )
+    upload = st.file_uploader("VCF file", type=["vcf", "gz", "bgz"], key="variants_vcf_upload")
+    pasted = st.text_area("or paste VCF lines (tab-separated, with the #CHROM header line)", key="variants_vcf_text",
+                          placeholder=PASTE_EXAMPLE, height=150)
+    data, name = None, None
+    if upload is not None:
+        data, name = upload.getvalue(), upload.name
+    elif pasted.strip():
+        data, name = pasted.encode("utf-8"), "pasted VCF"
+    if data is not None:
+        try:
+            vcf = variants.read_vcf(data, name=name)
+        except (ValueError, KeyError, FileNotFoundError) as error:
+            app_state.show_error(error)
+        else:
+            digest = hashlib.sha256(data).hexdigest()
+            st.caption(f"{name}: {len(vcf):,} records.")
+            # Content digests of the VCFs this session asked to score (the table comes from the cache).
+            requested = st.session_state.setdefault("variants_vcf_scored", set())
+            if digest not in requested and st.button(f"Score {name} with {model.name}", type="primary",
+                                                     key="variants_vcf_score"):
+                requested.add(digest)
+            if digest in requested:
+                scored = app_state.scored_vcf(app_state.model_key(model), loaded.choice, digest, model, loaded, vcf)
+                counts = variants.status_counts(scored)
+                columns = st.columns(3)
+                columns[0].metric("Alleles", f"{len(scored):,}")
+                columns[1].metric("Scored SNVs", f"{int((scored['status'] == 'scored').sum()):,}")
+                columns[2].metric("Not scored", f"{int((scored['status'] != 'scored').sum()):,}")
+                left, right = st.columns(2)
+                left.dataframe(counts, hide_index=True)
+                right.dataframe(variants.chromosome_report(scored), hide_index=True)
+                if (scored["status"] == "ref_mismatch").any():
+                    st.warning(
+                        f"{int((scored['status'] == 'ref_mismatch').sum())} allele(s) have a REF that differs from "
+                        "the genome; they are not scored. Check the genome build and that POS is 1-based."
+                    )
+                table = scored.assign(pos=scored["pos"] + 1)
+                st.dataframe(table, hide_index=True, height=360, key="variants_vcf_table", column_config={
+                    "pos": st.column_config.NumberColumn("pos (1-based)", format="%d"),
+                    "llr": st.column_config.NumberColumn("LLR", format="%.3f"),
+                    "llr_percentile": st.column_config.NumberColumn("percentile", format="%.1f",
+                                                                    help="among all SNVs at the scored positions"),
+                })
+                stem = name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").replace(" ", "_")
+                download_columns = st.columns(2)
+                download_columns[0].download_button(
+                    "Scored VCF", variants.scored_vcf_text(vcf, scored, model.name, loaded.choice.label),
+                    file_name=f"{stem}.{model.name}.vcf", mime="text/vcf", key="variants_download_vcf",
+                )
+                download_columns[1].download_button(
+                    "Scored TSV", variants.scored_tsv(scored), file_name=f"{stem}.{model.name}.tsv",
+                    mime="text/tab-separated-values", key="variants_download_tsv",
+                )
+                n_positions = scored.loc[scored["status"] == "scored", ["genome_chrom", "pos"]].drop_duplicates()
+                st.caption(
+                    f"{len(n_positions):,} positions scored; llr_percentile places each LLR among all possible "
+                    "SNVs at those positions"
+                    + (", llr_percentile_genome among the model's genome-wide sample." if
+                       "llr_percentile_genome" in scored.columns else ".")
+                )

@@ -1,0 +1,144 @@
+"""The logo page, run through app.py with Streamlit's AppTest on the bundled model.
+
+Facts checked: the page opens at the locus the overview page chose; the start codon of
+um06164 (chr22:69,124-69,126, +) +/- 10 bp is 23 positions, drawn as a logomaker image on
+the logo row of a figure whose x axis is the locus; the ATG stands out (P(A) at 69,124 is
+the highest P(ref) of the window); the TSV download is 1-based and the bedGraph 0-based,
+and both carry the numbers glm_core computes for the same probabilities; PNG and SVG
+downloads are valid images; the minus strand reverses the axis and reads CAT; a region over
+the page's limit is refused with a message. 46 positions are scored with the bundled model
+(23 by the page, 23 directly for comparison).
+"""
+
+import io
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import app_state
+from glm_core import logo
+from glm_core.genome import Region
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROM, START, END = "chr22", 69_113, 69_136  # ATG at [69123, 69126), +/- 10 bp
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """Bytes behind every download button and image of an AppTest run, by URL.
+
+    AppTest keeps media in a MemoryMediaFileStorage it creates per run; this records what is
+    stored so that a test can parse what a user would download.
+    """
+    import streamlit.testing.v1.app_test as app_test_module
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: dict[str, bytes] = {}
+
+    class RecordingStorage(MemoryMediaFileStorage):
+        def load_and_get_id(self, *args, **kwargs):
+            file_id = super().load_and_get_id(*args, **kwargs)
+            files[self.get_url(file_id)] = self._files_by_id[file_id].content
+            return file_id
+
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
+    return files
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv(app_state.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(app_state.DATA_DIR_ENV, str(tmp_path / "data"))
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+
+
+def download(at, served, key: str) -> bytes:
+    button = next(button for button in at.get("download_button") if button.proto.id.endswith(key))
+    return served[button.proto.url]
+
+
+def logo_chart(at) -> dict:
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    logos = [s for s in specs if any(a.get("title", {}).get("text") == "logo (bits)" for k, a in s["layout"].items()
+                                     if k.startswith("yaxis"))]
+    assert len(logos) == 1
+    return logos[0]
+
+
+def open_start_codon(at):
+    at.switch_page("pages/logo.py").run()
+    at.text_input(key="logo_query").input("um06164").run()
+    at.number_input(key="logo_flank").set_value(10).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_page_opens_at_the_overview_locus(app):
+    app.text_input(key="overview_locus_query").input("um06164").run()
+    app.switch_page("pages/logo.py").run()
+    assert not app.exception
+    assert app.text_input(key="logo_query").value == "mRNA:um06164"
+    # Default: the start codon +/- 20 bp; nothing is scored before the button is pressed.
+    assert app.button(key="logo_score").label == "Score 43 positions with gpn-umaydis"
+    assert app.session_state[app_state.LOCUS_KEY] == Region(CHROM, 69_103, 69_146, "+")
+    assert not app.get("plotly_chart")
+
+
+def test_logo_of_a_start_codon_with_downloads(app, served, embedded_genome):
+    at = open_start_codon(app)
+    at.button(key="logo_score").click().run()
+    assert not at.exception and not at.error
+
+    spec = logo_chart(at)
+    assert spec["layout"]["xaxis"]["range"] == [START + 0.5, END + 0.5]
+    images = spec["layout"]["images"]
+    assert len(images) == 1 and images[0]["source"].startswith("data:image/png;base64,")
+    assert (images[0]["x"], images[0]["sizex"], images[0]["sizey"]) == (START + 0.5, END - START, 2)
+    assert at.get("image"), "the figure for print is shown"
+
+    tsv = pd.read_csv(io.BytesIO(download(at, served, "logo_download_tsv")), sep="\t")
+    assert tsv["pos"].tolist() == list(range(START + 1, END + 1))
+    assert "".join(tsv["ref"]) == embedded_genome.fetch(CHROM, START, END).upper()
+    np.testing.assert_allclose(tsv[["pA", "pC", "pG", "pT"]].sum(axis=1), 1, atol=1e-5)
+    atg = tsv.set_index("pos").loc[[69_124, 69_125, 69_126]]
+    assert "".join(atg["ref"]) == "ATG" and tsv["p_ref"].idxmax() == tsv.index[tsv["pos"] == 69_124][0]
+
+    bedgraph = download(at, served, "logo_download_bedgraph").decode()
+    rows = pd.read_csv(io.StringIO(bedgraph), sep="\t", skiprows=1, header=None, names=["chrom", "start", "end", "ic"])
+    assert rows["start"].tolist() == list(range(START, END))  # 0-based, BED convention
+    np.testing.assert_allclose(rows["ic"], tsv["ic"], rtol=1e-5)
+
+    # The page's numbers are glm_core's numbers for the same region and model.
+    from glm_core.models import BUNDLED_MLM, load_masked_lm
+    from glm_core.scoring import site_probabilities
+
+    model = load_masked_lm(BUNDLED_MLM, device="cpu")
+    direct = logo.position_table(embedded_genome, CHROM, START, END, "+",
+                                 site_probabilities(model, embedded_genome, CHROM, START, END, "+"))
+    assert bedgraph.splitlines()[1:] == logo.bedgraph_text(direct).splitlines()[1:]
+
+    assert download(at, served, "logo_download_png")[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = download(at, served, "logo_download_svg")
+    assert ElementTree.fromstring(svg).tag.endswith("svg")
+
+    # The minus strand comes from the cache: the axis is reversed and the ATG reads CAT.
+    strand_key = f"logo_strand_{CHROM}_{START}_{END}"
+    at.radio(key=strand_key).set_value("-").run()
+    assert not at.exception and not at.get("button")  # no second scoring
+    spec = logo_chart(at)
+    assert spec["layout"]["xaxis"]["range"] == [END + 0.5, START + 0.5]
+    minus = pd.read_csv(io.BytesIO(download(at, served, "logo_download_tsv")), sep="\t")
+    assert "".join(minus.set_index("pos").loc[[69_126, 69_125, 69_124], "ref"]) == "CAT"
+
+
+def test_region_over_the_limit_is_refused(app):
+    app.switch_page("pages/logo.py").run()
+    app.text_input(key="logo_query").input("chr22:1-5,000").run()
+    assert not app.exception
+    assert len(app.error) == 1 and f"at most {app_state.MAX_SCORED_BP:,} bp" in app.error[0].value
+    assert not app.get("button")

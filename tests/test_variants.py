@@ -1,0 +1,285 @@
+"""glm_core.variants: VCF reading, scoring and writing, chromosome aliases, percentiles, and a
+scientific check of the bundled model.
+
+tests/data/variants.vcf is hand-made on the embedded U. maydis genome. um06164 (chr22,
++ strand, CDS from chr22:69,124) reads ...TAC TAC TAC CAA GGC... from chr22:71,239, so:
+
+* chr22:71,241 C>A turns TAC (Tyr) into TAA: stop_gained;
+* chr22:71,248 C>T,G (multi-allelic) turns CAA (Gln) into TAA (stop_gained) and GAA (Glu, missense);
+* ``22``:71,253 C>T turns GGC into GGT, both Gly: synonymous, with ``22`` standing for chr22;
+* chr22:71,250 A>AT is an insertion; chr22:71,263 has REF A where the genome has T;
+* ``chrZZ`` is not a chromosome of the genome; chr22:71,265 G><DEL> is a symbolic allele;
+* ``1``:2,632 A>G hits the A of the ATG of um10944 (chr01): start_lost, with ``1`` for chr01.
+
+Format tests use a tiny randomly initialised GPN (fast, biologically meaningless). The last
+tests use the bundled model on 39 positions of the held-out chromosome chr22.
+"""
+
+import gzip
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from glm_core import variants
+from glm_core.scoring import site_probabilities
+
+DATA = Path(__file__).resolve().parent / "data"
+VCF = DATA / "variants.vcf"
+# Expected outcome of each allele of variants.vcf: (id, alt, status, consequence, gene, genome chrom).
+EXPECTED = [
+    ("stop_gained", "A", "scored", "stop_gained", "um06164", "chr22"),
+    ("multi_allelic", "T", "scored", "stop_gained", "um06164", "chr22"),
+    ("multi_allelic", "G", "scored", "missense", "um06164", "chr22"),
+    ("synonymous_alias", "T", "scored", "synonymous", "um06164", "chr22"),
+    ("insertion", "AT", "indel", None, None, "chr22"),
+    ("ref_mismatch", "G", "ref_mismatch", None, None, "chr22"),
+    ("unknown_chrom", "G", "unknown_chromosome", None, None, None),
+    ("deletion_sv", "<DEL>", "symbolic", None, None, "chr22"),
+    ("start_lost_alias", "G", "scored", "start_lost", "um10944", "chr01"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A randomly initialised 2-layer, 32-wide GPN ConvNet saved as a save_pretrained folder."""
+    from glm_core.models import load_masked_lm
+    from glm_core.training import MLMTrainingConfig, build_model, save_model_folder
+
+    torch.manual_seed(0)
+    config = MLMTrainingConfig(fasta="", output_dir="", hidden_size=32, num_hidden_layers=2, intermediate_size=64)
+    folder = tmp_path_factory.mktemp("tiny-gpn")
+    save_model_folder(build_model(config), folder)
+    return load_masked_lm(folder, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def scored(tiny_model, embedded_genome, embedded_annotation):
+    return variants.score_vcf(tiny_model, embedded_genome, embedded_annotation, variants.read_vcf(VCF))
+
+
+def parse_vcf_text(text: str) -> tuple[list[str], pd.DataFrame]:
+    lines = text.splitlines()
+    meta = [line for line in lines if line.startswith("##")]
+    body = "\n".join(line for line in lines if not line.startswith("##"))
+    return meta, pd.read_csv(io.StringIO(body), sep="\t", dtype=str)
+
+
+def info_of(field: str) -> dict[str, str]:
+    return dict(entry.split("=", 1) if "=" in entry else (entry, True) for entry in field.split(";"))
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+def test_every_allele_of_the_hand_made_vcf_gets_its_outcome(scored):
+    got = list(zip(scored["id"], scored["alt"], scored["status"], scored["consequence"].astype(object),
+                   scored["gene"].astype(object), scored["genome_chrom"]))
+    got = [tuple(None if isinstance(v, float) and np.isnan(v) else v for v in row) for row in got]
+    assert got == EXPECTED
+    assert scored["pos"].tolist()[:2] == [71_240, 71_247]  # 0-based: POS - 1
+    scored_rows = scored["status"] == "scored"
+    assert scored.loc[scored_rows, "llr"].notna().all() and scored.loc[~scored_rows, "llr"].isna().all()
+    assert (scored.loc[~scored_rows, "reason"].str.len() > 0).all()
+    assert "genome's T at chr22:71,263" in scored.set_index("id").at["ref_mismatch", "reason"]
+    mismatch = scored.set_index("id").loc["multi_allelic"]
+    assert mismatch["ref_codon"].tolist() == ["CAA", "CAA"] and mismatch["alt_aa"].tolist() == ["*", "E"]
+
+
+def test_llr_is_log_ratio_of_the_probabilities_and_percentiles_are_local(scored):
+    done = scored[scored["status"] == "scored"]
+    np.testing.assert_allclose(done["llr"], np.log(done["p_alt"]) - np.log(done["p_ref"]), rtol=1e-5)
+    assert done["llr_percentile"].between(0, 100).all()
+    # Two alleles at one position share one prediction.
+    multi = done[done["id"] == "multi_allelic"]
+    assert multi["p_ref"].nunique() == 1
+
+
+def test_vcf_scores_equal_the_region_scan_of_the_same_positions(tiny_model, embedded_genome, embedded_annotation, scored):
+    start, end = 71_238, 71_256  # chr22, covers the first three records
+    scan = variants.scan_region(tiny_model, embedded_genome, embedded_annotation, "chr22", start, end)
+    merged = scored[scored["status"] == "scored"].merge(
+        scan, left_on=["genome_chrom", "pos", "alt"], right_on=["chrom", "pos", "alt"], suffixes=("", "_scan")
+    )
+    assert len(merged) == 4  # both alleles of the multi-allelic record, the stop and the synonymous SNV
+    np.testing.assert_allclose(merged["llr"], merged["llr_scan"], rtol=1e-5, atol=1e-6)
+    assert (merged["consequence"].astype(str) == merged["consequence_scan"].astype(str)).all()
+
+
+def test_scores_do_not_depend_on_batch_size(tiny_model, embedded_genome, embedded_annotation, scored):
+    again = variants.score_vcf(tiny_model, embedded_genome, embedded_annotation, variants.read_vcf(VCF), batch_size=1)
+    np.testing.assert_allclose(again["llr"], scored["llr"], rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- VCF text
+
+
+def test_scored_vcf_splits_multi_allelic_records_and_declares_its_fields(scored):
+    text = variants.scored_vcf_text(variants.read_vcf(VCF), scored, model_name="tiny", genome_name="umaydis")
+    meta, records = parse_vcf_text(text)
+    assert meta[0] == "##fileformat=VCFv4.2"
+    for key in ("GLM_LLR", "GLM_LLR_PCT", "GLM_CSQ", "GLM_GENE", "GLM_STATUS"):
+        assert sum(line.startswith(f"##INFO=<ID={key},Number=A,") for line in meta) == 1
+    assert "##glm_explorer_model=tiny" in meta
+    assert len(records) == 9 and records["ALT"].str.contains(",").sum() == 0  # one ALT per record
+    info = [info_of(field) for field in records["INFO"]]
+    assert [entry["GLM_STATUS"] for entry in info] == [row[2] for row in EXPECTED]
+    # The multi-allelic record: AF (Number=A) and AD (Number=R) are cut per allele; GT recoded.
+    split = records[records["ID"] == "multi_allelic"]
+    assert [info_of(field)["AF"] for field in split["INFO"]] == ["0.1", "0.2"]
+    assert split["sample1"].tolist() == ["1/.:0,12", "./1:0,15"]
+    assert [info_of(field)["GLM_CSQ"] for field in split["INFO"]] == ["stop_gained", "missense"]
+    # Unscored records keep their fields and get only GLM_STATUS.
+    indel = info_of(records.set_index("ID").at["insertion", "INFO"])
+    assert indel == {"DP": "30", "GLM_STATUS": "indel"}
+    llrs = [float(entry["GLM_LLR"]) for entry in info if "GLM_LLR" in entry]
+    np.testing.assert_allclose(llrs, scored["llr"].dropna(), atol=5e-5)
+
+
+def test_scoring_a_scored_vcf_replaces_its_glm_fields(tiny_model, embedded_genome, embedded_annotation, scored):
+    first = variants.scored_vcf_text(variants.read_vcf(VCF), scored)
+    again = variants.read_vcf(first.encode(), name="scored.vcf")
+    second = variants.scored_vcf_text(again, variants.score_vcf(tiny_model, embedded_genome, embedded_annotation, again))
+    assert second.count("##INFO=<ID=GLM_LLR,") == 1 and second.count("GLM_STATUS=") == 9
+    assert parse_vcf_text(second)[1]["INFO"].tolist() == parse_vcf_text(first)[1]["INFO"].tolist()
+
+
+def test_scored_tsv_is_one_row_per_allele_with_one_based_positions(scored):
+    table = pd.read_csv(io.StringIO(variants.scored_tsv(scored)), sep="\t")
+    assert len(table) == 9
+    assert table["pos"].tolist()[:2] == [71_241, 71_248]
+    assert table["line"].tolist()[:3] == [8, 9, 9]
+    assert table.loc[table["status"] == "unknown_chromosome", "chrom"].tolist() == ["chrZZ"]
+
+
+@pytest.mark.parametrize("compress", ["gzip", "bgzip"])
+def test_gzipped_vcf_reads_like_the_plain_file(tmp_path, compress):
+    import pysam
+
+    plain = variants.read_vcf(VCF)
+    if compress == "gzip":
+        data = gzip.compress(VCF.read_bytes())
+    else:
+        path = variants.write_text(VCF.read_text(), tmp_path / "v.vcf.gz")
+        data = path.read_bytes()
+        assert data[:4] == b"\x1f\x8b\x08\x04"  # BGZF: gzip with the extra field set
+        with pysam.VariantFile(str(path)) as handle:  # htslib reads what write_text wrote
+            assert sum(1 for _ in handle) == 8
+    packed = variants.read_vcf(data, name=f"v.vcf.gz ({compress})")
+    assert packed.records == plain.records and packed.lines == plain.lines
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("chr22\t5\t.\tA\tG\t.\t.\t.\n", r"line 1: a record before the #CHROM header line"),
+        ("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22 5 . A G . . .\n", r"line 2: 1 tab-separated field"),
+        ("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t5x\t.\tA\tG\t.\t.\t.\n", r"line 2: POS '5x'"),
+        ("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t5\t.\t1\tG\t.\t.\t.\n", r"line 2: REF '1'"),
+        ("##fileformat=VCFv4.2\n", r"no #CHROM header line"),
+    ],
+)
+def test_unreadable_vcf_text_names_the_line(text, message):
+    with pytest.raises(ValueError, match=message):
+        variants.read_vcf(text.encode(), name="test.vcf")
+
+
+def test_missing_vcf_file_is_reported(tmp_path):
+    with pytest.raises(FileNotFoundError, match="VCF file not found"):
+        variants.read_vcf(tmp_path / "absent.vcf")
+
+
+def test_every_kind_of_unscorable_allele_is_named(embedded_genome):
+    """chr22:71,239-71,241 reads TAC; chr22 is 1-based positions 1..len."""
+    length = embedded_genome.chrom_sizes["chr22"]
+    text = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(
+        f"chr22\t{pos}\t{name}\t{ref}\t{alt}\t.\t.\t.\n"
+        for pos, name, ref, alt in [
+            (71_239, "no_alt", "T", "."),
+            (71_239, "spanning_deletion", "T", "*"),
+            (71_239, "breakend", "T", "T[chr21:100["),
+            (71_239, "mnv", "TA", "CG"),
+            (71_239, "non_acgt", "T", "N"),
+            (71_239, "alt_equals_ref", "T", "T"),
+            (71_239, "lower_case_snv", "t", "c"),
+            (length + 1, "outside_chromosome", "A", "G"),
+            (0, "pos_zero", "A", "G"),
+        ]
+    )
+    status = variants.variant_status(embedded_genome, variants.vcf_alleles(variants.read_vcf(text.encode())))
+    expected = ["no_alt", "spanning_deletion", "symbolic", "mnv", "non_acgt", "alt_equals_ref", "scored",
+                "outside_chromosome", "outside_chromosome"]
+    assert status["status"].tolist() == expected
+    assert set(expected) <= set(variants.STATUSES)
+
+
+def test_vcf_without_records_writes_its_header(tiny_model, embedded_genome, embedded_annotation):
+    vcf = variants.read_vcf(b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    table = variants.score_vcf(tiny_model, embedded_genome, embedded_annotation, vcf)
+    assert len(table) == 0
+    text = variants.scored_vcf_text(vcf, table)
+    assert text.splitlines()[-1].startswith("#CHROM") and "##INFO=<ID=GLM_STATUS," in text
+
+
+# --------------------------------------------------------------------------- aliases and percentiles
+
+
+def test_chromosome_aliases():
+    sizes = {"chr01": 10, "chr22": 10, "chrM": 10}
+    resolved = variants.resolve_chromosomes(["1", "chr1", "01", "chr01", "22", "MT", "chr2", "scaffold_9"], sizes)
+    assert resolved["genome_chrom"].tolist() == ["chr01", "chr01", "chr01", "chr01", "chr22", "chrM", None, None]
+    assert resolved["match"].tolist() == ["alias", "alias", "alias", "exact", "alias", "alias", "unknown", "unknown"]
+    both = variants.resolve_chromosomes(["1", "chr1"], {"chr1": 5, "chr01": 5})
+    assert both["match"].tolist() == ["ambiguous", "exact"]  # '1' could be either
+
+
+def test_percentile_is_the_share_of_the_background_at_or_below():
+    background = np.array([-3.0, -2.0, -1.0, 0.0, np.nan])
+    np.testing.assert_allclose(variants.llr_percentile([-2.0, -5.0, 1.0, np.nan], background), [50, 0, 100, np.nan])
+
+
+def test_genome_background_adds_a_column(tiny_model, embedded_genome, tmp_path):
+    np.save(tmp_path / "background.npy", np.linspace(-5, 1, 601))
+    background = variants.read_llr_background(tmp_path / "background.npy")
+    alleles = variants.vcf_alleles(variants.read_vcf(VCF)).iloc[:1]
+    table = variants.score_variants(tiny_model, embedded_genome, None, alleles, background=background)
+    llr = table["llr"].iloc[0]
+    assert table["llr_percentile_genome"].iloc[0] == pytest.approx((np.linspace(-5, 1, 601) <= llr).mean() * 100)
+    assert table["consequence"].isna().all()  # no annotation given
+
+
+# --------------------------------------------------------------------------- the bundled model
+
+
+@pytest.fixture(scope="module")
+def bundled_model():
+    from glm_core.models import BUNDLED_MLM, load_masked_lm
+
+    return load_masked_lm(BUNDLED_MLM, device="cpu")
+
+
+def test_stop_gained_snvs_score_below_synonymous_ones_on_held_out_cds(bundled_model, embedded_genome,
+                                                                      embedded_annotation):
+    """chr22:71,239-71,274 (held out from training) is the 36-bp in-frame CDS stretch of um06164
+    with the most stop-gained SNVs among 80 held-out genes (TAC TAC TAC CAA ... TGG CAG TGG TAT):
+    15 stop-gained, 18 synonymous. Over 36-bp windows with at least four stop-gained SNVs, 99.6 %
+    had the lower mean LLR for stop-gained (measured on a GPU over the same 80 genes)."""
+    snvs = variants.scan_region(bundled_model, embedded_genome, embedded_annotation, "chr22", 71_238, 71_274)
+    means = snvs.groupby(snvs["consequence"].astype(str))["llr"].agg(["mean", "size"])
+    assert means.at["stop_gained", "size"] == 15 and means.at["synonymous", "size"] == 18
+    assert means.at["stop_gained", "mean"] < means.at["synonymous", "mean"] - 1.0
+    summary = variants.consequence_llr_summary(snvs)
+    assert summary["consequence"].iloc[0] == "stop_gained"  # most severe first
+    assert set(variants.codon_position_summary(snvs)["codon_position"]) == {1, 2, 3}
+
+
+def test_start_codon_of_a_held_out_gene_is_predicted(bundled_model, embedded_genome):
+    """The ATG of um06164 (chr22:69,124-69,126, + strand). 74 % of 78 held-out start codons
+    have P(ref) > 0.25 at all three bases under this model (measured on a GPU)."""
+    probabilities = site_probabilities(bundled_model, embedded_genome, "chr22", 69_123, 69_126)
+    assert embedded_genome.fetch("chr22", 69_123, 69_126) == "ATG"
+    p_ref = probabilities[np.arange(3), [0, 3, 2]]  # A, T, G
+    assert (p_ref > 0.25).all(), p_ref
