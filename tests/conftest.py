@@ -4,6 +4,10 @@
   huggingface_hub, so no test can reach for a hub.
 * ``embedded_genome`` / ``embedded_annotation``: the bundled U. maydis genome (36 sequences,
   19.7 Mb) and its annotation, opened once per test session. They are shared: never mutate.
+* ``tiny_annotation`` / ``tiny_genome``: the hand-made two-gene test genome in ``tests/data``.
+* ``tiny_gpn_dir`` / ``tiny_gpn``: a randomly initialised GPN ConvNet (hidden 32, 2 layers,
+  seed 0) as a ``save_pretrained`` folder and loaded on the CPU, for tests of plumbing
+  rather than predictions.
 * Tests marked ``gpu`` are skipped where CUDA is not available.
 * The repository root is put on ``sys.path`` so that tests can import the app-side module
   ``app_state`` (the ``glm_core`` package is installed).
@@ -34,6 +38,48 @@ def embedded_annotation():
     from glm_core.genome import EMBEDDED_ANNOTATION
 
     return Annotation.from_file(EMBEDDED_ANNOTATION)
+
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_annotation():
+    from glm_core.annotation import Annotation
+
+    return Annotation.from_file(DATA / "tiny.gff3")
+
+
+@pytest.fixture(scope="session")
+def tiny_genome(tmp_path_factory):
+    import shutil
+
+    from glm_core.genome import Genome
+
+    # A copy, so that the .fai index pyfaidx writes lands outside the repository.
+    folder = tmp_path_factory.mktemp("tiny_genome")
+    shutil.copy(DATA / "tiny.fa", folder / "tiny.fa")
+    return Genome(folder / "tiny.fa")
+
+
+@pytest.fixture(scope="session")
+def tiny_gpn_dir(tmp_path_factory):
+    import torch
+
+    from glm_core.training import MLMTrainingConfig, build_model, save_model_folder
+
+    torch.manual_seed(0)
+    config = MLMTrainingConfig(fasta="", output_dir="", hidden_size=32, num_hidden_layers=2, intermediate_size=64)
+    folder = tmp_path_factory.mktemp("tiny-gpn")
+    save_model_folder(build_model(config), folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_gpn(tiny_gpn_dir):
+    from glm_core.models import load_masked_lm
+
+    return load_masked_lm(tiny_gpn_dir, device="cpu")
 
 
 def pytest_collection_modifyitems(config, items):

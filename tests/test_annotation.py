@@ -31,27 +31,8 @@ DATA = Path(__file__).parent / "data"
 TINY_SIZES = {"chrT": 420, "chrU": 50}
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return Annotation.from_file(DATA / "tiny.gff3")
 
 
-@pytest.fixture(scope="module")
-def tiny_genome(tmp_path_factory):
-    # A copy, so that the .fai index pyfaidx writes lands outside the repository.
-    folder = tmp_path_factory.mktemp("tiny_genome")
-    shutil.copy(DATA / "tiny.fa", folder / "tiny.fa")
-    return Genome(folder / "tiny.fa")
-
-
-@pytest.fixture(scope="module")
-def umaydis():
-    return Annotation.from_file(EMBEDDED_ANNOTATION)
-
-
-@pytest.fixture(scope="module")
-def umaydis_genome():
-    return Genome(EMBEDDED_FASTA)
 
 
 def write(path: Path, lines: list[str]) -> Path:
@@ -88,30 +69,30 @@ def test_gzip_and_embedded_fasta_section_read_like_plain_gff3(tmp_path):
     pd.testing.assert_frame_equal(read_annotation(with_fasta), plain)
 
 
-def test_embedded_annotation_counts(umaydis):
-    features = umaydis.features
+def test_embedded_annotation_counts(embedded_annotation):
+    features = embedded_annotation.features
     assert (features["feature"] == "mRNA").sum() == 6787
     assert (features["feature"] == "CDS").sum() == 9778
-    assert len(umaydis.transcripts) == 6787
-    assert len(umaydis.cds_table) == 9778
+    assert len(embedded_annotation.transcripts) == 6787
+    assert len(embedded_annotation.cds_table) == 9778
     # No exon lines: exons are derived from the CDS, one per CDS line except where lines
     # overlap (um15079's three overlapping lines make one exon).
-    assert umaydis.transcripts["n_exons"].sum() == 9778 - 2
-    assert umaydis.features["description"].str.contains(r"\+").sum() == 0
-    um10944 = umaydis.transcripts.set_index("transcript_id").loc["mRNA:um10944"]
+    assert embedded_annotation.transcripts["n_exons"].sum() == 9778 - 2
+    assert embedded_annotation.features["description"].str.contains(r"\+").sum() == 0
+    um10944 = embedded_annotation.transcripts.set_index("transcript_id").loc["mRNA:um10944"]
     assert um10944["name"] == "um10944"
     assert um10944["description"] == "related to protein phosphatase methylesterase 1"
     assert (um10944["chrom"], um10944["start"], um10944["end"], um10944["strand"]) == ("chr01", 2631, 4026, "+")
 
 
-def test_gtf_gives_the_same_transcript_models_as_gff3(tiny):
+def test_gtf_gives_the_same_transcript_models_as_gff3(tiny_annotation):
     from_gtf = Annotation.from_file(DATA / "tiny.gtf")
     plain_id = lambda table: table.assign(transcript_id=table["transcript_id"].str.replace("transcript:", ""))
     columns = ["transcript_id", "chrom", "start", "end", "strand", "cds_start", "cds_end", "n_exons"]
-    pd.testing.assert_frame_equal(from_gtf.transcripts[columns], plain_id(tiny.transcripts)[columns])
-    pd.testing.assert_frame_equal(from_gtf.exon_table, plain_id(tiny.exon_table))
+    pd.testing.assert_frame_equal(from_gtf.transcripts[columns], plain_id(tiny_annotation.transcripts)[columns])
+    pd.testing.assert_frame_equal(from_gtf.exon_table, plain_id(tiny_annotation.exon_table))
     # GTF leaves the stop codon out of CDS; it is merged back in.
-    pd.testing.assert_frame_equal(from_gtf.cds_table, plain_id(tiny.cds_table))
+    pd.testing.assert_frame_equal(from_gtf.cds_table, plain_id(tiny_annotation.cds_table))
     assert from_gtf.transcripts["gene_id"].tolist() == ["geneA", "geneB", "geneC"]
     assert from_gtf.transcripts["name"].tolist() == ["alpha1", "beta2", "gamma"]
 
@@ -168,7 +149,7 @@ def test_parts_on_another_strand_than_their_transcript_are_rejected(tmp_path):
 # ---------------------------------------------------------------- transcript models
 
 
-def test_tiny_transcripts_table(tiny):
+def test_tiny_transcripts_table(tiny_annotation):
     expected = pd.DataFrame(
         {
             "transcript_id": ["transcript:txA", "transcript:txB", "transcript:txC"],
@@ -184,72 +165,72 @@ def test_tiny_transcripts_table(tiny):
             "n_exons": np.array([2, 2, 2], dtype=np.int64),
         }
     )
-    assert list(tiny.transcripts.columns) == TRANSCRIPT_COLUMNS
-    pd.testing.assert_frame_equal(tiny.transcripts, expected, check_dtype=False)
+    assert list(tiny_annotation.transcripts.columns) == TRANSCRIPT_COLUMNS
+    pd.testing.assert_frame_equal(tiny_annotation.transcripts, expected, check_dtype=False)
 
 
-def test_exons_and_cds_come_in_transcription_order(tiny):
-    minus_exons = tiny.exons("transcript:txB")
+def test_exons_and_cds_come_in_transcription_order(tiny_annotation):
+    minus_exons = tiny_annotation.exons("transcript:txB")
     assert list(minus_exons.columns) == ["chrom", "start", "end"]
     assert minus_exons[["start", "end"]].values.tolist() == [[260, 320], [200, 240]]
-    minus_cds = tiny.cds("transcript:txB")
+    minus_cds = tiny_annotation.cds("transcript:txB")
     assert minus_cds[["start", "end"]].values.tolist() == [[260, 300], [220, 240]]
     assert minus_cds["phase"].tolist() == [0, 2]
-    assert tiny.cds("transcript:txA")[["start", "end"]].values.tolist() == [[50, 70], [90, 130]]
-    assert tiny.cds("transcript:txC").empty
+    assert tiny_annotation.cds("transcript:txA")[["start", "end"]].values.tolist() == [[50, 70], [90, 130]]
+    assert tiny_annotation.cds("transcript:txC").empty
 
 
-def test_tiny_genes_translate_on_both_strands(tiny, tiny_genome):
+def test_tiny_genes_translate_on_both_strands(tiny_annotation, tiny_genome):
     # txA's codon 7 is GA|T across the exon junction; txB's codon 14 is T|GG.
-    assert tiny.cds_sequence(tiny_genome, "transcript:txA")[18:21] == "GAT"
-    assert tiny.cds_sequence(tiny_genome, "transcript:txB")[39:42] == "TGG"
-    assert tiny.protein_sequence(tiny_genome, "transcript:txA") == "MAWQLKDRFGPYENIVHCA*"
-    assert tiny.protein_sequence(tiny_genome, "transcript:txB") == "MKPWDLQGIRSEYWAKFHV*"
+    assert tiny_annotation.cds_sequence(tiny_genome, "transcript:txA")[18:21] == "GAT"
+    assert tiny_annotation.cds_sequence(tiny_genome, "transcript:txB")[39:42] == "TGG"
+    assert tiny_annotation.protein_sequence(tiny_genome, "transcript:txA") == "MAWQLKDRFGPYENIVHCA*"
+    assert tiny_annotation.protein_sequence(tiny_genome, "transcript:txB") == "MKPWDLQGIRSEYWAKFHV*"
     with pytest.raises(ValueError, match="transcript:txC has no CDS"):
-        tiny.cds_sequence(tiny_genome, "transcript:txC")
+        tiny_annotation.cds_sequence(tiny_genome, "transcript:txC")
 
 
-def test_unknown_transcript_suggests_matches(tiny):
+def test_unknown_transcript_suggests_matches(tiny_annotation):
     with pytest.raises(KeyError, match=r"no transcript 'txA'.*did you mean transcript:txA"):
-        tiny.exons("txA")
+        tiny_annotation.exons("txA")
 
 
-def test_minus_strand_dead_box_helicase_translates_despite_wrong_gff_phase(umaydis, umaydis_genome):
+def test_minus_strand_dead_box_helicase_translates_despite_wrong_gff_phase(embedded_annotation, embedded_genome):
     # um10095, "probable RNA helicase dbp2 (DEAD box protein)": chr01, minus strand, 3 CDS parts.
-    cds = umaydis.cds("mRNA:um10095")
+    cds = embedded_annotation.cds("mRNA:um10095")
     assert cds[["start", "end"]].values.tolist() == [[856561, 857882], [854924, 854945], [854516, 854833]]
     # The file gives phase 0 to the last part; the spliced frame needs 2 (1321 + 21 = 1342 bases before it).
     assert cds["phase"].tolist() == [0, 2, 0]
-    protein = umaydis.protein_sequence(umaydis_genome, "mRNA:um10095")
+    protein = embedded_annotation.protein_sequence(embedded_genome, "mRNA:um10095")
     assert protein.startswith("M") and protein.endswith("*") and protein.count("*") == 1
-    assert len(protein) * 3 == len(umaydis.cds_sequence(umaydis_genome, "mRNA:um10095")) == 1659
+    assert len(protein) * 3 == len(embedded_annotation.cds_sequence(embedded_genome, "mRNA:um10095")) == 1659
     assert "VMDEADRML" in protein  # motif II of DEAD-box helicases
 
 
-def test_overlapping_cds_lines_encode_a_frameshift(umaydis, umaydis_genome):
+def test_overlapping_cds_lines_encode_a_frameshift(embedded_annotation, embedded_genome):
     # um15079 (chr05, -) has CDS lines 840100-840118, 840118-840125 and 840125-840152 (1-based):
     # each overlaps the next by one base, which the protein needs read twice.
-    cds = umaydis.cds("mRNA:um15079")
+    cds = embedded_annotation.cds("mRNA:um15079")
     assert cds[["start", "end"]].values.tolist()[-3:] == [[840124, 840152], [840117, 840125], [840099, 840118]]
-    spliced = umaydis.cds_sequence(umaydis_genome, "mRNA:um15079")
+    spliced = embedded_annotation.cds_sequence(embedded_genome, "mRNA:um15079")
     assert len(spliced) == (cds["end"] - cds["start"]).sum() == 765
-    protein = umaydis.protein_sequence(umaydis_genome, "mRNA:um15079")
+    protein = embedded_annotation.protein_sequence(embedded_genome, "mRNA:um15079")
     assert protein.startswith("M") and protein.endswith("HEWRSPEL*") and protein.count("*") == 1
 
 
-def test_start_and_single_stop_over_all_genes(umaydis, umaydis_genome):
-    sequences = umaydis.cds_sequences(umaydis_genome)
+def test_start_and_single_stop_over_all_genes(embedded_annotation, embedded_genome):
+    sequences = embedded_annotation.cds_sequences(embedded_genome)
     from Bio.Seq import translate
 
     proteins = sequences.map(lambda s: translate(s[: len(s) - len(s) % 3]))
     complete = proteins.str.startswith("M") & proteins.str.endswith("*") & (proteins.str.count(r"\*") == 1)
-    chrom = umaydis.transcripts.set_index("transcript_id")["chrom"].reindex(complete.index)
+    chrom = embedded_annotation.transcripts.set_index("transcript_id")["chrom"].reindex(complete.index)
     per_chrom = complete.groupby(chrom).mean()
     assert complete.mean() > 0.93
     # Beyond about 690 kb the chr03 annotation is 94-97 bp behind the FASTA (an assembly
     # version mismatch in the source files), so only chr03 falls short.
     assert (per_chrom.drop("chr03")[per_chrom.drop("chr03").index.str.startswith("chr")] > 0.97).all()
-    chr03 = umaydis.transcripts.set_index("transcript_id").loc[complete.index]
+    chr03 = embedded_annotation.transcripts.set_index("transcript_id").loc[complete.index]
     before_shift = (chr03["chrom"] == "chr03") & (chr03["end"] < 680_000)
     assert complete[before_shift.to_numpy()].mean() > 0.97
 
@@ -257,32 +238,32 @@ def test_start_and_single_stop_over_all_genes(umaydis, umaydis_genome):
 # ---------------------------------------------------------------- search and tracks
 
 
-def test_search_finds_ribosomal_proteins(umaydis):
-    hits = umaydis.search("Ribosomal Protein", limit=500)
+def test_search_finds_ribosomal_proteins(embedded_annotation):
+    hits = embedded_annotation.search("Ribosomal Protein", limit=500)
     assert len(hits) > 40
     assert hits["description"].str.lower().str.contains("ribosomal").all()
     assert hits["description"].str.contains("40S ribosomal protein").any()
     assert hits["description"].str.contains("60S ribosomal protein").any()
-    assert len(umaydis.search("ribosomal protein", limit=5)) == 5
+    assert len(embedded_annotation.search("ribosomal protein", limit=5)) == 5
 
 
-def test_search_ranks_an_exact_id_first(umaydis):
-    hits = umaydis.search("um10944")
+def test_search_ranks_an_exact_id_first(embedded_annotation):
+    hits = embedded_annotation.search("um10944")
     assert hits.iloc[0]["transcript_id"] == "mRNA:um10944"
-    assert umaydis.search("mRNA:UM10944").iloc[0]["transcript_id"] == "mRNA:um10944"
+    assert embedded_annotation.search("mRNA:UM10944").iloc[0]["transcript_id"] == "mRNA:um10944"
     # "um1094" is a prefix of um10940..um10949: all found, none exact.
-    assert set(umaydis.search("um1094")["name"]) >= {"um10944", "um10945", "um10946"}
-    assert umaydis.search("no such protein anywhere").empty
-    assert umaydis.search("   ").empty
+    assert set(embedded_annotation.search("um1094")["name"]) >= {"um10944", "um10945", "um10946"}
+    assert embedded_annotation.search("no such protein anywhere").empty
+    assert embedded_annotation.search("   ").empty
 
 
-def test_search_matches_words_in_any_order(tiny):
-    assert tiny.search("strand minus")["name"].tolist() == ["beta2"]
-    assert tiny.search("ALPHA")["name"].tolist() == ["alpha1"]
+def test_search_matches_words_in_any_order(tiny_annotation):
+    assert tiny_annotation.search("strand minus")["name"].tolist() == ["beta2"]
+    assert tiny_annotation.search("ALPHA")["name"].tolist() == ["alpha1"]
 
 
-def test_region_features_lists_overlapping_transcripts_exons_and_cds(tiny):
-    features = tiny.region_features("chrT", 60, 95)
+def test_region_features_lists_overlapping_transcripts_exons_and_cds(tiny_annotation):
+    features = tiny_annotation.region_features("chrT", 60, 95)
     assert features[["feature", "start", "end"]].values.tolist() == [
         ["transcript", 40, 160],
         ["exon", 40, 70],
@@ -291,15 +272,15 @@ def test_region_features_lists_overlapping_transcripts_exons_and_cds(tiny):
         ["CDS", 90, 130],
     ]
     assert set(features["name"]) == {"alpha1"}
-    assert tiny.region_features("chrT", 160, 200).empty
-    assert tiny.region_features("chrU", 0, 50).empty
+    assert tiny_annotation.region_features("chrT", 160, 200).empty
+    assert tiny_annotation.region_features("chrU", 0, 50).empty
 
 
 # ---------------------------------------------------------------- region classes
 
 
-def test_tiny_region_classes(tiny):
-    tiles = tiny.region_classes(TINY_SIZES, promoter_length=10, downstream_length=10)
+def test_tiny_region_classes(tiny_annotation):
+    tiles = tiny_annotation.region_classes(TINY_SIZES, promoter_length=10, downstream_length=10)
     expected = [
         ("chrT", 0, 30, "intergenic"),
         ("chrT", 30, 40, "promoter"),  # txA starts at 40 on +
@@ -366,18 +347,18 @@ def region_class_invariants(tiles: pd.DataFrame, chrom_sizes: dict):
     assert set(tiles["chrom"]) == set(chrom_sizes)
 
 
-def test_embedded_region_classes_tile_every_chromosome_quickly(umaydis, umaydis_genome):
+def test_embedded_region_classes_tile_every_chromosome_quickly(embedded_annotation, embedded_genome):
     began = time.perf_counter()
-    tiles = umaydis.region_classes(umaydis_genome.chrom_sizes)
+    tiles = embedded_annotation.region_classes(embedded_genome.chrom_sizes)
     assert time.perf_counter() - began < 5
-    region_class_invariants(tiles, umaydis_genome.chrom_sizes)
-    totals = umaydis.region_class_totals(umaydis_genome.chrom_sizes).set_index("region_class")
+    region_class_invariants(tiles, embedded_genome.chrom_sizes)
+    totals = embedded_annotation.region_class_totals(embedded_genome.chrom_sizes).set_index("region_class")
     assert totals.index.tolist() == REGION_CLASSES
     assert totals["bases"].sum() == 19_702_792
     assert totals["fraction"].sum() == pytest.approx(1.0)
     # Every CDS base of the annotation is classed CDS (nothing outranks it).
-    in_cds = {chrom: np.zeros(length, dtype=bool) for chrom, length in umaydis_genome.chrom_sizes.items()}
-    for chrom, start, end in umaydis.cds_table[["chrom", "start", "end"]].itertuples(index=False):
+    in_cds = {chrom: np.zeros(length, dtype=bool) for chrom, length in embedded_genome.chrom_sizes.items()}
+    for chrom, start, end in embedded_annotation.cds_table[["chrom", "start", "end"]].itertuples(index=False):
         in_cds[chrom][start:end] = True
     assert totals.loc["CDS", "bases"] == sum(mask.sum() for mask in in_cds.values())
     # No UTR or exon lines in this annotation, so no UTR bases.
@@ -385,20 +366,20 @@ def test_embedded_region_classes_tile_every_chromosome_quickly(umaydis, umaydis_
     assert totals.loc["intron", "bases"] > 0 and totals.loc["intergenic", "bases"] > 0
 
 
-def test_region_classes_need_every_annotated_chromosome(tiny):
+def test_region_classes_need_every_annotated_chromosome(tiny_annotation):
     with pytest.raises(
         ValueError, match=r"1 of 1 chromosomes in .*tiny\.gff3 are not in the FASTA: chrT\. The FASTA has 1: chr01"
     ):
-        tiny.region_classes({"chr01": 1000})
+        tiny_annotation.region_classes({"chr01": 1000})
 
 
-def test_check_sequence_ids_truncates_long_lists(tiny):
+def test_check_sequence_ids_truncates_long_lists(tiny_annotation):
     many = {f"scaffold{i}": 100 for i in range(40)}
     with pytest.raises(ValueError, match=r"The FASTA has 40: scaffold0, .*scaffold9 \.\.\. \(30 more\)"):
-        tiny.check_sequence_ids(many)
+        tiny_annotation.check_sequence_ids(many)
     with pytest.raises(ValueError, match=r"line 4: gene ends at 160 but chrT has 100 bp"):
-        tiny.check_sequence_ids({"chrT": 100})
-    tiny.check_sequence_ids(TINY_SIZES)
+        tiny_annotation.check_sequence_ids({"chrT": 100})
+    tiny_annotation.check_sequence_ids(TINY_SIZES)
 
 
 # ---------------------------------------------------------------- model details

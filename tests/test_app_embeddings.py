@@ -9,6 +9,7 @@ cache, and a clicked point opening its window in the overview's locus view.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,25 +24,13 @@ PAGE = "pages/embeddings.py"
 CLASSES = {"CDS", "intron", "promoter", "downstream", "intergenic"}
 
 
-def write_tiny_model(folder: Path) -> Path:
-    """A randomly initialised GPN ConvNet (hidden 32, 2 layers) as a save_pretrained folder."""
-    import torch
-
-    from glm_core.training import MLMTrainingConfig, build_model, save_model_folder
-
-    torch.manual_seed(0)
-    config = MLMTrainingConfig(fasta="", output_dir="", hidden_size=32, num_hidden_layers=2, intermediate_size=64)
-    save_model_folder(build_model(config), folder)
-    return folder
-
-
 @pytest.fixture
-def open_page(tmp_path, monkeypatch):
+def open_page(tmp_path, monkeypatch, tiny_gpn_dir):
     """Open the embedding page on the embedded genome with the tiny model, caches in tmp_path."""
     monkeypatch.setenv(app_state.CACHE_DIR_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(app_state.DATA_DIR_ENV, str(tmp_path / "data"))
     monkeypatch.setenv("GLM_EXPLORER_DEVICE", "cpu")
-    write_tiny_model(tmp_path / "data" / "models" / "tiny")
+    shutil.copytree(tiny_gpn_dir, tmp_path / "data" / "models" / "tiny")
 
     def open_(n_windows: int = 60) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)

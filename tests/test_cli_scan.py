@@ -24,23 +24,13 @@ REGION = "chr22:69,094-69,193"  # 100 bp, 1-based inclusive: [69093, 69193) 0-ba
 CHROM, START, END = "chr22", 69_093, 69_193
 
 
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory):
-    from glm_core.training import MLMTrainingConfig, build_model, save_model_folder
-
-    torch.manual_seed(0)
-    config = MLMTrainingConfig(fasta="", output_dir="", hidden_size=32, num_hidden_layers=2, intermediate_size=64)
-    folder = tmp_path_factory.mktemp("tiny-gpn")
-    save_model_folder(build_model(config), folder)
-    return folder
-
 
 @pytest.fixture(scope="module")
-def page_table(tiny_model_dir, embedded_genome):
+def page_table(tiny_gpn_dir, embedded_genome):
     """What the logo page computes for the region: site_probabilities -> position_table."""
     from glm_core.models import load_masked_lm
 
-    model = load_masked_lm(tiny_model_dir, device="cpu")
+    model = load_masked_lm(tiny_gpn_dir, device="cpu")
     probabilities = site_probabilities(model, embedded_genome, CHROM, START, END, "+")
     return logo.position_table(embedded_genome, CHROM, START, END, "+", probabilities, with_llr=True)
 
@@ -49,41 +39,41 @@ def run_cli(*argv) -> int:
     return main([str(arg) for arg in argv])
 
 
-def test_scan_bedgraph_matches_the_page_download(tiny_model_dir, page_table, tmp_path, capsys):
+def test_scan_bedgraph_matches_the_page_download(tiny_gpn_dir, page_table, tmp_path, capsys):
     out = tmp_path / "ic.bedgraph"
-    assert run_cli("scan", REGION, "--model", tiny_model_dir, "--device", "cpu", "--out", out) == 0
+    assert run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--out", out) == 0
     assert "wrote 100 positions of chr22:69,094-69,193 (+)" in capsys.readouterr().out
     assert out.read_text() == logo.bedgraph_text(page_table, "ic")
     rows = pd.read_csv(out, sep="\t", skiprows=1, header=None, names=["chrom", "start", "end", "ic"])
     assert (rows["start"].iloc[0], rows["end"].iloc[-1], len(rows)) == (START, END, 100)  # 0-based half-open
 
 
-def test_scan_tsv_and_bigwig_carry_the_same_numbers(tiny_model_dir, page_table, tmp_path):
+def test_scan_tsv_and_bigwig_carry_the_same_numbers(tiny_gpn_dir, page_table, tmp_path):
     import pyBigWig
 
-    assert run_cli("scan", REGION, "--model", tiny_model_dir, "--device", "cpu", "--out", tmp_path / "s.tsv") == 0
+    assert run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--out", tmp_path / "s.tsv") == 0
     table = pd.read_csv(tmp_path / "s.tsv", sep="\t")
     assert table["pos"].tolist() == list(range(START + 1, END + 1))  # 1-based
     np.testing.assert_allclose(table["llr_mean"], page_table["llr_mean"], rtol=1e-5, atol=1e-7)
     assert {"pA", "pC", "pG", "pT", "entropy", "ic", "llr_A", "llr_T"} <= set(table.columns)
     bigwig = tmp_path / "llr.bw"
-    assert run_cli("scan", REGION, "--model", tiny_model_dir, "--device", "cpu", "--value", "llr_mean",
+    assert run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--value", "llr_mean",
                    "--out", bigwig) == 0
     with pyBigWig.open(str(bigwig)) as track:
         np.testing.assert_allclose(track.values(CHROM, START, END), page_table["llr_mean"], rtol=1e-5, atol=1e-7)
 
 
-def test_scan_on_the_minus_strand_reads_complement_bases(tiny_model_dir, page_table, tmp_path):
-    assert run_cli("scan", "chr22:69,124-69,126", "--strand", "-", "--model", tiny_model_dir, "--device", "cpu",
+def test_scan_on_the_minus_strand_reads_complement_bases(tiny_gpn_dir, page_table, tmp_path):
+    assert run_cli("scan", "chr22:69,124-69,126", "--strand", "-", "--model", tiny_gpn_dir, "--device", "cpu",
                    "--out", tmp_path / "atg.tsv") == 0
     table = pd.read_csv(tmp_path / "atg.tsv", sep="\t")
     assert "".join(table["ref"]) == "TAC"  # the ATG of um06164, complemented, in genomic order
     assert set(table["strand"]) == {"-"}
 
 
-def test_score_vcf_writes_bgzip_vcf_and_tsv_beside(tiny_model_dir, tmp_path, capsys):
+def test_score_vcf_writes_bgzip_vcf_and_tsv_beside(tiny_gpn_dir, tmp_path, capsys):
     out = tmp_path / "scored.vcf.gz"
-    assert run_cli("score-vcf", DATA / "variants.vcf", "--model", tiny_model_dir, "--device", "cpu", "--out", out) == 0
+    assert run_cli("score-vcf", DATA / "variants.vcf", "--model", tiny_gpn_dir, "--device", "cpu", "--out", out) == 0
     printed = capsys.readouterr()
     assert "5 scored, 1 indel, 1 ref_mismatch, 1 unknown_chromosome, 1 symbolic" in printed.out
     assert "chromosome 1: chr01" in printed.err and "chromosome chrZZ: not scored (unknown)" in printed.err
@@ -118,11 +108,11 @@ def test_bad_vcf_text_names_the_line(tmp_path, capsys):
     assert f"{bad}, line 2: POS 'ten' is not a whole number" in capsys.readouterr().err
 
 
-def test_background_file_from_a_scan_tsv(tiny_model_dir, tmp_path):
-    assert run_cli("scan", REGION, "--model", tiny_model_dir, "--device", "cpu", "--out", tmp_path / "bg.tsv") == 0
+def test_background_file_from_a_scan_tsv(tiny_gpn_dir, tmp_path):
+    assert run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--out", tmp_path / "bg.tsv") == 0
     background = variants.read_llr_background(tmp_path / "bg.tsv")
     assert len(background) == 300  # three alternative alleles at each of 100 positions
-    assert run_cli("score-vcf", DATA / "variants.vcf", "--model", tiny_model_dir, "--device", "cpu",
+    assert run_cli("score-vcf", DATA / "variants.vcf", "--model", tiny_gpn_dir, "--device", "cpu",
                    "--background", tmp_path / "bg.tsv", "--out", tmp_path / "o.vcf") == 0
     table = pd.read_csv(tmp_path / "o.tsv", sep="\t")
     assert table.loc[table["status"] == "scored", "llr_percentile_genome"].between(0, 100).all()

@@ -1,6 +1,6 @@
-"""SNV consequences on hand-made genes (tests/data/tiny.*) and real U. maydis genes.
+"""SNV consequences on hand-made genes (tests/data/tiny_annotation.*) and real U. maydis genes.
 
-The tiny genome (see tests/test_annotation.py), 0-based positions:
+The tiny_annotation genome (see tests/test_annotation.py), 0-based positions:
 
 * txA (+) CDS [50,70) [90,130): ATG GCT TGG CAA CTG AAA GA|T ... TGC GCA TAA; intron [70,90).
 * txB (-) CDS [260,300) [220,240): ATG AAA CCC TGG ... TAC T|GG ... GTC TAG; intron [240,260).
@@ -81,27 +81,8 @@ HAND_MADE_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return Annotation.from_file(DATA / "tiny.gff3")
 
 
-@pytest.fixture(scope="module")
-def tiny_genome(tmp_path_factory):
-    # A copy, so that the .fai index pyfaidx writes lands outside the repository.
-    folder = tmp_path_factory.mktemp("tiny_genome")
-    shutil.copy(DATA / "tiny.fa", folder / "tiny.fa")
-    return Genome(folder / "tiny.fa")
-
-
-@pytest.fixture(scope="module")
-def umaydis():
-    return Annotation.from_file(EMBEDDED_ANNOTATION)
-
-
-@pytest.fixture(scope="module")
-def umaydis_genome():
-    return Genome(EMBEDDED_FASTA)
 
 
 def snvs(genome, chrom, positions, alts):
@@ -134,10 +115,10 @@ def tiny_cases():
     return table
 
 
-def test_hand_made_cases_on_both_strands(tiny, tiny_genome):
+def test_hand_made_cases_on_both_strands(tiny_annotation, tiny_genome):
     cases = tiny_cases()
     variants = snvs(tiny_genome, "chrT", cases["pos"].tolist(), cases["alt"])
-    result = annotate_snvs(tiny, tiny_genome, variants, promoter_length=10, downstream_length=10)
+    result = annotate_snvs(tiny_annotation, tiny_genome, variants, promoter_length=10, downstream_length=10)
     assert list(result.columns) == ["chrom", "pos", "ref", "alt"] + CONSEQUENCE_COLUMNS
     got = result.assign(consequence=result["consequence"].astype(str))
     as_list = lambda values: [None if pd.isna(value) else value for value in values]
@@ -153,11 +134,11 @@ def test_every_consequence_class_is_covered_by_the_cases():
     assert covered == set(CONSEQUENCES)
 
 
-def test_results_keep_the_input_rows_and_columns(tiny, tiny_genome):
+def test_results_keep_the_input_rows_and_columns(tiny_annotation, tiny_genome):
     variants = snvs(tiny_genome, "chrT", [50, 5, 57], "GTA").assign(sample=["s1", "s2", "s3"])
     variants.index = [10, 20, 30]
     before = variants.copy()
-    result = annotate_snvs(tiny, tiny_genome, variants)
+    result = annotate_snvs(tiny_annotation, tiny_genome, variants)
     pd.testing.assert_frame_equal(variants, before)  # the caller's table is untouched
     assert result.index.tolist() == [10, 20, 30]
     assert result["sample"].tolist() == ["s1", "s2", "s3"]
@@ -165,13 +146,13 @@ def test_results_keep_the_input_rows_and_columns(tiny, tiny_genome):
     assert result["codon_position"].dtype == "Int64"
 
 
-def test_lower_case_alleles_are_accepted(tiny, tiny_genome):
+def test_lower_case_alleles_are_accepted(tiny_annotation, tiny_genome):
     variants = snvs(tiny_genome, "chrT", [57], "a")
     variants["ref"] = variants["ref"].str.lower()
-    assert annotate_snvs(tiny, tiny_genome, variants)["consequence"].tolist() == ["stop_gained"]
+    assert annotate_snvs(tiny_annotation, tiny_genome, variants)["consequence"].tolist() == ["stop_gained"]
 
 
-def test_empty_variant_table(tiny, tiny_genome):
+def test_empty_variant_table(tiny_annotation, tiny_genome):
     empty = pd.DataFrame(
         {
             "chrom": pd.Series(dtype=str),
@@ -180,7 +161,7 @@ def test_empty_variant_table(tiny, tiny_genome):
             "alt": pd.Series(dtype=str),
         }
     )
-    result = annotate_snvs(tiny, tiny_genome, empty)
+    result = annotate_snvs(tiny_annotation, tiny_genome, empty)
     assert len(result) == 0 and list(result.columns)[4:] == CONSEQUENCE_COLUMNS
 
 
@@ -197,7 +178,7 @@ def rewritten_gff3(tmp_path, replacements: dict[str, str], extra: list[str] = ()
     return Annotation.from_file(path)
 
 
-def test_internal_gff_phases_are_not_trusted(tmp_path, tiny, tiny_genome):
+def test_internal_gff_phases_are_not_trusted(tmp_path, tiny_annotation, tiny_genome):
     wrong = rewritten_gff3(
         tmp_path,
         {
@@ -208,7 +189,7 @@ def test_internal_gff_phases_are_not_trusted(tmp_path, tiny, tiny_genome):
     cases = tiny_cases()
     variants = snvs(tiny_genome, "chrT", cases["pos"].tolist(), cases["alt"])
     pd.testing.assert_frame_equal(
-        annotate_snvs(wrong, tiny_genome, variants), annotate_snvs(tiny, tiny_genome, variants)
+        annotate_snvs(wrong, tiny_genome, variants), annotate_snvs(tiny_annotation, tiny_genome, variants)
     )
 
 
@@ -247,8 +228,8 @@ def test_most_severe_transcript_wins_where_transcripts_overlap(tmp_path, tiny_ge
     assert result["transcript_id"].tolist()[1] == "transcript:txA"
 
 
-def test_splice_intervals_are_strand_aware(tiny):
-    table = splice_intervals(tiny)
+def test_splice_intervals_are_strand_aware(tiny_annotation):
+    table = splice_intervals(tiny_annotation)
     donors = table[table["consequence"] == "splice_donor"].set_index("transcript_id")
     assert (donors.loc["transcript:txA", "start"], donors.loc["transcript:txA", "end"]) == (70, 72)
     assert (donors.loc["transcript:txB", "start"], donors.loc["transcript:txB", "end"]) == (258, 260)
@@ -272,17 +253,17 @@ def test_splice_intervals_are_strand_aware(tiny):
         ({"alt": ["G"]}, r"ref and alt are both G"),
     ],
 )
-def test_bad_variants_are_explained(tiny, tiny_genome, change, message):
+def test_bad_variants_are_explained(tiny_annotation, tiny_genome, change, message):
     variants = snvs(tiny_genome, "chrT", [57], "A")
     for column, values in change.items():
         variants[column] = values
     with pytest.raises(ValueError, match=message):
-        annotate_snvs(tiny, tiny_genome, variants)
+        annotate_snvs(tiny_annotation, tiny_genome, variants)
 
 
-def test_missing_columns_are_named(tiny, tiny_genome):
+def test_missing_columns_are_named(tiny_annotation, tiny_genome):
     with pytest.raises(ValueError, match=r"lacks columns \['alt'\]; it needs chrom, pos \(0-based\), ref, alt"):
-        annotate_snvs(tiny, tiny_genome, pd.DataFrame({"chrom": ["chrT"], "pos": [1], "ref": ["A"]}))
+        annotate_snvs(tiny_annotation, tiny_genome, pd.DataFrame({"chrom": ["chrT"], "pos": [1], "ref": ["A"]}))
 
 
 # ---------------------------------------------------------------- real genes
@@ -300,34 +281,34 @@ def genomic_position(annotation, transcript_id, cds_offset):
 
 
 @pytest.mark.parametrize("transcript_id", ["mRNA:um10944", "mRNA:um10095", "mRNA:um00133"])
-def test_changing_the_a_of_atg_loses_the_start(umaydis, umaydis_genome, transcript_id):
-    assert umaydis.cds_sequence(umaydis_genome, transcript_id).startswith("ATG")
-    strand = umaydis.transcripts.set_index("transcript_id").loc[transcript_id, "strand"]
-    position = genomic_position(umaydis, transcript_id, 0)
-    chrom = umaydis.cds(transcript_id)["chrom"].iloc[0]
+def test_changing_the_a_of_atg_loses_the_start(embedded_annotation, embedded_genome, transcript_id):
+    assert embedded_annotation.cds_sequence(embedded_genome, transcript_id).startswith("ATG")
+    strand = embedded_annotation.transcripts.set_index("transcript_id").loc[transcript_id, "strand"]
+    position = genomic_position(embedded_annotation, transcript_id, 0)
+    chrom = embedded_annotation.cds(transcript_id)["chrom"].iloc[0]
     alts = "CGT" if strand == "+" else "ACG"  # every change of the A (T on the + strand for '-')
-    result = annotate_snvs(umaydis, umaydis_genome, snvs(umaydis_genome, chrom, [position] * 3, alts))
+    result = annotate_snvs(embedded_annotation, embedded_genome, snvs(embedded_genome, chrom, [position] * 3, alts))
     assert result["consequence"].astype(str).tolist() == ["start_lost"] * 3
     assert result["codon_position"].tolist() == [1, 1, 1]
     assert set(result["ref_codon"]) == {"ATG"}
 
 
 @pytest.mark.parametrize("transcript_id", ["mRNA:um10944", "mRNA:um10095"])
-def test_real_stop_contexts_give_stop_gained(umaydis, umaydis_genome, transcript_id):
+def test_real_stop_contexts_give_stop_gained(embedded_annotation, embedded_genome, transcript_id):
     """TGG -> TAG/TGA and CAA/CAG/CGA -> TAA/TAG/TGA, at the first such codons of a real gene."""
-    sequence = umaydis.cds_sequence(umaydis_genome, transcript_id)
+    sequence = embedded_annotation.cds_sequence(embedded_genome, transcript_id)
     codons = [sequence[i : i + 3] for i in range(0, len(sequence) - 3, 3)]
-    strand = umaydis.transcripts.set_index("transcript_id").loc[transcript_id, "strand"]
-    chrom = umaydis.cds(transcript_id)["chrom"].iloc[0]
+    strand = embedded_annotation.transcripts.set_index("transcript_id").loc[transcript_id, "strand"]
+    chrom = embedded_annotation.cds(transcript_id)["chrom"].iloc[0]
     wanted = {"TGG": [(1, "A"), (2, "A")], "CAA": [(0, "T")], "CAG": [(0, "T")], "CGA": [(0, "T")]}
     positions, alts, expected_codons = [], [], []
     for codon_text, changes in wanted.items():
         index = codons.index(codon_text)
         for within, new_base in changes:
-            positions.append(genomic_position(umaydis, transcript_id, 3 * index + within))
+            positions.append(genomic_position(embedded_annotation, transcript_id, 3 * index + within))
             alts.append(new_base if strand == "+" else COMPLEMENT[new_base])
             expected_codons.append(codon_text[:within] + new_base + codon_text[within + 1 :])
-    result = annotate_snvs(umaydis, umaydis_genome, snvs(umaydis_genome, chrom, positions, alts))
+    result = annotate_snvs(embedded_annotation, embedded_genome, snvs(embedded_genome, chrom, positions, alts))
     assert result["consequence"].astype(str).tolist() == ["stop_gained"] * len(positions)
     assert result["alt_codon"].tolist() == expected_codons
     assert set(result["alt_aa"]) == {"*"}
@@ -350,12 +331,12 @@ def all_cds_snvs(annotation, genome, transcript_ids):
     return pd.DataFrame({"chrom": np.repeat(chrom, 3), "pos": np.repeat(pos, 3), "ref": np.repeat(ref, 3), "alt": alt})
 
 
-def test_vectorised_codons_match_a_per_variant_reading(umaydis, umaydis_genome):
-    transcripts = umaydis.transcripts
+def test_vectorised_codons_match_a_per_variant_reading(embedded_annotation, embedded_genome):
+    transcripts = embedded_annotation.transcripts
     chosen = transcripts[(transcripts["chrom"] == "chr01") & (transcripts["n_exons"] > 1)]["transcript_id"].head(30)
-    variants = all_cds_snvs(umaydis, umaydis_genome, chosen)
+    variants = all_cds_snvs(embedded_annotation, embedded_genome, chosen)
     began = time.perf_counter()
-    result = annotate_snvs(umaydis, umaydis_genome, variants)
+    result = annotate_snvs(embedded_annotation, embedded_genome, variants)
     elapsed = time.perf_counter() - began
     assert elapsed < 10, f"{len(variants)} SNVs took {elapsed:.1f} s"
     consequences = result["consequence"].astype(str)
@@ -366,8 +347,8 @@ def test_vectorised_codons_match_a_per_variant_reading(umaydis, umaydis_genome):
     strand_of = transcripts.set_index("transcript_id")["strand"]
     spliced, genomic_of_offset = {}, {}
     for tid in sample["transcript_id"].unique():
-        spliced[tid] = umaydis.cds_sequence(umaydis_genome, tid)
-        parts = umaydis.cds(tid)
+        spliced[tid] = embedded_annotation.cds_sequence(embedded_genome, tid)
+        parts = embedded_annotation.cds(tid)
         walk = [
             range(s, e) if strand_of[tid] == "+" else range(e - 1, s - 1, -1)
             for s, e in zip(parts["start"], parts["end"])

@@ -32,16 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BASES = np.array(list("ACGT"))
 
 
-def write_tiny_model(folder: Path) -> Path:
-    """A randomly initialised GPN ConvNet (hidden 32, 2 layers) as a save_pretrained folder."""
-    from glm_core.training import MLMTrainingConfig, build_model, save_model_folder
-
-    torch.manual_seed(0)
-    config = MLMTrainingConfig(fasta="", output_dir="", hidden_size=32, num_hidden_layers=2, intermediate_size=64)
-    save_model_folder(build_model(config), folder)
-    return folder
-
-
 def write_fasta(path: Path, records: dict[str, str]) -> Genome:
     with open(path, "w") as handle:
         for name, sequence in records.items():
@@ -50,10 +40,6 @@ def write_fasta(path: Path, records: dict[str, str]) -> Genome:
                 handle.write(sequence[i : i + 60] + "\n")
     return Genome(path)
 
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    return load_masked_lm(write_tiny_model(tmp_path_factory.mktemp("models") / "tiny"), device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -184,33 +170,33 @@ MIRROR_WINDOWS = pd.DataFrame(
 )
 
 
-def test_embedding_shape_and_batch_size_invariance(tiny_model, mirrored_genome):
+def test_embedding_shape_and_batch_size_invariance(tiny_gpn, mirrored_genome):
     windows = pd.concat(
         [MIRROR_WINDOWS, pd.DataFrame({"chrom": ["chrS"], "start": [100], "end": [200]})], ignore_index=True
     )
     seen = []
-    one = embedding.window_embeddings(tiny_model, mirrored_genome, windows, batch_size=1,
+    one = embedding.window_embeddings(tiny_gpn, mirrored_genome, windows, batch_size=1,
                                       progress=lambda done, total: seen.append((done, total)))
     assert one.shape == (7, 32) and one.dtype == np.float32 and np.isfinite(one).all()
     assert seen[-1] == (7, 7) and len(seen) == 7
     for batch_size in (3, None):
-        batched = embedding.window_embeddings(tiny_model, mirrored_genome, windows, batch_size=batch_size)
+        batched = embedding.window_embeddings(tiny_gpn, mirrored_genome, windows, batch_size=batch_size)
         np.testing.assert_allclose(batched, one, rtol=1e-5, atol=1e-6)
     # Distinct windows get distinct embeddings.
     assert np.abs(one[0] - one[2]).max() > 1e-3
 
 
-def test_embedding_equals_that_of_the_reverse_complement(tiny_model, mirrored_genome):
+def test_embedding_equals_that_of_the_reverse_complement(tiny_gpn, mirrored_genome):
     length = mirrored_genome.chrom_sizes["chrA"]
-    forward = embedding.window_embeddings(tiny_model, mirrored_genome, MIRROR_WINDOWS)
-    reverse = embedding.window_embeddings(tiny_model, mirrored_genome, mirrored(MIRROR_WINDOWS, length))
+    forward = embedding.window_embeddings(tiny_gpn, mirrored_genome, MIRROR_WINDOWS)
+    reverse = embedding.window_embeddings(tiny_gpn, mirrored_genome, mirrored(MIRROR_WINDOWS, length))
     np.testing.assert_allclose(reverse, forward, rtol=1e-4, atol=1e-5)
     # The random model is not strand-symmetric by itself: one strand alone differs.
     ids = torch.from_numpy(
-        np.stack([tiny_model.encode(mirrored_genome.fetch("chrA", 1294, 1806))])
+        np.stack([tiny_gpn.encode(mirrored_genome.fetch("chrA", 1294, 1806))])
     )
     lo, hi = torch.tensor([156]), torch.tensor([256])
-    one_strand, other_strand = embedding._strand_means(tiny_model, ids, lo, hi)
+    one_strand, other_strand = embedding._strand_means(tiny_gpn, ids, lo, hi)
     assert torch.abs(one_strand - other_strand).max() > 1e-3
 
 
@@ -297,27 +283,27 @@ def test_nearest_gene_names_the_closest_transcript(embedded_annotation):
 
 
 def test_cache_returns_the_same_embeddings_without_running_the_model(
-    tiny_model, mirrored_genome, tmp_path, monkeypatch
+    tiny_gpn, mirrored_genome, tmp_path, monkeypatch
 ):
     cache = tmp_path / "cache"
-    computed = embedding.cached_window_embeddings(tiny_model, mirrored_genome, MIRROR_WINDOWS, cache)
+    computed = embedding.cached_window_embeddings(tiny_gpn, mirrored_genome, MIRROR_WINDOWS, cache)
     assert len(list(cache.glob("*.parquet"))) == 1 and not list(cache.glob("*.part"))
 
     def no_model(*args, **kwargs):
         raise AssertionError("the model ran although the embeddings were cached")
 
     monkeypatch.setattr(embedding, "window_embeddings", no_model)
-    again = embedding.cached_window_embeddings(tiny_model, mirrored_genome, MIRROR_WINDOWS, cache)
+    again = embedding.cached_window_embeddings(tiny_gpn, mirrored_genome, MIRROR_WINDOWS, cache)
     np.testing.assert_array_equal(again, computed)
     # Other windows, or rewritten weights, are other keys.
-    key = embedding.embedding_cache_key(tiny_model, mirrored_genome, MIRROR_WINDOWS)
-    assert embedding.embedding_cache_key(tiny_model, mirrored_genome, MIRROR_WINDOWS.iloc[1:]) != key
-    assert embedding.cached_embeddings(tiny_model, mirrored_genome, MIRROR_WINDOWS.iloc[1:], cache) is None
-    weights = next(Path(tiny_model.path).glob("*.safetensors"))
+    key = embedding.embedding_cache_key(tiny_gpn, mirrored_genome, MIRROR_WINDOWS)
+    assert embedding.embedding_cache_key(tiny_gpn, mirrored_genome, MIRROR_WINDOWS.iloc[1:]) != key
+    assert embedding.cached_embeddings(tiny_gpn, mirrored_genome, MIRROR_WINDOWS.iloc[1:], cache) is None
+    weights = next(Path(tiny_gpn.path).glob("*.safetensors"))
     stat = weights.stat()
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     try:
-        assert embedding.embedding_cache_key(tiny_model, mirrored_genome, MIRROR_WINDOWS) != key
+        assert embedding.embedding_cache_key(tiny_gpn, mirrored_genome, MIRROR_WINDOWS) != key
     finally:
         os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
@@ -344,24 +330,24 @@ def test_core_never_imports_streamlit():
 # --------------------------------------------------------------------------- command line
 
 
-def test_embed_command_writes_the_bed_windows_embeddings(tiny_model, mirrored_genome, tmp_path, capsys):
+def test_embed_command_writes_the_bed_windows_embeddings(tiny_gpn, mirrored_genome, tmp_path, capsys):
     bed = tmp_path / "w.bed"
     bed.write_text("chrA\t0\t100\tedge\nchrA\t1000\t1100\tmiddle\nchrB\t2900\t3000\tedge\n")
     out = tmp_path / "emb.parquet"
     status = cli.main(["embed", "--bed", str(bed), "--fasta", str(mirrored_genome.path), "--model",
-                       str(tiny_model.path), "--device", "cpu", "--out", str(out)])
+                       str(tiny_gpn.path), "--device", "cpu", "--out", str(out)])
     assert status == 0
     table = pd.read_parquet(out)
     assert table[["chrom", "start", "end", "region_class"]].equals(embedding.windows_from_bed(bed))
-    expected = embedding.window_embeddings(tiny_model, mirrored_genome, embedding.windows_from_bed(bed))
+    expected = embedding.window_embeddings(tiny_gpn, mirrored_genome, embedding.windows_from_bed(bed))
     np.testing.assert_allclose(embedding.embedding_matrix(table), expected, rtol=1e-5, atol=1e-6)
     # chrB:2900-3000 is the reverse complement of chrA:0-100.
     np.testing.assert_allclose(embedding.embedding_matrix(table)[2], expected[0], rtol=1e-4, atol=1e-5)
     assert "umap_x" not in table.columns and "wrote 3 windows" in capsys.readouterr().out
 
 
-def test_embed_command_samples_by_class_and_adds_umap(tmp_path, capsys):
-    model = write_tiny_model(tmp_path / "tiny")
+def test_embed_command_samples_by_class_and_adds_umap(tmp_path, capsys, tiny_gpn_dir):
+    model = tiny_gpn_dir
     out = tmp_path / "sampled.parquet"
     status = cli.main(["embed", "--sample", "25", "--window-length", "50", "--model", str(model), "--device", "cpu",
                        "--umap", "--n-neighbors", "5", "--out", str(out)])

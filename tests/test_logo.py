@@ -28,23 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROM, START, END = "chr22", 69_113, 69_143  # 30 bp around the start codon of um06164 (+)
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A randomly initialised 2-layer, 32-wide GPN ConvNet saved as a save_pretrained folder."""
-    from glm_core.models import load_masked_lm
-    from glm_core.training import MLMTrainingConfig, build_model, save_model_folder
-
-    torch.manual_seed(0)
-    config = MLMTrainingConfig(fasta="", output_dir="", hidden_size=32, num_hidden_layers=2, intermediate_size=64)
-    folder = tmp_path_factory.mktemp("tiny-gpn")
-    save_model_folder(build_model(config), folder)
-    return load_masked_lm(folder, device="cpu")
-
 
 @pytest.fixture(scope="module")
-def plus_and_minus(tiny_model, embedded_genome):
-    plus = site_probabilities(tiny_model, embedded_genome, CHROM, START, END, "+")
-    minus = site_probabilities(tiny_model, embedded_genome, CHROM, START, END, "-")
+def plus_and_minus(tiny_gpn, embedded_genome):
+    plus = site_probabilities(tiny_gpn, embedded_genome, CHROM, START, END, "+")
+    minus = site_probabilities(tiny_gpn, embedded_genome, CHROM, START, END, "-")
     return (
         logo.position_table(embedded_genome, CHROM, START, END, "+", plus, with_llr=True),
         logo.position_table(embedded_genome, CHROM, START, END, "-", minus, with_llr=True),

@@ -17,14 +17,6 @@ def bundled():
     return load_masked_lm(BUNDLED_MLM, device="cpu")
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    """A randomly initialised two-layer GPN written as a save_pretrained folder."""
-    folder = tmp_path_factory.mktemp("tiny-gpn")
-    config = MLMTrainingConfig(fasta="", output_dir="", hidden_size=32, num_hidden_layers=2, intermediate_size=64)
-    save_model_folder(build_model(config), folder)
-    return folder
-
 
 def test_glm_core_does_not_import_streamlit():
     import glm_core.scoring  # noqa: F401
@@ -92,18 +84,18 @@ def test_tables_have_documented_columns():
     assert not (snvs["ref"] == snvs["alt"]).any()
 
 
-def test_tiny_random_checkpoint_loads_from_a_folder(tiny_checkpoint, embedded_genome):
-    model = load_masked_lm(tiny_checkpoint, device="cpu")
+def test_tiny_random_checkpoint_loads_from_a_folder(tiny_gpn_dir, embedded_genome):
+    model = load_masked_lm(tiny_gpn_dir, device="cpu")
     probabilities = site_probabilities(model, embedded_genome, "chr01", 1_000, 1_010)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-    found = discover_models(tiny_checkpoint.parent)
-    assert tiny_checkpoint.name in set(found["name"])
+    found = discover_models(tiny_gpn_dir.parent)
+    assert tiny_gpn_dir.name in set(found["name"])
 
 
-def test_remote_code_is_refused_by_default(tiny_checkpoint, tmp_path):
+def test_remote_code_is_refused_by_default(tiny_gpn_dir, tmp_path):
     folder = tmp_path / "remote"
     folder.mkdir()
-    for item in tiny_checkpoint.iterdir():
+    for item in tiny_gpn_dir.iterdir():
         (folder / item.name).write_bytes(item.read_bytes())
     config = json.loads((folder / "config.json").read_text())
     config["auto_map"] = {"AutoModelForMaskedLM": "modeling_custom.CustomModel"}
@@ -112,9 +104,9 @@ def test_remote_code_is_refused_by_default(tiny_checkpoint, tmp_path):
         load_masked_lm(folder, device="cpu")
 
 
-def test_missing_or_pickled_checkpoints_get_clear_errors(tiny_checkpoint, tmp_path):
+def test_missing_or_pickled_checkpoints_get_clear_errors(tiny_gpn_dir, tmp_path):
     with pytest.raises(FileNotFoundError, match="no config.json"):
         load_masked_lm(tmp_path, device="cpu")
-    (tmp_path / "config.json").write_text((tiny_checkpoint / "config.json").read_text())
+    (tmp_path / "config.json").write_text((tiny_gpn_dir / "config.json").read_text())
     with pytest.raises(FileNotFoundError, match="safetensors"):
         load_masked_lm(tmp_path, device="cpu")

@@ -43,22 +43,10 @@ EXPECTED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A randomly initialised 2-layer, 32-wide GPN ConvNet saved as a save_pretrained folder."""
-    from glm_core.models import load_masked_lm
-    from glm_core.training import MLMTrainingConfig, build_model, save_model_folder
-
-    torch.manual_seed(0)
-    config = MLMTrainingConfig(fasta="", output_dir="", hidden_size=32, num_hidden_layers=2, intermediate_size=64)
-    folder = tmp_path_factory.mktemp("tiny-gpn")
-    save_model_folder(build_model(config), folder)
-    return load_masked_lm(folder, device="cpu")
-
 
 @pytest.fixture(scope="module")
-def scored(tiny_model, embedded_genome, embedded_annotation):
-    return variants.score_vcf(tiny_model, embedded_genome, embedded_annotation, variants.read_vcf(VCF))
+def scored(tiny_gpn, embedded_genome, embedded_annotation):
+    return variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, variants.read_vcf(VCF))
 
 
 def parse_vcf_text(text: str) -> tuple[list[str], pd.DataFrame]:
@@ -98,9 +86,9 @@ def test_llr_is_log_ratio_of_the_probabilities_and_percentiles_are_local(scored)
     assert multi["p_ref"].nunique() == 1
 
 
-def test_vcf_scores_equal_the_region_scan_of_the_same_positions(tiny_model, embedded_genome, embedded_annotation, scored):
+def test_vcf_scores_equal_the_region_scan_of_the_same_positions(tiny_gpn, embedded_genome, embedded_annotation, scored):
     start, end = 71_238, 71_256  # chr22, covers the first three records
-    scan = variants.scan_region(tiny_model, embedded_genome, embedded_annotation, "chr22", start, end)
+    scan = variants.scan_region(tiny_gpn, embedded_genome, embedded_annotation, "chr22", start, end)
     merged = scored[scored["status"] == "scored"].merge(
         scan, left_on=["genome_chrom", "pos", "alt"], right_on=["chrom", "pos", "alt"], suffixes=("", "_scan")
     )
@@ -109,8 +97,8 @@ def test_vcf_scores_equal_the_region_scan_of_the_same_positions(tiny_model, embe
     assert (merged["consequence"].astype(str) == merged["consequence_scan"].astype(str)).all()
 
 
-def test_scores_do_not_depend_on_batch_size(tiny_model, embedded_genome, embedded_annotation, scored):
-    again = variants.score_vcf(tiny_model, embedded_genome, embedded_annotation, variants.read_vcf(VCF), batch_size=1)
+def test_scores_do_not_depend_on_batch_size(tiny_gpn, embedded_genome, embedded_annotation, scored):
+    again = variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, variants.read_vcf(VCF), batch_size=1)
     np.testing.assert_allclose(again["llr"], scored["llr"], rtol=1e-5, atol=1e-6)
 
 
@@ -139,10 +127,10 @@ def test_scored_vcf_splits_multi_allelic_records_and_declares_its_fields(scored)
     np.testing.assert_allclose(llrs, scored["llr"].dropna(), atol=5e-5)
 
 
-def test_scoring_a_scored_vcf_replaces_its_glm_fields(tiny_model, embedded_genome, embedded_annotation, scored):
+def test_scoring_a_scored_vcf_replaces_its_glm_fields(tiny_gpn, embedded_genome, embedded_annotation, scored):
     first = variants.scored_vcf_text(variants.read_vcf(VCF), scored)
     again = variants.read_vcf(first.encode(), name="scored.vcf")
-    second = variants.scored_vcf_text(again, variants.score_vcf(tiny_model, embedded_genome, embedded_annotation, again))
+    second = variants.scored_vcf_text(again, variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, again))
     assert second.count("##INFO=<ID=GLM_LLR,") == 1 and second.count("GLM_STATUS=") == 9
     assert parse_vcf_text(second)[1]["INFO"].tolist() == parse_vcf_text(first)[1]["INFO"].tolist()
 
@@ -216,9 +204,9 @@ def test_every_kind_of_unscorable_allele_is_named(embedded_genome):
     assert set(expected) <= set(variants.STATUSES)
 
 
-def test_vcf_without_records_writes_its_header(tiny_model, embedded_genome, embedded_annotation):
+def test_vcf_without_records_writes_its_header(tiny_gpn, embedded_genome, embedded_annotation):
     vcf = variants.read_vcf(b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-    table = variants.score_vcf(tiny_model, embedded_genome, embedded_annotation, vcf)
+    table = variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, vcf)
     assert len(table) == 0
     text = variants.scored_vcf_text(vcf, table)
     assert text.splitlines()[-1].startswith("#CHROM") and "##INFO=<ID=GLM_STATUS," in text
@@ -241,11 +229,11 @@ def test_percentile_is_the_share_of_the_background_at_or_below():
     np.testing.assert_allclose(variants.llr_percentile([-2.0, -5.0, 1.0, np.nan], background), [50, 0, 100, np.nan])
 
 
-def test_genome_background_adds_a_column(tiny_model, embedded_genome, tmp_path):
+def test_genome_background_adds_a_column(tiny_gpn, embedded_genome, tmp_path):
     np.save(tmp_path / "background.npy", np.linspace(-5, 1, 601))
     background = variants.read_llr_background(tmp_path / "background.npy")
     alleles = variants.vcf_alleles(variants.read_vcf(VCF)).iloc[:1]
-    table = variants.score_variants(tiny_model, embedded_genome, None, alleles, background=background)
+    table = variants.score_variants(tiny_gpn, embedded_genome, None, alleles, background=background)
     llr = table["llr"].iloc[0]
     assert table["llr_percentile_genome"].iloc[0] == pytest.approx((np.linspace(-5, 1, 601) <= llr).mean() * 100)
     assert table["consequence"].isna().all()  # no annotation given
