@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 
 from .evaluation import HELD_OUT_CHROMS
+from .genome import fasta_text
 from .models import ASSETS_DIR, resolve_device
 from .promoters import DEFAULT_FAMILY, DEFAULT_UPSTREAM, tag_token
 
@@ -522,9 +523,8 @@ def describe_designs(designs: pd.DataFrame, oracle, training_promoters: pd.DataF
 
 def designs_fasta(table: pd.DataFrame) -> str:
     """FASTA text of a design table (``design_id``, ``tags``, ``sequence`` [, ``oracle_score``])."""
-    lines = []
+    records = {}
     for row in table.itertuples(index=False):
         score = f" oracle_score={row.oracle_score:.3f}" if hasattr(row, "oracle_score") else ""
-        lines.append(f">{row.design_id} tags={row.tags}{score}")
-        lines.extend(row.sequence[i:i + 80] for i in range(0, len(row.sequence), 80))
-    return "\n".join(lines) + "\n"
+        records[f"{row.design_id} tags={row.tags}{score}"] = row.sequence
+    return fasta_text(records, width=80)

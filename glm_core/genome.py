@@ -47,6 +47,15 @@ def reverse_complement(sequence: str) -> str:
     return sequence.translate(_COMPLEMENT)[::-1]
 
 
+def fasta_text(records: dict[str, str], width: int = 60) -> str:
+    """FASTA text of ``{header: sequence}`` (the header may carry a description after a space)."""
+    lines = []
+    for header, sequence in records.items():
+        lines.append(f">{header}")
+        lines.extend(sequence[i:i + width] for i in range(0, len(sequence), width))
+    return "\n".join(lines) + "\n"
+
+
 def nucleotide_codes(sequence: str) -> np.ndarray:
     """Codes 0..3 for A, C, G, T (either case); -1 for N, IUPAC codes and gaps.
 

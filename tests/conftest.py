@@ -8,6 +8,7 @@
 * ``tiny_gpn_dir`` / ``tiny_gpn``: a randomly initialised GPN ConvNet (hidden 32, 2 layers,
   seed 0) as a ``save_pretrained`` folder and loaded on the CPU, for tests of plumbing
   rather than predictions.
+* ``served``: the bytes behind every download button and image of an AppTest run, by URL.
 * Tests marked ``gpu`` are skipped where CUDA is not available.
 * The repository root is put on ``sys.path`` so that tests can import the app-side module
   ``app_state`` (the ``glm_core`` package is installed).
@@ -80,6 +81,28 @@ def tiny_gpn(tiny_gpn_dir):
     from glm_core.models import load_masked_lm
 
     return load_masked_lm(tiny_gpn_dir, device="cpu")
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """Bytes behind every download button and image of an AppTest run, by URL.
+
+    AppTest keeps media in a MemoryMediaFileStorage it creates per run; this records what is
+    stored so that a test can parse what a user would download.
+    """
+    import streamlit.testing.v1.app_test as app_test_module
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    files: dict[str, bytes] = {}
+
+    class RecordingStorage(MemoryMediaFileStorage):
+        def load_and_get_id(self, *args, **kwargs):
+            file_id = super().load_and_get_id(*args, **kwargs)
+            files[self.get_url(file_id)] = self._files_by_id[file_id].content
+            return file_id
+
+    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
+    return files
 
 
 def pytest_collection_modifyitems(config, items):

@@ -9,7 +9,6 @@
 """
 
 import gzip
-import shutil
 import time
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from glm_core.annotation import (
     CoveringIntervals,
     read_annotation,
 )
-from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
 
 DATA = Path(__file__).parent / "data"
 TINY_SIZES = {"chrT": 420, "chrU": 50}

@@ -28,26 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROM, START, END = "chr22", 69_113, 69_136  # ATG at [69123, 69126), +/- 10 bp
 
 
-@pytest.fixture
-def served(monkeypatch):
-    """Bytes behind every download button and image of an AppTest run, by URL.
-
-    AppTest keeps media in a MemoryMediaFileStorage it creates per run; this records what is
-    stored so that a test can parse what a user would download.
-    """
-    import streamlit.testing.v1.app_test as app_test_module
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    files: dict[str, bytes] = {}
-
-    class RecordingStorage(MemoryMediaFileStorage):
-        def load_and_get_id(self, *args, **kwargs):
-            file_id = super().load_and_get_id(*args, **kwargs)
-            files[self.get_url(file_id)] = self._files_by_id[file_id].content
-            return file_id
-
-    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
-    return files
 
 
 @pytest.fixture

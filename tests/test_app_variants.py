@@ -42,22 +42,6 @@ VCF_TEXT = (
 EXPECTED_STATUS = ["scored", "scored", "scored", "scored", "indel", "ref_mismatch", "unknown_chromosome"]
 
 
-@pytest.fixture
-def served(monkeypatch):
-    """Bytes behind every download button of an AppTest run, by URL (see test_app_logo.py)."""
-    import streamlit.testing.v1.app_test as app_test_module
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-
-    files: dict[str, bytes] = {}
-
-    class RecordingStorage(MemoryMediaFileStorage):
-        def load_and_get_id(self, *args, **kwargs):
-            file_id = super().load_and_get_id(*args, **kwargs)
-            files[self.get_url(file_id)] = self._files_by_id[file_id].content
-            return file_id
-
-    monkeypatch.setattr(app_test_module, "MemoryMediaFileStorage", RecordingStorage)
-    return files
 
 
 @pytest.fixture

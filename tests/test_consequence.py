@@ -7,7 +7,6 @@ The tiny_annotation genome (see tests/test_annotation.py), 0-based positions:
 * txC (+) non-coding, exons [350,362) [372,390), intron [362,372).
 """
 
-import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 
 from glm_core.annotation import Annotation
 from glm_core.consequence import CONSEQUENCE_COLUMNS, CONSEQUENCES, annotate_snvs, splice_intervals
-from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
 
 DATA = Path(__file__).parent / "data"
 COMPLEMENT = dict(zip("ACGT", "TGCA"))

@@ -25,7 +25,7 @@ import torch
 
 from glm_core import cli, embedding
 from glm_core.annotation import REGION_CLASSES
-from glm_core.genome import Genome, reverse_complement
+from glm_core.genome import Genome, fasta_text, reverse_complement
 from glm_core.models import BUNDLED_MLM, load_masked_lm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,11 +33,7 @@ BASES = np.array(list("ACGT"))
 
 
 def write_fasta(path: Path, records: dict[str, str]) -> Genome:
-    with open(path, "w") as handle:
-        for name, sequence in records.items():
-            handle.write(f">{name}\n")
-            for i in range(0, len(sequence), 60):
-                handle.write(sequence[i : i + 60] + "\n")
+    path.write_text(fasta_text(records))
     return Genome(path)
 
 

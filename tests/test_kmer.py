@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from glm_core.genome import Genome, nucleotide_codes, reverse_complement
+from glm_core.genome import Genome, fasta_text, nucleotide_codes, reverse_complement
 from glm_core.kmer import KmerModel, _reverse_complement_context_ids
 
 BASES = np.array(list("ACGT"))
@@ -25,12 +27,8 @@ def planted_sequence(rng: np.random.Generator, length: int, copies: int) -> tupl
     return "".join(sequence), np.sort(slots + len(MOTIF) // 2)
 
 
-def write_fasta(path, records: dict[str, str]) -> Genome:
-    with open(path, "w") as handle:
-        for name, sequence in records.items():
-            handle.write(f">{name}\n")
-            for i in range(0, len(sequence), 60):
-                handle.write(sequence[i : i + 60] + "\n")
+def write_fasta(path: Path, records: dict[str, str]) -> Genome:
+    path.write_text(fasta_text(records))
     return Genome(path)
 
 

@@ -18,7 +18,6 @@ from xml.etree import ElementTree
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from glm_core import logo
 from glm_core.genome import reverse_complement

@@ -10,7 +10,6 @@ import pytest
 from glm_core.genome import nucleotide_codes
 from glm_core.models import BUNDLED_MLM, discover_models, load_masked_lm
 from glm_core.scoring import probability_table, site_probabilities, snv_llr, snv_table
-from glm_core.training import MLMTrainingConfig, build_model, save_model_folder
 
 
 @pytest.fixture(scope="module")

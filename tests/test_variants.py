@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from glm_core import variants
 from glm_core.scoring import site_probabilities
