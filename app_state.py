@@ -403,15 +403,13 @@ def region_probabilities(model_id: tuple, choice: GenomeChoice, chrom: str, star
     """``site_probabilities`` of ``[start, end)`` (0-based half-open) on ``strand``, cached per
     (model, genome, region, strand), with a progress bar while the model runs.
 
-    The minus strand is the plus strand's result reversed with complemented columns (exactly
-    what ``site_probabilities`` does), so the second strand of a region costs nothing.
+    The minus strand is read off the cached plus strand (:func:`glm_core.scoring.minus_strand`).
     """
     from glm_core.genome import format_region
-    from glm_core.scoring import COMPLEMENT_COLUMNS, site_probabilities
+    from glm_core.scoring import minus_strand, site_probabilities
 
     if strand == "-":
-        plus = region_probabilities(model_id, choice, chrom, start, end, "+", _model, _genome)
-        return plus[::-1, COMPLEMENT_COLUMNS].copy()
+        return minus_strand(region_probabilities(model_id, choice, chrom, start, end, "+", _model, _genome))
     label = f"Scoring {format_region(chrom, start, end)} with {_model.name} on {_model.device}"
     bar = st.progress(0.0, text=label)
 

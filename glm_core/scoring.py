@@ -126,6 +126,14 @@ def masked_site_probabilities(
     return out
 
 
+def minus_strand(probabilities: np.ndarray) -> np.ndarray:
+    """Plus-strand rows -> the minus strand read 5'->3': rows reversed, A<->T and C<->G.
+
+    Exact for fwd/RC-averaged predictions, so the second strand of a region costs nothing.
+    """
+    return probabilities[::-1, COMPLEMENT_COLUMNS].copy()
+
+
 def site_probabilities(
     model: SiteModel,
     genome: Genome,
@@ -153,9 +161,7 @@ def site_probabilities(
     sequence = genome.fetch(chrom, fetch_start, fetch_end)
     positions = np.arange(start - fetch_start, end - fetch_start)
     probabilities = model.sequence_site_probabilities(sequence, positions, batch_size=batch_size, progress=progress)
-    if strand == "-":
-        return probabilities[::-1, COMPLEMENT_COLUMNS].copy()
-    return probabilities
+    return minus_strand(probabilities) if strand == "-" else probabilities
 
 
 def entropy_bits(probabilities: np.ndarray) -> np.ndarray:

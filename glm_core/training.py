@@ -85,6 +85,14 @@ def encode_genome(genome: Genome, chroms: list[str]) -> tuple[np.ndarray, np.nda
     return np.concatenate(pieces), np.concatenate(masks), np.array(offsets, dtype=np.int64)
 
 
+def complement_token_table(device: torch.device) -> torch.Tensor:
+    """GPN token id -> id of the complementary base (special tokens map to themselves)."""
+    table = torch.arange(len(GPN_VOCABULARY), device=device)
+    base_ids = torch.as_tensor(_BASE_IDS, device=device)
+    table[base_ids] = base_ids.flip(0)
+    return table
+
+
 def valid_window_starts(chrom_starts: np.ndarray, context: int) -> np.ndarray:
     """Starts of windows that lie inside one chromosome, shape=(n,), int64."""
     ranges = [
@@ -106,9 +114,7 @@ class DeviceGenomeSampler:
         self.soft_masked = torch.from_numpy(soft_masked).to(device)
         self.starts = torch.from_numpy(starts).to(device)
         self.offsets = torch.arange(config.context, device=device)
-        complement = torch.arange(len(GPN_VOCABULARY), device=device)
-        complement[torch.as_tensor(_BASE_IDS, device=device)] = torch.as_tensor(_BASE_IDS[::-1].copy(), device=device)
-        self.complement = complement
+        self.complement = complement_token_table(device)
         self.base_ids = torch.as_tensor(_BASE_IDS, device=device)
         self.config = config
         self.generator = generator
@@ -171,8 +177,7 @@ def masked_lm_metrics(model, inputs: torch.Tensor, labels: torch.Tensor, device:
     averaged (as the app scores); otherwise the forward pass alone counts.
     """
     base_ids = torch.as_tensor(_BASE_IDS, device=device)
-    complement = torch.arange(len(GPN_VOCABULARY), device=device)
-    complement[base_ids] = base_ids.flip(0)
+    complement = complement_token_table(device)
     correct = total = 0
     nats = 0.0
     for first in range(0, len(inputs), batch_size):
