@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Trains the bundled GPN model (assets/models/gpn-umaydis) on one CUDA GPU.
+# Trains the bundled GPN model (assets/models/gpn-umaydis) on CUDA GPUs.
 #
-# A device command may run 10 minutes, so training runs as one background process that
-# outlives the command, and each phase waits on it:
-#   bench/device_train_mlm.sh start SECONDS   # start training, wait SECONDS, copy a fallback
+# A device command may run 10 minutes, so training runs as background processes that
+# outlive the command, and each phase waits on them:
+#   bench/device_train_mlm.sh sweep SECONDS   # short runs of candidate recipes side by side
+#   bench/device_train_mlm.sh start SECONDS   # train (continuing the sweep's best run, if any),
+#                                             # wait SECONDS, copy a fallback
 #   bench/device_train_mlm.sh finish SECONDS  # wait for the end (at most SECONDS), evaluate, export
+# The sweep runs every recipe for the same wall time, spread over the visible GPUs, and
+# picks the one with the lowest held-out bits/base; `start` then continues that run with
+# the same recipe for TRAIN_SECONDS. Without a sweep, `start` trains the default recipe.
 # If the machine was replaced between phases, `finish` continues from the fallback
 # weights the first phase copied back (bench/mlm-fallback/, optimiser state restarts).
 # Python packages missing on the GPU machine travel as wheels in .whl/.
@@ -12,19 +17,34 @@ set -euo pipefail
 phase=$1
 wait_s=$2
 run_dir=/root/mlm-run
+sweep_dir=/root/mlm-sweep
 out=${OUT:-/tmp/out}
 mkdir -p "$run_dir" "$out"
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl 2>/dev/null || true
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 
-train_args=(--output-dir "$run_dir" --hidden-size 256 --layers 16 --batch-size 256 --learning-rate 1.5e-3
-            --warmup-steps 500 --max-steps 20000 --time-limit "${TRAIN_SECONDS:-840}" --eval-every 1000
-            --eval-windows 1024 --checkpoint-every 1000 --compile --seed 0)
+default_recipe="--hidden-size 256 --layers 16 --batch-size 256 --learning-rate 1.5e-3"
+# name and arguments of each candidate; all within the 40 MB (fp16) limit of the bundled model
+recipes=(
+  "bert-80-10-10|$default_recipe"
+  "mask-only|$default_recipe --mask-token-fraction 1.0"
+  "lr-3e-3|--hidden-size 256 --layers 16 --batch-size 256 --learning-rate 3e-3"
+  "lr-6e-4|--hidden-size 256 --layers 16 --batch-size 256 --learning-rate 6e-4"
+  "batch-128|--hidden-size 256 --layers 16 --batch-size 128 --learning-rate 1e-3"
+  "wide-384x8|--hidden-size 384 --layers 8 --batch-size 256 --learning-rate 1.5e-3"
+)
+common_args=(--max-steps 1000000 --eval-windows 1024 --checkpoint-every 1000 --compile --seed 0)
 
 running() { [ -f "$run_dir/pid" ] && kill -0 "$(cat "$run_dir/pid")" 2>/dev/null; }
 
+recipe_args() {
+  if [ -f "$run_dir/recipe.args" ]; then cat "$run_dir/recipe.args"; else echo "$default_recipe"; fi
+}
+
 launch() {
-  setsid nohup python3 -m glm_core.cli train-mlm "${train_args[@]}" "$@" >>"$run_dir/log" 2>&1 &
+  # shellcheck disable=SC2046  # the recipe is a list of arguments
+  setsid nohup python3 -m glm_core.cli train-mlm --output-dir "$run_dir" $(recipe_args) "${common_args[@]}" \
+    --warmup-steps 500 --eval-every 1000 --time-limit "${TRAIN_SECONDS:-840}" "$@" >>"$run_dir/log" 2>&1 &
   echo $! >"$run_dir/pid"
 }
 
@@ -34,13 +54,45 @@ wait_for_training() {
 }
 
 case $phase in
+  sweep)
+    nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
+    gpus=$(nvidia-smi --query-gpu=index --format=csv,noheader | wc -l)
+    mkdir -p "$sweep_dir"
+    i=0
+    for recipe in "${recipes[@]}"; do
+      name=${recipe%%|*}
+      # shellcheck disable=SC2086
+      CUDA_VISIBLE_DEVICES=$((i % gpus)) python3 -m glm_core.cli train-mlm --output-dir "$sweep_dir/$name" \
+        ${recipe#*|} "${common_args[@]}" --warmup-steps 200 --eval-every 400 --time-limit "$wait_s" \
+        >"$sweep_dir/$name.log" 2>&1 &
+      i=$((i + 1))
+    done
+    wait
+    printf "recipe\tsteps\taccuracy\tbits_per_base\targuments\n" >"$out/sweep.tsv"
+    for recipe in "${recipes[@]}"; do
+      name=${recipe%%|*}
+      grep "held-out accuracy" "$sweep_dir/$name.log" | sed "s/^/$name: /"
+      grep "^step .*held-out accuracy" "$sweep_dir/$name.log" | tail -1 |
+        sed -E "s/^step ([0-9]+): held-out accuracy ([0-9.]+), ([0-9.]+) bits.*/$name\t\1\t\2\t\3\t${recipe#*|}/" \
+        >>"$out/sweep.tsv"
+    done
+    best=$(tail -n +2 "$out/sweep.tsv" | sort -t$'\t' -k4,4g | head -1)
+    echo "best recipe: $best"
+    echo "$best" | cut -f5 >"$run_dir/recipe.args"
+    echo "$sweep_dir/$(echo "$best" | cut -f1)/latest" >"$run_dir/continue_from"
+    cp "$sweep_dir"/*.log "$out/" 2>/dev/null || true
+    ;;
   start)
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
     python3 -c "import torch, transformers, gpn; print('torch', torch.__version__, 'transformers', transformers.__version__)"
-    running || launch
+    echo "recipe: $(recipe_args)"
+    if ! running; then
+      if [ -f "$run_dir/continue_from" ]; then launch --resume-weights "$(cat "$run_dir/continue_from")"; else launch; fi
+    fi
     wait_for_training "$wait_s"
     grep -v "Writing model" "$run_dir/log" | tail -40
     if [ -d "$run_dir/latest" ]; then
+      cp "$run_dir/recipe.args" "$run_dir/latest/" 2>/dev/null || true
       tar -C "$run_dir" -cf - latest | split -b 15m - "$out/fallback.tar."
     fi
     ;;
@@ -48,6 +100,7 @@ case $phase in
     if ! running && [ ! -f "$run_dir/checkpoint.pt" ]; then
       echo "no training state on this machine: continuing from bench/mlm-fallback"
       mkdir -p "$run_dir" && cat bench/mlm-fallback/fallback.tar.* | tar -C "$run_dir" -xf - && mv "$run_dir/latest" "$run_dir/resume"
+      cp "$run_dir/resume/recipe.args" "$run_dir/" 2>/dev/null || true
       TRAIN_SECONDS=$((wait_s - 120)) launch --resume-weights "$run_dir/resume"
     fi
     wait_for_training "$wait_s"
@@ -56,9 +109,9 @@ case $phase in
     python3 -c "
 from pathlib import Path
 from glm_core.training import export_model
-export_model(Path('$run_dir/best'), Path('$run_dir/export'))
+export_model(Path('$run_dir/best'), Path('$run_dir/gpn-umaydis'))
 "
-    tar -C "$run_dir/export" -cf - . | split -b 15m - "$out/gpn-umaydis.tar."
+    tar -C "$run_dir/gpn-umaydis" -cf - . | split -b 15m - "$out/gpn-umaydis.tar."
     grep -v "Writing model" "$run_dir/log" >"$out/train.log"
     ;;
 esac

@@ -45,6 +45,7 @@ def _cmd_train_mlm(args: argparse.Namespace) -> int:
         hidden_dropout_prob=args.dropout,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        mask_token_fraction=args.mask_token_fraction,
         warmup_steps=args.warmup_steps,
         max_steps=args.max_steps,
         seed=args.seed,
@@ -287,11 +288,12 @@ def _cmd_train_generator(args: argparse.Namespace) -> int:
 
     config = GeneratorTrainingConfig(
         output_dir=str(args.output_dir), fasta=str(args.fasta), annotation=str(args.annotation),
-        tag_table=str(args.tag_table) if args.tag_table else None, tag_family=args.tag_family or "CAI",
+        tag_table=str(args.tag_table) if args.tag_table else None, tag_family=args.tag_family,
         n_bins=args.bins, upstream=args.upstream, held_out_chroms=tuple(args.held_out),
         hidden_size=args.hidden_size, num_hidden_layers=args.layers, num_attention_heads=args.heads,
         intermediate_size=4 * args.hidden_size, pretrain_steps=args.pretrain_steps,
         finetune_steps=args.finetune_steps, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        finetune_learning_rate=args.finetune_learning_rate, unconditional_fraction=args.unconditional_fraction,
         seed=args.seed, eval_every=args.eval_every, time_limit_s=args.time_limit, device=args.device,
         threads=args.threads,
     )
@@ -303,17 +305,21 @@ def _cmd_train_generator(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from .generation import generate_promoters, load_generator
+    from .generation import generate_promoters, guidance_warning, load_generator, recommended_guidance
     from .oracle import KmerOracle
 
     generator = load_generator(args.model, device=args.device)
     generator.tag_ids(args.tag)  # unknown tags fail before any sampling
+    guidance = recommended_guidance(generator) if args.guidance is None else args.guidance
+    warning = guidance_warning(generator, guidance)
+    if warning:
+        print(f"glm-explore generate: warning: {warning}", file=sys.stderr)
     from tqdm import tqdm
 
     bar = tqdm(total=args.n * (args.length - len(args.prefix)), desc="sampling", unit="base", file=sys.stderr)
     designs = generate_promoters(
         generator, args.tag, n=args.n, length=args.length, temperature=args.temperature, top_k=args.top_k,
-        top_p=args.top_p, seed=args.seed, prefix=args.prefix, batch_size=args.batch_size,
+        top_p=args.top_p, guidance_scale=guidance, seed=args.seed, prefix=args.prefix, batch_size=args.batch_size,
         progress=lambda done, total: bar.update(done - bar.n),
     )
     bar.close()
@@ -324,9 +330,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     with open(args.out, "w") as handle:
         for i, row in designs.iterrows():
             score = f" oracle_score={scores[i]:.3f}" if scores is not None else ""
-            handle.write(f">{row.design_id} tags={row.tags} seed={args.seed}{score}\n")
+            handle.write(f">{row.design_id} tags={row.tags} guidance={guidance:g} seed={args.seed}{score}\n")
             handle.write("\n".join(row.sequence[j:j + 80] for j in range(0, len(row.sequence), 80)) + "\n")
-    print(f"wrote {len(designs):,} designs of {args.length} bp ({', '.join(args.tag)}) to {args.out}")
+    print(f"wrote {len(designs):,} designs of {args.length} bp ({', '.join(args.tag)}, guidance {guidance:g}) "
+          f"to {args.out}")
     return 0
 
 
@@ -351,7 +358,10 @@ def _add_generation_parsers(commands) -> None:
     train.add_argument("--pretrain-steps", type=int, default=600)
     train.add_argument("--finetune-steps", type=int, default=1200)
     train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=2e-3)
+    train.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of pretraining")
+    train.add_argument("--finetune-learning-rate", type=float, default=1e-3)
+    train.add_argument("--unconditional-fraction", type=float, default=0.1,
+                       help="share of fine-tuning promoters shown without tags (for classifier-free guidance)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--eval-every", type=int, default=200)
     train.add_argument("--time-limit", type=float, default=None, help="seconds; stop training and save after this")
@@ -366,6 +376,10 @@ def _add_generation_parsers(commands) -> None:
     generate.add_argument("--temperature", type=float, default=1.0)
     generate.add_argument("--top-k", type=int, default=None)
     generate.add_argument("--top-p", type=float, default=None)
+    generate.add_argument("--guidance", type=float, default=None, metavar="W",
+                          help="classifier-free tag guidance: 1 = off, > 1 = designs carry the tags' signature "
+                               "more strongly (needs a generator trained with --unconditional-fraction > 0; "
+                               "default: the model folder's recommended_guidance, else 1)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--prefix", default="", help="fixed 5' bases every design starts with")
     generate.add_argument("--batch-size", type=int, default=64)
@@ -391,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=float, default=0.0)
     train.add_argument("--batch-size", type=int, default=256)
     train.add_argument("--learning-rate", type=float, default=1.5e-3)
+    train.add_argument("--mask-token-fraction", type=float, default=0.8,
+                       help="share of the chosen positions shown as [MASK]; the rest split evenly between "
+                            "a random base and the true base (BERT: 0.8)")
     train.add_argument("--warmup-steps", type=int, default=500)
     train.add_argument("--max-steps", type=int, default=8000)
     train.add_argument("--seed", type=int, default=0)

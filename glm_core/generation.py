@@ -9,11 +9,16 @@ training example is ``<bos> <tag> ... <tag> A C G ... <eos>``, with the promoter
 5'->3' on the gene's strand and ending at the TSS; genome windows for pretraining get the
 ``<genome>`` tag instead. Sampling prompts with ``<bos>`` + tags (+ an optional fixed 5'
 prefix) and lets :meth:`transformers.GenerationMixin.generate` add exactly the requested
-number of bases: every non-nucleotide logit is masked, so only A/C/G/T can appear.
+number of bases: every non-nucleotide logit is masked, so only A/C/G/T can appear. With
+classifier-free guidance the same bases are also scored after the untagged prompt
+(``<bos>`` + prefix), which fine-tuning shows for a share of promoters
+(``unconditional_fraction``), and the two predictions are extrapolated away from it.
 
 Training (:func:`train_generator`) first pretrains on random windows of the training
-chromosomes (both strands), then fine-tunes on tagged promoters of training genes; genes
-on the held-out chromosomes are never seen. The folder it writes is a ``save_pretrained``
+chromosomes (both strands), then fine-tunes on tagged promoters of training genes, keeping
+the step with the lowest loss on 5 % of those genes set aside; genes on the held-out
+chromosomes are never seen. With a time limit, pretraining gets ``pretrain_time_share`` of
+it and fine-tuning the rest, each with a learning rate that decays by its budget. The folder it writes is a ``save_pretrained``
 model with tokenizer, ``generation_config.json``, ``training_config.json``, ``tags.json``
 and the independent k-mer oracle (``oracle.npz``, ``oracle.json``).
 """
@@ -34,7 +39,7 @@ import torch
 from .evaluation import HELD_OUT_CHROMS
 from .genome import fasta_text
 from .models import ASSETS_DIR, resolve_device
-from .promoters import DEFAULT_FAMILY, DEFAULT_UPSTREAM, tag_token
+from .promoters import DEFAULT_FAMILY, DEFAULT_UPSTREAM, tag_family_column, tag_token
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>", "<genome>")
 NUCLEOTIDES = "ACGT"
@@ -132,7 +137,9 @@ def load_generator(path: str | Path = BUNDLED_GENERATOR, device: str | torch.dev
         )
     device = resolve_device(device)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
+    # Weights may be stored in float16 to keep the folder small; sampling runs in float32,
+    # which every device supports.
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
     info = json.loads((path / "tags.json").read_text())
     vocab = tokenizer.get_vocab()
     return PromoterGenerator(model, tokenizer, info["tag_tokens"], np.array([vocab[b] for b in NUCLEOTIDES]),
@@ -140,6 +147,9 @@ def load_generator(path: str | Path = BUNDLED_GENERATOR, device: str | torch.dev
 
 
 # --------------------------------------------------------------------------- sampling
+
+# Key under which a model folder's tags.json (or generation_config.json) recommends a guidance scale.
+RECOMMENDED_GUIDANCE_KEY = "recommended_guidance"
 
 
 class _NucleotidesOnly:
@@ -157,17 +167,137 @@ class _NucleotidesOnly:
         return scores.masked_fill(blocked, float("-inf"))
 
 
+def _cache_keyword(model: torch.nn.Module) -> str:
+    """The forward argument that takes a KV cache: ``cache`` in newer transformers, ``past_key_values`` before.
+
+    Both releases accept unknown keywords silently, so passing the wrong one would run the
+    unconditional branch without its context instead of failing.
+    """
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+class _ClassifierFreeGuidance:
+    """LogitsProcessor: next-token log-probabilities ``uncond + w * (cond - uncond)``.
+
+    ``cond`` are the scores ``generate`` computed for the tagged prompt; ``uncond`` come from
+    the same rows prompted without tags (``unconditional_ids``: ``<bos>`` + prefix, one row
+    per design). The untagged branch keeps its own ``DynamicCache`` and shows the model only
+    what it has not seen yet: the untagged prompt at the first step, then one new base per
+    step for all rows at once.
+    """
+
+    def __init__(self, model: torch.nn.Module, unconditional_ids: torch.Tensor, prompt_length: int,
+                 guidance_scale: float):
+        self.model = model
+        self.unconditional_ids = unconditional_ids
+        self.prompt_length = prompt_length
+        self.guidance_scale = guidance_scale
+        self.cache_keyword = _cache_keyword(model)
+        self.cache = None
+        self.cached_bases = 0
+        self.last_log_probs = None
+
+    def unconditional_log_probs(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """log P(next token | <bos> + prefix + bases so far), shape=(rows, vocab), float32."""
+        from transformers import DynamicCache
+
+        sampled = input_ids.shape[1] - self.prompt_length
+        if self.cache is None or sampled < self.cached_bases:  # first step, or a new run on this processor
+            self.cache, self.cached_bases = DynamicCache(config=self.model.config), 0
+            new = torch.cat([self.unconditional_ids, input_ids[:, self.prompt_length:]], dim=1)
+        else:
+            new = input_ids[:, self.prompt_length + self.cached_bases:]
+        if new.shape[1]:
+            logits = self.model(input_ids=new, use_cache=True, **{self.cache_keyword: self.cache}).logits[:, -1]
+            self.last_log_probs = torch.log_softmax(logits.float(), dim=-1)
+            self.cached_bases = sampled
+        return self.last_log_probs
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        conditional = torch.log_softmax(scores.float(), dim=-1)
+        unconditional = self.unconditional_log_probs(input_ids).to(conditional.device)
+        guided = unconditional + self.guidance_scale * (conditional - unconditional)
+        # a token both branches rule out gives -inf - -inf = NaN: keep it ruled out
+        return torch.where(torch.isnan(guided), float("-inf"), guided)
+
+
+def _folder_json(generator: PromoterGenerator, name: str) -> dict:
+    """A JSON file of the generator's folder as a dict; {} where there is no folder or file."""
+    if generator.path is None or not (Path(generator.path) / name).is_file():
+        return {}
+    return json.loads((Path(generator.path) / name).read_text())
+
+
+def unconditional_training_fraction(generator: PromoterGenerator) -> float | None:
+    """Share of fine-tuning promoters the generator saw without tags (``training_config.json``).
+
+    None where the folder does not record it (generators trained before tag-free examples
+    were added): such a model never learnt the unconditional prompt that guidance needs.
+    """
+    value = _folder_json(generator, "training_config.json").get("unconditional_fraction")
+    return None if value is None else float(value)
+
+
+def recommended_guidance(generator: PromoterGenerator) -> float:
+    """The guidance scale the model folder recommends: ``tags.json``, else ``generation_config.json``,
+    under :data:`RECOMMENDED_GUIDANCE_KEY`; 1.0 (no guidance) where neither holds one."""
+    for value in (generator.info.get(RECOMMENDED_GUIDANCE_KEY),
+                  _folder_json(generator, "generation_config.json").get(RECOMMENDED_GUIDANCE_KEY)):
+        if value is not None:
+            return float(value)
+    return 1.0
+
+
+def guidance_warning(generator: PromoterGenerator, guidance_scale: float) -> str | None:
+    """Why guidance at ``guidance_scale`` may mislead with this generator, or None when it is fine."""
+    if guidance_scale == 1:
+        return None
+    fraction = unconditional_training_fraction(generator)
+    if fraction:
+        return None
+    recorded = "records unconditional_fraction = 0" if fraction == 0 else "does not record unconditional_fraction"
+    return (f"{generator.name} was not trained on untagged promoters (its training_config.json {recorded}), so the "
+            "untagged prediction that guidance pushes away from was never learnt and the tags' effect may come out "
+            "distorted: check designs with the oracle, or retrain with glm-explore train-generator "
+            "--unconditional-fraction 0.1 before relying on guidance.")
+
+
+def _sampling_processors(generator: PromoterGenerator, on_step: Callable[[], None], *, temperature: float,
+                         top_k: int | None, top_p: float | None, guidance: _ClassifierFreeGuidance | None) -> list:
+    """Guidance, then nucleotides only, then temperature, top-k and top-p: built here rather than by
+    ``generate`` so that the order is the same in every transformers release."""
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    processors = [] if guidance is None else [guidance]
+    processors.append(_NucleotidesOnly(generator.model.config.vocab_size, generator.nucleotide_ids, on_step))
+    if temperature != 1:
+        processors.append(TemperatureLogitsWarper(float(temperature)))
+    if top_k:
+        processors.append(TopKLogitsWarper(top_k=int(top_k)))
+    if top_p is not None and top_p < 1:
+        processors.append(TopPLogitsWarper(top_p=float(top_p)))
+    return processors
+
+
 def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: int = DEFAULT_UPSTREAM, *,
                        temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                       seed: int = 0, prefix: str = "", batch_size: int = 64, progress: Progress | None = None
-                       ) -> pd.DataFrame:
+                       guidance_scale: float = 1.0, seed: int = 0, prefix: str = "", batch_size: int = 64,
+                       progress: Progress | None = None) -> pd.DataFrame:
     """Sample ``n`` promoters of exactly ``length`` bases conditioned on ``tags``.
 
     Parameters
     ----------
     tags : tag names, at most one per family (``["HIGH"]``; see :meth:`PromoterGenerator.tag_ids`).
     length : bases per design, including ``prefix``.
-    temperature, top_k, top_p : sampling controls passed to ``generate`` (top_k/top_p None = off).
+    temperature, top_k, top_p : sampling controls (top_k/top_p None = off), applied after guidance.
+    guidance_scale : classifier-free guidance weight w; 1 = off (plain conditional sampling).
+        Otherwise each base is drawn from ``uncond + w * (cond - uncond)``, the log-probabilities
+        of the tagged prompt (``<bos>`` + tags + prefix) and of the untagged one (``<bos>`` +
+        prefix) for the same bases so far: w > 1 strengthens what the tags change. Guidance needs
+        a generator fine-tuned with ``unconditional_fraction > 0`` (see :func:`guidance_warning`);
+        it costs a second forward pass per base.
     seed : the same seed, batch size and device give the same designs (the global torch
         random state is restored afterwards).
     prefix : fixed 5' bases every design starts with (A/C/G/T).
@@ -175,7 +305,8 @@ def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: 
 
     Returns
     -------
-    pd.DataFrame with columns ``design_id, tags, sequence`` (upper case, 5'->3', ending at the TSS).
+    pd.DataFrame with columns ``design_id, tags, guidance, sequence`` (upper case, 5'->3',
+    ending at the TSS; ``guidance`` is ``guidance_scale``).
     """
     from transformers import LogitsProcessorList
 
@@ -192,11 +323,16 @@ def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: 
         raise ValueError(f"temperature must be > 0; got {temperature}")
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(f"top_p must be in (0, 1]; got {top_p}")
+    if top_k is not None and top_k < 0:
+        raise ValueError(f"top_k must be >= 1 (or None/0 for off); got {top_k}")
+    if not (math.isfinite(guidance_scale) and guidance_scale >= 0):
+        raise ValueError(f"guidance_scale must be a number >= 0 (1 = no guidance); got {guidance_scale}")
     tags = list(tags)
     if not tags:
         raise ValueError(f"give at least one tag; this generator knows: {', '.join(generator.tags)}")
-    prompt = [generator.tokenizer.bos_token_id, *generator.tag_ids(tags)]
-    prompt += [int(generator.nucleotide_ids[NUCLEOTIDES.index(b)]) for b in prefix]
+    prefix_ids = [int(generator.nucleotide_ids[NUCLEOTIDES.index(b)]) for b in prefix]
+    prompt = [generator.tokenizer.bos_token_id, *generator.tag_ids(tags), *prefix_ids]
+    unconditional_prompt = [generator.tokenizer.bos_token_id, *prefix_ids]
     new = length - len(prefix)
     done, total = 0, n * new
     id_to_base = {int(i): b for i, b in zip(generator.nucleotide_ids, NUCLEOTIDES)}
@@ -212,20 +348,28 @@ def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: 
                 if progress is not None:
                     progress(done, total)
 
-            processor = _NucleotidesOnly(generator.model.config.vocab_size, generator.nucleotide_ids, step)
+            guidance = None
+            if guidance_scale != 1:
+                guidance = _ClassifierFreeGuidance(
+                    generator.model, torch.tensor([unconditional_prompt] * size, device=generator.device),
+                    len(prompt), guidance_scale)
+            processors = _sampling_processors(generator, step, temperature=temperature, top_k=top_k, top_p=top_p,
+                                              guidance=guidance)
             input_ids = torch.tensor([prompt] * size, device=generator.device)
             with torch.inference_mode():
+                # temperature/top-k/top-p are in ``processors``; ``generate`` must not add its own
                 out = generator.model.generate(
                     input_ids=input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
-                    temperature=temperature, top_k=top_k or 0, top_p=top_p if top_p is not None else 1.0,
+                    temperature=1.0, top_k=0, top_p=1.0,
                     min_new_tokens=new, max_new_tokens=new, use_cache=True,
-                    logits_processor=LogitsProcessorList([processor]),
+                    logits_processor=LogitsProcessorList(processors),
                     pad_token_id=generator.tokenizer.pad_token_id, eos_token_id=None,
                 )
             for row in out[:, len(prompt):].cpu().numpy():
                 sequences.append(prefix + "".join(id_to_base[int(i)] for i in row))
     return pd.DataFrame({"design_id": [f"design_{i + 1:05d}" for i in range(n)],
                          "tags": ",".join(generator.tag_names(tags)),
+                         "guidance": float(guidance_scale),
                          "sequence": sequences})
 
 
@@ -240,7 +384,7 @@ class GeneratorTrainingConfig:
     fasta: str
     annotation: str
     tag_table: str | None = None
-    tag_family: str = DEFAULT_FAMILY
+    tag_family: str | None = None  # None: CAI, or the value column's header of ``tag_table``
     n_bins: int = 3
     upstream: int = DEFAULT_UPSTREAM
     held_out_chroms: tuple[str, ...] = HELD_OUT_CHROMS
@@ -257,6 +401,9 @@ class GeneratorTrainingConfig:
     finetune_learning_rate: float = 1e-3
     weight_decay: float = 0.1
     warmup_steps: int = 100
+    unconditional_fraction: float = 0.1
+    pretrain_time_share: float = 0.6
+    validation_fraction: float = 0.05
     seed: int = 0
     eval_every: int = 200
     time_limit_s: float | None = None
@@ -302,12 +449,19 @@ def _genome_windows(genome, chroms, window: int, count: int, rng: np.random.Gene
 
 
 def _promoter_rows(table: pd.DataFrame, families: list[str], vocab: dict) -> list[np.ndarray]:
+    """``<bos> <tag>... bases <eos>`` per promoter; with no ``families`` the unconditional ``<bos> bases <eos>``."""
     encoded = _encode(table["sequence"], vocab)
     rows = []
     for (_, row), bases in zip(table.iterrows(), encoded):
         tags = [vocab[tag_token(f, row[f])] for f in families]
-        rows.append(np.concatenate([[vocab["<bos>"]], tags, bases, [vocab["<eos>"]]]))
+        rows.append(np.concatenate([[vocab["<bos>"]], tags, bases, [vocab["<eos>"]]]).astype(np.int64))
     return rows
+
+
+def _prompt_token_mask(ids: torch.Tensor) -> torch.Tensor:
+    """True at <bos>, <genome> and tag tokens: the prompt is given, never predicted."""
+    first_tag = len(SPECIAL_TOKENS) + len(NUCLEOTIDES)
+    return (ids < len(SPECIAL_TOKENS)) & (ids != SPECIAL_TOKENS.index("<eos>")) | (ids >= first_tag)
 
 
 @torch.no_grad()
@@ -319,7 +473,7 @@ def _mean_loss(model, rows, pad_id, device, batch_size=64) -> float:
         ids, mask, labels = (t.to(device) for t in _batch(rows[first:first + batch_size], pad_id))
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
         target = labels[:, 1:].clone()
-        target[ids[:, 1:] >= len(SPECIAL_TOKENS) + 4] = -100  # tag tokens are given, not predicted
+        target[_prompt_token_mask(ids[:, 1:])] = -100
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                                  ignore_index=-100, reduction="sum")
         total += float(loss)
@@ -363,9 +517,7 @@ def train_generator(config: GeneratorTrainingConfig, log: Callable[[str], None] 
     genome = Genome(config.fasta)
     annotation = Annotation.from_file(config.annotation)
     promoters = tagged_promoters(config, genome, annotation)
-    family = config.tag_family if config.tag_table else DEFAULT_FAMILY
-    family = [c for c in promoters.columns if c == family or c == family.replace(" ", "_")][0] if config.tag_table \
-        else family
+    family = tag_family_column(config.tag_table, config.tag_family) if config.tag_table else DEFAULT_FAMILY
     labels = ordered_labels(promoters.loc[~promoters["held_out"], family])
     log(f"{len(promoters):,} tagged promoters ({(~promoters['held_out']).sum():,} training, "
         f"{promoters['held_out'].sum():,} held out); {family} labels {labels}")
@@ -391,51 +543,90 @@ def train_generator(config: GeneratorTrainingConfig, log: Callable[[str], None] 
     train_chroms = [c for c in genome.chroms if c not in config.held_out_chroms]
     train = promoters[~promoters["held_out"]].reset_index(drop=True)
     heldout = promoters[promoters["held_out"]].reset_index(drop=True)
+    # Early stopping looks at training-chromosome genes set aside here, so the held-out
+    # chromosomes stay unseen by every choice made in training.
+    is_validation = rng.random(len(train)) < config.validation_fraction
+    validation, train = train[is_validation].reset_index(drop=True), train[~is_validation].reset_index(drop=True)
     train_rows = _promoter_rows(train, [family], vocab)
+    # Classifier-free guidance needs the same promoters without their tags.
+    untagged_rows = _promoter_rows(train, [], vocab)
+    validation_rows = _promoter_rows(validation, [family], vocab)
     heldout_rows = _promoter_rows(heldout, [family], vocab)
     # the same held-out promoters prompted with the opposite tag: a conditioning check
     flipped = heldout.assign(**{family: heldout[family].map(dict(zip(labels, labels[::-1])))})
     flipped_rows = _promoter_rows(flipped, [family], vocab)
     pad = vocab["<pad>"]
     bits = 1 / math.log(2)
-    metrics = {"n_parameters": n_params, "family": family, "labels": labels,
-               "oracle": oracle.metrics, "n_train_promoters": len(train), "n_heldout_promoters": len(heldout)}
+    metrics = {"n_parameters": n_params, "family": family, "labels": labels, "oracle": oracle.metrics,
+               "n_train_promoters": len(train), "n_validation_promoters": len(validation),
+               "n_heldout_promoters": len(heldout)}
+    best = {"loss": float("inf"), "step": 0, "state": None}
 
-    def run_phase(name, steps, learning_rate, next_rows):
+    def keep_if_best(step):
+        loss = _mean_loss(model, validation_rows, pad, device)
+        if loss < best["loss"]:
+            best.update(loss=loss, step=step, state={k: v.detach().clone() for k, v in model.state_dict().items()})
+        return loss
+
+    def run_phase(name, steps, learning_rate, next_rows, budget_s=None, early_stopping=False):
+        """Warm-up then cosine decay to 10 % over ``steps`` or, if sooner, over ``budget_s`` seconds."""
         optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=config.weight_decay,
                                       betas=(0.9, 0.95))
         model.train()
+        phase_started = time.time()
         for step in range(1, steps + 1):
-            scale = min(1.0, step / config.warmup_steps) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+            elapsed = time.time() - phase_started
+            progress = max(step / steps, elapsed / budget_s if budget_s else 0.0)
+            scale = min(1.0, step / config.warmup_steps) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1))))
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate * scale
             ids, mask, labels_ = (t.to(device) for t in _batch(next_rows(), pad))
-            labels_[:, : 1 + len(tag_tokens)] = -100  # never predict <bos> or tags
+            labels_[_prompt_token_mask(ids)] = -100
             loss = model(input_ids=ids, attention_mask=mask, labels=labels_).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-            if step % config.eval_every == 0 or step == steps:
-                held = _mean_loss(model, heldout_rows[:128], pad, device) * bits
+            out_of_time = budget_s is not None and time.time() - phase_started > budget_s
+            if step % config.eval_every == 0 or step == steps or out_of_time:
+                checked = keep_if_best(step) * bits if early_stopping else _mean_loss(
+                    model, validation_rows, pad, device) * bits
                 log(f"{name} step {step}/{steps}: train loss {loss.item() * bits:.3f} bits/token, "
-                    f"128 held-out promoters {held:.3f} bits/token, {time.time() - started:.0f} s")
-            if config.time_limit_s and time.time() - started > config.time_limit_s:
-                log(f"{name}: time limit reached at step {step}")
+                    f"validation promoters {checked:.3f} bits/token, {time.time() - started:.0f} s")
+            if out_of_time:
+                log(f"{name}: time budget reached at step {step}")
                 return step
         return steps
+
+    def remaining_s(share):
+        """``share`` of the time left before the limit; None without a limit."""
+        if not config.time_limit_s:
+            return None
+        return max(0.0, config.time_limit_s - (time.time() - started)) * share
 
     genome_prompt = [vocab["<bos>"], vocab["<genome>"]]
     done = run_phase("pretrain", config.pretrain_steps, config.learning_rate,
                      lambda: _genome_windows(genome, train_chroms, config.pretrain_window, config.batch_size, rng,
-                                             vocab, genome_prompt))
+                                             vocab, genome_prompt), budget_s=remaining_s(config.pretrain_time_share))
     metrics["pretrain_steps"] = done
     metrics["heldout_bits_after_pretrain"] = _mean_loss(model, heldout_rows, pad, device) * bits
-    done = run_phase("finetune", config.finetune_steps, config.finetune_learning_rate,
-                     lambda: [train_rows[i] for i in rng.integers(0, len(train_rows), config.batch_size)])
+
+    def finetune_batch():
+        picks = rng.integers(0, len(train_rows), config.batch_size)
+        untagged = rng.random(config.batch_size) < config.unconditional_fraction
+        return [untagged_rows[i] if drop else train_rows[i] for i, drop in zip(picks, untagged)]
+
+    # the rest of the budget, less a margin for the final held-out losses and saving
+    done = run_phase("finetune", config.finetune_steps, config.finetune_learning_rate, finetune_batch,
+                     budget_s=remaining_s(0.95), early_stopping=True)
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
     metrics["finetune_steps"] = done
+    metrics["best_finetune_step"] = best["step"]
+    metrics["validation_bits"] = best["loss"] * bits
     metrics["heldout_bits"] = _mean_loss(model, heldout_rows, pad, device) * bits
     metrics["heldout_bits_opposite_tag"] = _mean_loss(model, flipped_rows, pad, device) * bits
+    metrics["heldout_bits_untagged"] = _mean_loss(model, _promoter_rows(heldout, [], vocab), pad, device) * bits
     metrics["wall_s"] = time.time() - started
 
     model.eval()
@@ -522,9 +713,10 @@ def describe_designs(designs: pd.DataFrame, oracle, training_promoters: pd.DataF
 
 
 def designs_fasta(table: pd.DataFrame) -> str:
-    """FASTA text of a design table (``design_id``, ``tags``, ``sequence`` [, ``oracle_score``])."""
+    """FASTA text of a design table (``design_id``, ``tags``, ``sequence`` [, ``guidance``, ``oracle_score``])."""
     records = {}
     for row in table.itertuples(index=False):
+        guidance = f" guidance={row.guidance:g}" if hasattr(row, "guidance") else ""
         score = f" oracle_score={row.oracle_score:.3f}" if hasattr(row, "oracle_score") else ""
-        records[f"{row.design_id} tags={row.tags}{score}"] = row.sequence
+        records[f"{row.design_id} tags={row.tags}{guidance}{score}"] = row.sequence
     return fasta_text(records, width=80)

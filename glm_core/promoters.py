@@ -260,15 +260,7 @@ def read_tag_table(path_or_table, promoters: pd.DataFrame, n_bins: int = 3, fami
 
     Returns ``promoters`` (a copy) with the family's column(s), untagged rows dropped.
     """
-    if isinstance(path_or_table, pd.DataFrame):
-        table = path_or_table
-    else:
-        path = Path(path_or_table)
-        if not path.is_file():
-            raise FileNotFoundError(f"tag table not found: {path}")
-        table = pd.read_csv(path, sep=None, engine="python", comment="#")
-    if table.shape[1] < 2:
-        raise ValueError(f"a tag table needs two columns (gene ID, value or label); got {list(table.columns)}")
+    table = _load_tag_table(path_or_table)
     ids = table.iloc[:, 0].astype(str).str.strip()
     values = pd.Series(table.iloc[:, 1].to_numpy(), index=ids.to_numpy())
     values = values[~values.index.duplicated()]
@@ -284,6 +276,24 @@ def read_tag_table(path_or_table, promoters: pd.DataFrame, n_bins: int = 3, fami
         )
     return add_tags(promoters, pd.Series(matched.to_numpy(), index=promoters.index),
                     family or str(table.columns[1]), n_bins)
+
+
+def _load_tag_table(path_or_table) -> pd.DataFrame:
+    if isinstance(path_or_table, pd.DataFrame):
+        table = path_or_table
+    else:
+        path = Path(path_or_table)
+        if not path.is_file():
+            raise FileNotFoundError(f"tag table not found: {path}")
+        table = pd.read_csv(path, sep=None, engine="python", comment="#")
+    if table.shape[1] < 2:
+        raise ValueError(f"a tag table needs two columns (gene ID, value or label); got {list(table.columns)}")
+    return table
+
+
+def tag_family_column(path_or_table, family: str | None = None) -> str:
+    """The column :func:`read_tag_table` gives the family: ``family``, else the table's second header."""
+    return _safe(family or str(_load_tag_table(path_or_table).columns[1]))
 
 
 def _safe(label: str) -> str:

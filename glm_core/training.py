@@ -6,7 +6,8 @@ reverse-complemented and masked there, so the GPU never waits on a data loader.
 * windows of ``context`` bases drawn uniformly from the training chromosomes, each
   reverse-complemented with probability 1/2;
 * 15 % of the A/C/G/T positions are chosen; of those 80 % become [MASK], 10 % a random
-  base and 10 % stay (BERT's recipe); the loss is taken at the chosen positions only;
+  base and 10 % stay (BERT's recipe, the [MASK] share is configurable); the loss is taken
+  at the chosen positions only;
 * soft-masked (lower-case, repeat) bases weigh ``soft_mask_weight`` in the loss;
 * chromosomes named in ``held_out_chroms`` are never trained on; validation tiles them
   with fixed windows and fixed masks, so every evaluation sees the same positions;
@@ -55,6 +56,7 @@ class MLMTrainingConfig:
     warmup_steps: int = 500
     max_steps: int = 8000
     mask_fraction: float = 0.15
+    mask_token_fraction: float = 0.8
     soft_mask_weight: float = 0.1
     seed: int = 0
     eval_every: int = 500
@@ -129,20 +131,27 @@ class DeviceGenomeSampler:
         flip = torch.rand(batch_size, device=device, generator=g) < 0.5
         tokens = torch.where(flip[:, None], self.complement[tokens].flip(1), tokens)
         weights = torch.where(flip[:, None], weights.flip(1), weights)
-        return mask_tokens(tokens, weights, self.config.mask_fraction, self.base_ids, g)
+        return mask_tokens(tokens, weights, self.config.mask_fraction, self.base_ids, g,
+                           self.config.mask_token_fraction)
 
 
 def mask_tokens(tokens: torch.Tensor, weights: torch.Tensor, fraction: float, base_ids: torch.Tensor,
-                generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """BERT masking of A/C/G/T positions: 80 % [MASK], 10 % random base, 10 % unchanged."""
+                generator: torch.Generator | None, mask_token_fraction: float = 0.8
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """BERT masking of a ``fraction`` of the A/C/G/T positions.
+
+    Of the chosen positions, ``mask_token_fraction`` become [MASK] (BERT: 0.8) and the rest
+    are split evenly between a random base and the unchanged base.
+    """
     is_base = (tokens >= base_ids.min()) & (tokens <= base_ids.max())
     roll = torch.rand(tokens.shape, device=tokens.device, generator=generator)
     chosen = is_base & (roll < fraction)
     labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
     action = roll / fraction  # uniform in [0, 1) among chosen positions
     random_bases = base_ids[torch.randint(4, tokens.shape, device=tokens.device, generator=generator)]
-    inputs = torch.where(chosen & (action < 0.8), torch.full_like(tokens, _MASK_ID), tokens)
-    inputs = torch.where(chosen & (action >= 0.8) & (action < 0.9), random_bases, inputs)
+    random_until = mask_token_fraction + (1 - mask_token_fraction) / 2
+    inputs = torch.where(chosen & (action < mask_token_fraction), torch.full_like(tokens, _MASK_ID), tokens)
+    inputs = torch.where(chosen & (action >= mask_token_fraction) & (action < random_until), random_bases, inputs)
     return inputs, labels, torch.where(chosen, weights, 0.0)
 
 

@@ -3,25 +3,40 @@
 The generator is a small causal transformer trained on promoters of training genes (the
 250 bp upstream of each transcript, chr20-chr23 held out) tagged by CAI tertiles, an
 expression proxy. The k-mer oracle was fitted on real promoters only. A selected design's
-predicted logo comes from the masked gLM chosen in the sidebar.
+predicted logo comes from the masked gLM chosen in the sidebar. Tag guidance (classifier-free
+guidance) strengthens what the tags change; "Your own tags" checks an uploaded table of
+per-gene values or labels with the same oracle and prints the command that trains a
+generator on it.
 
-Session state: ``generate_designs`` holds the last design table (a DataFrame).
+Session state: ``generate_designs`` holds the last design table (a DataFrame). Widget keys
+start with ``generate_``.
 """
 
+import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 import app_state
+from glm_core.custom_tags import TagTableSummary, parse_tag_table, summarize_tag_table, train_generator_command
 from glm_core.generation import (BUNDLED_GENERATOR, describe_designs, designs_fasta, generate_promoters,
-                                 load_generator)
+                                 guidance_warning, load_generator, recommended_guidance)
+from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA
 from glm_core.oracle import KmerOracle
 from glm_core.promoters import promoter_table
 
 DESIGNS_KEY = "generate_designs"
 LOGO_MAX_BP = 50
+GUIDANCE_RANGE = (1.0, 5.0)
+GUIDANCE_HELP = (
+    "Classifier-free guidance: each base is drawn from log P(base | tags) + (w \u2212 1) \u00b7 "
+    "[log P(base | tags) \u2212 log P(base | no tags)], pushing designs away from what the model writes without "
+    "tags. Stronger guidance = designs carry the tag's signature more strongly, at some cost of diversity and "
+    "naturalness; 1 = off. It needs a generator trained with untagged promoters (unconditional_fraction > 0)."
+)
 
 
 @st.cache_resource(show_spinner="Loading the promoter generator…", max_entries=2)
@@ -33,6 +48,62 @@ def cached_generator(path: str, device: str | None):
 @st.cache_data(show_spinner="Collecting the natural promoters…", max_entries=4)
 def cached_promoters(choice: app_state.GenomeChoice, upstream: int, _loaded) -> pd.DataFrame:
     return promoter_table(_loaded.annotation, _loaded.genome, upstream=upstream)
+
+
+@st.cache_data(show_spinner="Fitting the k-mer oracle on your tags…", max_entries=8)
+def cached_tag_summary(digest: str, name: str, n_bins: int, choice: app_state.GenomeChoice, upstream: int,
+                       _content: bytes, _promoters: pd.DataFrame) -> TagTableSummary:
+    """Tags of an uploaded table and the oracle fitted on them, per (content digest, bins, genome)."""
+    return summarize_tag_table(parse_tag_table(_content, name), _promoters, n_bins=n_bins)
+
+
+def is_embedded(choice: app_state.GenomeChoice) -> bool:
+    return (Path(choice.fasta).resolve() == EMBEDDED_FASTA.resolve()
+            and Path(choice.annotation).resolve() == EMBEDDED_ANNOTATION.resolve())
+
+
+def render_own_tags(loaded: app_state.LoadedGenome, promoters: pd.DataFrame, upstream: int) -> None:
+    """The "Your own tags" expander: upload, tag counts, the oracle's AUROC and the training command."""
+    with st.expander("Your own tags"):
+        st.markdown(
+            "Tags can come from your own data: a CSV or TSV file whose first column holds gene IDs, transcript IDs "
+            "or gene names and whose second column holds a number per gene (binned into quantiles of the training "
+            "genes, e.g. LOW / MID / HIGH) or a label. The k-mer oracle is fitted on your tags here, to show "
+            "whether promoter sequence carries them, and the command below trains a generator on them."
+        )
+        upload_column, bins_column = st.columns([3, 1])
+        upload = upload_column.file_uploader("Tag table (CSV or TSV with a header line)", type=["csv", "tsv", "txt"],
+                                             key="generate_tag_table")
+        n_bins = int(bins_column.number_input("Quantile bins for numbers", 2, 10, 3, key="generate_tag_bins"))
+        if upload is None:
+            return
+        content = upload.getvalue()
+        try:
+            summary = cached_tag_summary(hashlib.sha256(content).hexdigest(), upload.name, n_bins,
+                                         loaded.choice, upstream, content, promoters)
+        except app_state.USER_ERRORS as error:
+            st.error(f"{upload.name} cannot be used: {app_state.error_text(error)}")
+            return
+        auroc = summary.heldout_auroc
+        kind = f"numbers in {n_bins} quantile bins" if summary.kind == "numeric" else "labels"
+        metrics = st.columns(3)
+        metrics[0].metric("IDs matched", f"{summary.n_ids_matched:,} of {summary.n_ids:,}")
+        metrics[1].metric("Promoters tagged", f"{summary.n_promoters:,}")
+        metrics[2].metric(f"Oracle AUROC, held out ({summary.counts['label'].iloc[-1]} vs "
+                          f"{summary.counts['label'].iloc[0]})", "n/a" if auroc is None else f"{auroc:.3f}")
+        st.caption(f"Tag family **{summary.family}** ({kind}); promoters per tag on training and held-out "
+                   "chromosomes. An AUROC near 0.5 means promoter sequence barely tells the tags apart, and a "
+                   "generator will have little to learn.")
+        st.dataframe(summary.counts, hide_index=True, key="generate_tag_counts")
+        for note in summary.notes:
+            st.info(note)
+        saved = app_state.save_upload(upload.name, content)
+        output_dir = app_state.data_dir() / "models" / f"promoter-gen-{summary.family}"
+        genome_files = {} if is_embedded(loaded.choice) else {"fasta": loaded.choice.fasta,
+                                                              "annotation": loaded.choice.annotation}
+        st.markdown("Train a generator (and its oracle) on these tags:")
+        st.code(train_generator_command(saved, summary.family, n_bins, output_dir, **genome_files), language="bash",
+                wrap_lines=True)
 
 
 loaded = app_state.require_genome()
@@ -63,21 +134,30 @@ with st.form("generate_form"):
     length = columns[-2].number_input("Length (bp)", 20, 300, int(generator.info.get("upstream", 250)),
                                       key="generate_length")
     seed = columns[-1].number_input("Seed", 0, 2**31 - 1, 0, key="generate_seed")
-    left, middle, right = st.columns([1, 1, 2])
+    left, middle, guidance_column, right = st.columns([1, 1, 1, 2])
     temperature = left.slider("Temperature", 0.1, 2.0, 1.0, 0.05, key="generate_temperature")
     top_p = middle.slider("Top-p", 0.05, 1.0, 1.0, 0.05, key="generate_top_p")
+    guidance = guidance_column.slider(
+        "Tag guidance", *GUIDANCE_RANGE, float(np.clip(recommended_guidance(generator), *GUIDANCE_RANGE)), 0.25,
+        key="generate_guidance", help=GUIDANCE_HELP)
     prefix = right.text_input("Fixed 5' prefix (optional, A/C/G/T)", "", key="generate_prefix")
     submitted = st.form_submit_button("Generate", type="primary")
 
-promoters = cached_promoters(loaded.choice, int(generator.info.get("upstream", 250)), loaded)
+warning = guidance_warning(generator, float(guidance))
+if warning:
+    st.warning(warning)
+
+upstream = int(generator.info.get("upstream", 250))
+promoters = cached_promoters(loaded.choice, upstream, loaded)
 training = promoters[~promoters["held_out"]].reset_index(drop=True)
+render_own_tags(loaded, promoters, upstream)
 
 if submitted:
     bar = st.progress(0.0, text="Sampling…")
     try:
         designs = generate_promoters(
             generator, tags, n=int(count), length=int(length), temperature=float(temperature),
-            top_p=float(top_p) if top_p < 1 else None, seed=int(seed), prefix=prefix,
+            top_p=float(top_p) if top_p < 1 else None, guidance_scale=float(guidance), seed=int(seed), prefix=prefix,
             progress=lambda done, total: bar.progress(done / total, text=f"Sampling: {done:,} of {total:,} bases"),
         )
         st.session_state[DESIGNS_KEY] = describe_designs(designs, oracle, training)
@@ -90,10 +170,12 @@ if table is None:
     st.info("Pick tags and press **Generate**.")
     st.stop()
 
-st.subheader(f"{len(table)} designs ({table['tags'].iloc[0]})")
+guided = f", guidance {table['guidance'].iloc[0]:g}" if "guidance" in table else ""
+st.subheader(f"{len(table)} designs ({table['tags'].iloc[0]}{guided})")
 st.dataframe(
     table.drop(columns=["sequence"]), hide_index=True, key="generate_table",
     column_config={
+        "guidance": st.column_config.NumberColumn("guidance", format="%.2f", help=GUIDANCE_HELP),
         "oracle_score": st.column_config.NumberColumn("oracle score", format="%.2f",
                                                       help="log P(HIGH) - log P(LOW) from the k-mer oracle"),
         "gc": st.column_config.NumberColumn("GC", format="percent"),

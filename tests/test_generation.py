@@ -4,7 +4,10 @@ Facts checked: a fixed seed gives the same designs; designs hold only A/C/G/T, e
 requested length, and start with a requested prefix; unknown tags fail with the known
 ones named; the oracle is fitted on training genes only and its AUROC is measured on
 held-out genes only; the oracle survives a save/load round trip unchanged; nearest
-identity and shared k-mers agree with hand counts.
+identity and shared k-mers agree with hand counts. Classifier-free guidance: the guided
+log-probabilities at several steps equal ``uncond + w * (cond - uncond)`` computed by full
+forward passes without a cache, a guided run is reproducible and guidance 1 is plain
+sampling; models that were not trained without tags are flagged.
 """
 
 import json
@@ -14,17 +17,17 @@ import pandas as pd
 import pytest
 import torch
 
-from glm_core.generation import (build_generator_tokenizer, generate_promoters, load_generator, nearest_identity,
-                                 shares_kmer)
+from glm_core import generation
+from glm_core.generation import (build_generator_tokenizer, designs_fasta, generate_promoters, guidance_warning,
+                                 load_generator, nearest_identity, recommended_guidance, shares_kmer,
+                                 unconditional_training_fraction)
 from glm_core.oracle import KmerOracle, fit_oracle, kmer_frequencies
 
 
-@pytest.fixture(scope="module")
-def tiny_generator(tmp_path_factory):
-    """A randomly initialised 2-layer LlamaForCausalLM saved as a generator folder, then loaded."""
+def _save_tiny_generator(folder, initializer_range=0.02, tags_extra=None, training_config=None):
+    """A randomly initialised 2-layer LlamaForCausalLM (seed 0) saved as a generator folder."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    folder = tmp_path_factory.mktemp("generator")
     tags = {"CAI": {"LOW": "<LOW>", "MID": "<MID>", "HIGH": "<HIGH>"}}
     tokenizer = build_generator_tokenizer(list(tags["CAI"].values()))
     vocab = tokenizer.get_vocab()
@@ -32,10 +35,26 @@ def tiny_generator(tmp_path_factory):
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
                                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
                                          max_position_embeddings=128, pad_token_id=vocab["<pad>"],
-                                         bos_token_id=vocab["<bos>"], eos_token_id=vocab["<eos>"]))
+                                         bos_token_id=vocab["<bos>"], eos_token_id=vocab["<eos>"],
+                                         initializer_range=initializer_range))
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    (folder / "tags.json").write_text(json.dumps({"tag_tokens": tags, "upstream": 60}))
+    (folder / "tags.json").write_text(json.dumps({"tag_tokens": tags, "upstream": 60, **(tags_extra or {})}))
+    if training_config is not None:
+        (folder / "training_config.json").write_text(json.dumps(training_config))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_generator(tmp_path_factory):
+    """A randomly initialised 2-layer LlamaForCausalLM saved as a generator folder, then loaded."""
+    return load_generator(_save_tiny_generator(tmp_path_factory.mktemp("generator")), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def contrasty_generator(tmp_path_factory):
+    """Like ``tiny_generator`` with 10x larger initial weights, so that the tag moves the predictions a lot."""
+    folder = _save_tiny_generator(tmp_path_factory.mktemp("contrasty"), initializer_range=0.2)
     return load_generator(folder, device="cpu")
 
 
@@ -139,3 +158,114 @@ def test_cli_generate_writes_fasta_and_rejects_unknown_tags(tiny_generator, tmp_
     assert all(len(line) == 25 and set(line) <= set("ACGT") for line in lines[1::2])
     assert main(["generate", "--model", str(tiny_generator.path), "--tag", "SKY", "--out", str(out)]) == 2
     assert "unknown tag 'SKY'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- classifier-free guidance
+
+
+def _direct_log_probs(model, ids):
+    """log-softmax of the last position's logits from one full forward pass, no cache."""
+    with torch.no_grad():
+        return torch.log_softmax(model(input_ids=ids).logits[:, -1].float(), dim=-1)
+
+
+def test_guided_log_probabilities_match_full_forward_passes(contrasty_generator, monkeypatch):
+    generator, scale = contrasty_generator, 2.5
+    recorded = []
+    original = generation._ClassifierFreeGuidance.__call__
+
+    def recording(self, input_ids, scores):
+        guided = original(self, input_ids, scores)
+        recorded.append((input_ids.clone(), guided.clone()))
+        return guided
+
+    monkeypatch.setattr(generation._ClassifierFreeGuidance, "__call__", recording)
+    designs = generate_promoters(generator, ["HIGH"], n=3, length=20, prefix="ACG", guidance_scale=scale, seed=3,
+                                 batch_size=3)
+    assert len(recorded) == 17  # one call per sampled base
+    bos, high = generator.tokenizer.bos_token_id, generator.tag_ids(["HIGH"])[0]
+    bases = torch.as_tensor(generator.nucleotide_ids)
+    for step in (0, 1, 9, 16):
+        input_ids, guided = recorded[step]
+        assert input_ids.shape == (3, 2 + 3 + step)
+        assert (input_ids[:, 0] == bos).all() and (input_ids[:, 1] == high).all()
+        untagged = torch.cat([input_ids[:, :1], input_ids[:, 2:]], dim=1)
+        conditional = _direct_log_probs(generator.model, input_ids)
+        unconditional = _direct_log_probs(generator.model, untagged)
+        expected = unconditional + scale * (conditional - unconditional)
+        torch.testing.assert_close(guided[:, bases], expected[:, bases], rtol=1e-4, atol=1e-4)
+        # the check has teeth: guidance moves the distribution, and an unconditional branch
+        # that lost its context (only the newest token) would give other numbers
+        assert (guided[:, bases] - conditional[:, bases]).abs().max() > 0.05
+        if step > 0:
+            lost = _direct_log_probs(generator.model, input_ids[:, -1:])
+            wrong = lost + scale * (conditional - lost)
+            assert (wrong[:, bases] - expected[:, bases]).abs().max() > 0.05
+    # what was recorded is what came out: the last input plus the last sampled base
+    last_ids = recorded[-1][0][:, 5:].numpy()
+    id_to_base = dict(zip(generator.nucleotide_ids.tolist(), "ACGT"))
+    assert ["ACG" + "".join(id_to_base[i] for i in row) for row in last_ids] == [s[:-1] for s in designs["sequence"]]
+
+
+def test_guided_sampling_is_reproducible_and_guidance_one_is_plain_sampling(contrasty_generator):
+    guided = generate_promoters(contrasty_generator, ["LOW"], n=6, length=30, guidance_scale=3.0, seed=5,
+                                batch_size=4, top_k=3, temperature=0.8)
+    again = generate_promoters(contrasty_generator, ["LOW"], n=6, length=30, guidance_scale=3.0, seed=5,
+                               batch_size=4, top_k=3, temperature=0.8)
+    plain = generate_promoters(contrasty_generator, ["LOW"], n=6, length=30, seed=5, batch_size=4, top_k=3,
+                               temperature=0.8)
+    off = generate_promoters(contrasty_generator, ["LOW"], n=6, length=30, guidance_scale=1.0, seed=5,
+                             batch_size=4, top_k=3, temperature=0.8)
+    pd.testing.assert_frame_equal(guided, again)
+    pd.testing.assert_frame_equal(plain, off)
+    assert guided["sequence"].tolist() != plain["sequence"].tolist()
+    assert (guided["guidance"] == 3.0).all() and (plain["guidance"] == 1.0).all()
+    assert all(len(s) == 30 and set(s) <= set("ACGT") for s in guided["sequence"])
+    assert designs_fasta(guided).splitlines()[0] == ">design_00001 tags=LOW guidance=3"
+    with pytest.raises(ValueError, match="guidance_scale must be a number >= 0"):
+        generate_promoters(contrasty_generator, ["LOW"], n=1, length=20, guidance_scale=-1)
+
+
+def test_guidance_needs_unconditional_training(tmp_path):
+    old = load_generator(_save_tiny_generator(tmp_path / "old"), device="cpu")
+    assert unconditional_training_fraction(old) is None and recommended_guidance(old) == 1.0
+    assert guidance_warning(old, 1.0) is None
+    assert "does not record unconditional_fraction" in guidance_warning(old, 2.0)
+    zero = load_generator(_save_tiny_generator(tmp_path / "zero", training_config={"unconditional_fraction": 0.0}),
+                          device="cpu")
+    assert "records unconditional_fraction = 0" in guidance_warning(zero, 2.0)
+    new = load_generator(_save_tiny_generator(tmp_path / "new", tags_extra={"recommended_guidance": 2.5},
+                                              training_config={"unconditional_fraction": 0.1}), device="cpu")
+    assert unconditional_training_fraction(new) == 0.1 and recommended_guidance(new) == 2.5
+    assert guidance_warning(new, 2.5) is None
+    # generation_config.json is the second place a recommendation may live
+    folder = _save_tiny_generator(tmp_path / "gen-config")
+    config = json.loads((folder / "generation_config.json").read_text())
+    (folder / "generation_config.json").write_text(json.dumps({**config, "recommended_guidance": 1.5}))
+    assert recommended_guidance(load_generator(folder, device="cpu")) == 1.5
+
+
+def test_cli_generate_with_guidance_warns_for_a_model_without_untagged_training(tiny_generator, tmp_path, capsys):
+    from glm_core.cli import main
+
+    out = tmp_path / "guided.fasta"
+    assert main(["generate", "--model", str(tiny_generator.path), "--tag", "HIGH", "-n", "2", "--length", "25",
+                 "--guidance", "2", "--seed", "4", "--device", "cpu", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith(">design_00001 tags=HIGH guidance=2 seed=4")
+    assert all(len(line) == 25 and set(line) <= set("ACGT") for line in lines[1::2])
+    captured = capsys.readouterr()
+    assert "warning" in captured.err and "not trained on untagged promoters" in captured.err
+    assert "guidance 2" in captured.out
+    expected = generate_promoters(tiny_generator, ["HIGH"], n=2, length=25, guidance_scale=2.0, seed=4)
+    assert lines[1::2] == expected["sequence"].tolist()
+
+
+def test_prompt_tokens_are_never_training_targets(tiny_generator):
+    from glm_core.generation import _prompt_token_mask
+
+    vocab = tiny_generator.tokenizer.get_vocab()
+    row = ["<bos>", "<HIGH>", "A", "C", "G", "T", "<eos>"]
+    untagged = ["<bos>", "<genome>", "A", "<eos>"]
+    assert _prompt_token_mask(torch.tensor([vocab[t] for t in row])).tolist() == [True, True] + [False] * 5
+    assert _prompt_token_mask(torch.tensor([vocab[t] for t in untagged])).tolist() == [True, True, False, False]

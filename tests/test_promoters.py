@@ -20,6 +20,7 @@ from glm_core.promoters import (
     promoter_table,
     read_tag_table,
     relative_adaptiveness,
+    tag_family_column,
     tag_token,
 )
 
@@ -104,3 +105,13 @@ def test_user_tag_table_matches_names_and_rejects_unknown_ids(toy):
     assert tagged.set_index("name")["condition"].to_dict() == {"a": "heat_up", "c": "down"}
     with pytest.raises(ValueError, match="match a gene"):
         read_tag_table(pd.DataFrame({"gene": ["x1", "x2"], "v": [1, 2]}), promoters)
+
+
+def test_tag_family_column_is_the_column_read_tag_table_adds(toy, tmp_path):
+    genome, annotation, _, _ = toy
+    promoters = promoter_table(annotation, genome, upstream=250, min_length=10)
+    path = tmp_path / "tpm.tsv"
+    path.write_text("gene\tleaf TPM\na\t1.5\nc\t80\n")
+    assert tag_family_column(path) == "leaf_TPM"
+    assert tag_family_column(path, "stress") == "stress"
+    assert tag_family_column(path) in read_tag_table(path, promoters, n_bins=2).columns
