@@ -411,6 +411,11 @@ class GeneratorTrainingConfig:
     threads: int | None = None
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        for name in ("unconditional_fraction", "validation_fraction", "pretrain_time_share"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 0 and below 1; got {getattr(self, name)}")
+
 
 def _encode(sequences, vocab: dict) -> list[np.ndarray]:
     table = np.full(256, vocab["<unk>"], dtype=np.int64)

@@ -68,6 +68,11 @@ class MLMTrainingConfig:
     resume_weights: str | None = None
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        for name in ("mask_fraction", "mask_token_fraction", "soft_mask_weight"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1; got {getattr(self, name)}")
+
 
 def encode_genome(genome: Genome, chroms: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Token ids and soft-mask flags of ``chroms`` laid end to end.

@@ -34,6 +34,8 @@ def test_masking_follows_the_80_10_10_recipe_on_bases_only():
     assert 0.1 < unchanged < 0.15  # 10 % kept plus random replacements that drew the same base
     assert torch.equal(labels[chosen], tokens[chosen])
     assert (weights[~chosen] == 0).all()
+    mask_only, labels, _ = mask_tokens(tokens, torch.ones(tokens.shape), 0.15, BASE_IDS, generator, 1.0)
+    assert ((mask_only == MASK_ID) == (labels != -100)).all()
 
 
 def test_windows_never_cross_chromosomes():
