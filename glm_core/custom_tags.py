@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .oracle import KmerOracle, fit_oracle, ordered_labels
-from .promoters import PROMOTER_COLUMNS, _safe, read_tag_table
+from .promoters import PROMOTER_COLUMNS, read_tag_table, tag_family_column
 
 # More labels than this is a column of free text or IDs, not tags.
 MAX_LABELS = 20
@@ -103,11 +103,9 @@ def summarize_tag_table(table: pd.DataFrame, promoters: pd.DataFrame, n_bins: in
     value, the values are neither numbers nor a few labels, or the training genes carry
     fewer than two labels.
     """
-    if table.shape[1] < 2:
-        raise ValueError(f"a tag table needs two columns (gene ID, value or label); got {list(table.columns)}")
+    family_column = tag_family_column(table, family)
     ids = table.iloc[:, 0].astype(str).str.strip()
     value_header = str(table.columns[1])
-    family_column = _safe(family or value_header)
     if family_column in PROMOTER_COLUMNS or family_column.removesuffix("_value") in PROMOTER_COLUMNS:
         raise ValueError(f"the tag family would be called {family_column!r}, a column the promoter table already "
                          "has; rename the second column (or give another family name)")
