@@ -11,8 +11,6 @@ cannot be checked either.
 
 from __future__ import annotations
 
-import csv
-import io
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from .oracle import KmerOracle, fit_oracle, ordered_labels
-from .promoters import PROMOTER_COLUMNS, read_tag_table, tag_family_column
+from .promoters import PROMOTER_COLUMNS, TAG_TABLE_HELP, matching_ids, read_tag_table, tag_family_column
 
 # More labels than this is a column of free text or IDs, not tags.
 MAX_LABELS = 20
 # Labels with fewer training promoters than this teach a generator little.
 FEW_PROMOTERS = 50
-TABLE_HELP = "it needs a header line and two columns: gene ID, then a number or a label"
 
 
 @dataclass
@@ -61,33 +58,6 @@ class TagTableSummary:
         return None if value is None else float(value)
 
 
-def parse_tag_table(content: bytes, name: str = "the table") -> pd.DataFrame:
-    """An uploaded CSV/TSV as a DataFrame, read exactly as ``train-generator --tag-table`` reads a file.
-
-    Raises ValueError, naming the file, for an empty or unreadable table or one with fewer
-    than two columns.
-    """
-    if not content.strip():
-        raise ValueError(f"{name} is empty; {TABLE_HELP}")
-    try:
-        table = pd.read_csv(io.BytesIO(content), sep=None, engine="python", comment="#")
-    except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ValueError(f"{name} could not be read as a CSV or TSV table ({error}); {TABLE_HELP}") from None
-    if table.shape[1] < 2 or table.empty:
-        raise ValueError(f"{name} has {table.shape[1]} column(s) and {len(table)} row(s) under its header; "
-                         f"{TABLE_HELP}")
-    return table
-
-
-def _matching_ids(ids: pd.Series, promoters: pd.DataFrame) -> set[str]:
-    """The IDs that name a promoter's gene, transcript or gene name (with or without a ``type:`` prefix)."""
-    known = set()
-    for column in ("gene_id", "transcript_id", "name"):
-        known.update(promoters[column].astype(str))
-        known.update(promoters[column].astype(str).str.replace(r"^[^:]+:", "", regex=True))
-    return set(ids) & known
-
-
 def summarize_tag_table(table: pd.DataFrame, promoters: pd.DataFrame, n_bins: int = 3, family: str | None = None,
                         seed: int = 0) -> TagTableSummary:
     """Join a tag table to ``promoters``, count the tags and fit the k-mer oracle on them.
@@ -110,10 +80,10 @@ def summarize_tag_table(table: pd.DataFrame, promoters: pd.DataFrame, n_bins: in
         raise ValueError(f"the tag family would be called {family_column!r}, a column the promoter table already "
                          "has; rename the second column (or give another family name)")
     if table.iloc[:, 1].isna().all():
-        raise ValueError(f"the column {value_header!r} has no values; {TABLE_HELP}")
+        raise ValueError(f"the column {value_header!r} has no values; {TAG_TABLE_HELP}")
     tagged = read_tag_table(table, promoters, n_bins=n_bins, family=family_column)
     kind = "numeric" if f"{family_column}_value" in tagged.columns else "labels"
-    matched_ids = _matching_ids(ids, promoters)
+    matched_ids = matching_ids(ids, promoters)
     if tagged.empty:
         raise ValueError(f"{len(matched_ids):,} IDs match a gene, but none of them has a value in the column "
                          f"{value_header!r}; fill in the second column")

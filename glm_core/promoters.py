@@ -22,6 +22,8 @@ ribosomal-protein genes prefer.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from itertools import product
 from pathlib import Path
@@ -34,6 +36,7 @@ from .evaluation import HELD_OUT_CHROMS
 DEFAULT_UPSTREAM = 250
 DEFAULT_MIN_LENGTH = 50
 DEFAULT_FAMILY = "CAI"
+TAG_TABLE_HELP = "it needs a header line and two columns: gene ID, then a number or a label"
 RIBOSOMAL_PATTERN = r"\b(?:40S|60S) ribosomal protein"
 PROMOTER_COLUMNS = ["transcript_id", "gene_id", "name", "chrom", "start", "end", "strand", "length", "held_out",
                     "sequence"]
@@ -260,15 +263,14 @@ def read_tag_table(path_or_table, promoters: pd.DataFrame, n_bins: int = 3, fami
 
     Returns ``promoters`` (a copy) with the family's column(s), untagged rows dropped.
     """
-    table = _load_tag_table(path_or_table)
+    table = load_tag_table(path_or_table)
     ids = table.iloc[:, 0].astype(str).str.strip()
     values = pd.Series(table.iloc[:, 1].to_numpy(), index=ids.to_numpy())
     values = values[~values.index.duplicated()]
     matched = None
-    for column in ("gene_id", "transcript_id", "name"):
-        for keys in (promoters[column], promoters[column].str.replace(r"^[^:]+:", "", regex=True)):
-            hit = values.reindex(keys.to_numpy())
-            matched = hit if matched is None else matched.where(matched.notna(), hit.to_numpy())
+    for keys in _promoter_id_keys(promoters):
+        hit = values.reindex(keys.to_numpy())
+        matched = hit if matched is None else matched.where(matched.notna(), hit.to_numpy())
     if matched is None or matched.notna().sum() == 0:
         raise ValueError(
             f"none of the {len(ids):,} IDs in the tag table (e.g. {', '.join(ids[:3])}) match a gene, transcript or "
@@ -278,22 +280,67 @@ def read_tag_table(path_or_table, promoters: pd.DataFrame, n_bins: int = 3, fami
                     family or str(table.columns[1]), n_bins)
 
 
-def _load_tag_table(path_or_table) -> pd.DataFrame:
-    if isinstance(path_or_table, pd.DataFrame):
-        table = path_or_table
+def _promoter_id_keys(promoters: pd.DataFrame):
+    """The ID columns a tag table may name, in the order they are tried: gene, transcript, gene
+    name, each as written and without its ``type:`` prefix (``gene:um00001`` -> ``um00001``)."""
+    for column in ("gene_id", "transcript_id", "name"):
+        keys = promoters[column].astype(str)
+        yield keys
+        yield keys.str.replace(r"^[^:]+:", "", regex=True)
+
+
+def matching_ids(ids, promoters: pd.DataFrame) -> set[str]:
+    """The ``ids`` that :func:`read_tag_table` can join to a row of ``promoters``."""
+    return set(ids) & set().union(*(set(keys) for keys in _promoter_id_keys(promoters)))
+
+
+def load_tag_table(source, name: str | None = None) -> pd.DataFrame:
+    """A tag table as a DataFrame, from a DataFrame, a CSV/TSV path or a file's bytes.
+
+    Files are UTF-8 text, comma-, tab-, semicolon- or bar-separated (sniffed), with ``#``
+    comment lines skipped. Raises
+    FileNotFoundError for a missing path and ValueError, naming the table (``name``, else
+    the path), when it is empty, cannot be read as CSV/TSV, or has under two columns or no rows.
+    """
+    if isinstance(source, pd.DataFrame):
+        table, name = source, name or "the tag table"
     else:
-        path = Path(path_or_table)
-        if not path.is_file():
-            raise FileNotFoundError(f"tag table not found: {path}")
-        table = pd.read_csv(path, sep=None, engine="python", comment="#")
-    if table.shape[1] < 2:
-        raise ValueError(f"a tag table needs two columns (gene ID, value or label); got {list(table.columns)}")
+        if isinstance(source, bytes):
+            content, name = source, name or "the tag table"
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise FileNotFoundError(f"tag table not found: {path}")
+            content, name = path.read_bytes(), name or str(path)
+        if not content.strip():
+            raise ValueError(f"{name} is empty; {TAG_TABLE_HELP}")
+        try:
+            text = content.decode("utf-8-sig")
+            table = pd.read_csv(io.StringIO(text), sep=_sniff_delimiter(text), comment="#")
+        except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            raise ValueError(f"{name} could not be read as a CSV or TSV table ({error}); {TAG_TABLE_HELP}") from None
+    if table.shape[1] < 2 or table.empty:
+        raise ValueError(f"{name} has {table.shape[1]} column(s) and {len(table)} row(s) under its header; "
+                         f"{TAG_TABLE_HELP}")
     return table
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The table's separator among comma, tab, semicolon and bar; a comma for one column.
+
+    Left to itself, csv.Sniffer takes any letter common to every line as the separator
+    (``gene`` / ``um00001`` -> ``e``), which turns a one-column file into nonsense columns.
+    """
+    sample = "\n".join(line for line in text.splitlines()[:200] if not line.startswith("#"))
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        return ","
 
 
 def tag_family_column(path_or_table, family: str | None = None) -> str:
     """The column :func:`read_tag_table` gives the family: ``family``, else the table's second header."""
-    return _safe(family or str(_load_tag_table(path_or_table).columns[1]))
+    return _safe(family or str(load_tag_table(path_or_table).columns[1]))
 
 
 def _safe(label: str) -> str:

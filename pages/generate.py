@@ -21,12 +21,12 @@ import pandas as pd
 import streamlit as st
 
 import app_state
-from glm_core.custom_tags import TagTableSummary, parse_tag_table, summarize_tag_table, train_generator_command
+from glm_core.custom_tags import TagTableSummary, summarize_tag_table, train_generator_command
 from glm_core.generation import (BUNDLED_GENERATOR, describe_designs, designs_fasta, generate_promoters,
                                  guidance_warning, load_generator, recommended_guidance)
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA
 from glm_core.oracle import KmerOracle
-from glm_core.promoters import promoter_table
+from glm_core.promoters import load_tag_table, promoter_table
 
 DESIGNS_KEY = "generate_designs"
 LOGO_MAX_BP = 50
@@ -54,7 +54,7 @@ def cached_promoters(choice: app_state.GenomeChoice, upstream: int, _loaded) -> 
 def cached_tag_summary(digest: str, name: str, n_bins: int, choice: app_state.GenomeChoice, upstream: int,
                        _content: bytes, _promoters: pd.DataFrame) -> TagTableSummary:
     """Tags of an uploaded table and the oracle fitted on them, per (content digest, bins, genome)."""
-    return summarize_tag_table(parse_tag_table(_content, name), _promoters, n_bins=n_bins)
+    return summarize_tag_table(load_tag_table(_content, name), _promoters, n_bins=n_bins)
 
 
 def is_embedded(choice: app_state.GenomeChoice) -> bool:

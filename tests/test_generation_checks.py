@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glm_core.custom_tags import parse_tag_table, summarize_tag_table, train_generator_command
+from glm_core.custom_tags import summarize_tag_table, train_generator_command
 from glm_core.evaluation import dinucleotide_shuffle, sequence_pseudo_log_likelihood
+from glm_core.promoters import load_tag_table
 from glm_core.scoring import masked_site_probabilities
 
 # --------------------------------------------------------------------------- dinucleotide shuffle
@@ -96,7 +97,7 @@ def _promoters(seed=0):
 def test_numeric_tags_are_binned_counted_and_read_by_the_oracle():
     promoters, values = _promoters()
     lines = ["gene\texpression level"] + [f"um{i:05d}\t{v:.4f}" for i, v in enumerate(values)] + ["nope\t3.0"]
-    table = parse_tag_table("\n".join(lines).encode(), "tags.tsv")
+    table = load_tag_table("\n".join(lines).encode(), "tags.tsv")
     summary = summarize_tag_table(table, promoters, n_bins=3)
     assert summary.family == "expression_level" and summary.kind == "numeric"
     assert (summary.n_ids, summary.n_ids_matched, summary.n_promoters) == (91, 90, 90)
@@ -124,7 +125,7 @@ def test_label_tags_use_the_labels_as_given():
 @pytest.mark.parametrize("content, message", [
     (b"", "tags.csv is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "could not be read as a CSV or TSV table"),
-    (b"gene\num00001\num00002\n", "column"),
+    (b"gene\num00001\num00002\n", "tags.csv has 1 column"),
     (b"gene,value\nfoo1,1\nfoo2,2\n", "none of the 2 IDs in the tag table"),
     ("gene,value\n" + "\n".join(f"um{i:05d},word{i}" for i in range(90)), "holds 90 different labels"),
     ("gene,value\n" + "\n".join(f"um{i:05d},{'x' if i < 60 else 'y'}" for i in range(90)), "carry 1 label"),
@@ -135,7 +136,7 @@ def test_bad_tag_tables_say_what_is_wrong(content, message):
     promoters, _ = _promoters()
     content = content.encode() if isinstance(content, str) else content
     with pytest.raises(ValueError, match=message):
-        summarize_tag_table(parse_tag_table(content, "tags.csv"), promoters)
+        summarize_tag_table(load_tag_table(content, "tags.csv"), promoters)
 
 
 def test_train_generator_command_quotes_paths():

@@ -17,6 +17,8 @@ from glm_core.promoters import (
     bin_values,
     codon_adaptation_index,
     codon_counts,
+    load_tag_table,
+    matching_ids,
     promoter_table,
     read_tag_table,
     relative_adaptiveness,
@@ -105,6 +107,20 @@ def test_user_tag_table_matches_names_and_rejects_unknown_ids(toy):
     assert tagged.set_index("name")["condition"].to_dict() == {"a": "heat_up", "c": "down"}
     with pytest.raises(ValueError, match="match a gene"):
         read_tag_table(pd.DataFrame({"gene": ["x1", "x2"], "v": [1, 2]}), promoters)
+    assert matching_ids(labels["gene"], promoters) == {"a", "mRNA:c"}
+
+
+def test_tag_table_reads_the_same_from_a_path_or_bytes(tmp_path):
+    content = b"# expression\ngene\tleaf TPM\na\t1.5\nc\t80\n"
+    path = tmp_path / "tpm.tsv"
+    path.write_bytes(content)
+    from_path = load_tag_table(path)
+    pd.testing.assert_frame_equal(from_path, load_tag_table(content, "upload.tsv"))
+    assert from_path.columns.tolist() == ["gene", "leaf TPM"] and from_path["leaf TPM"].tolist() == [1.5, 80]
+    with pytest.raises(FileNotFoundError, match="tag table not found"):
+        load_tag_table(tmp_path / "missing.tsv")
+    with pytest.raises(ValueError, match="upload.tsv has 1 column"):
+        load_tag_table(b"gene\na\n", "upload.tsv")
 
 
 def test_tag_family_column_is_the_column_read_tag_table_adds(toy, tmp_path):
