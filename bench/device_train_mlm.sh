@@ -6,7 +6,16 @@
 #   bench/device_train_mlm.sh sweep SECONDS   # short runs of candidate recipes side by side
 #   bench/device_train_mlm.sh start SECONDS   # train (continuing the sweep's best run, if any),
 #                                             # wait SECONDS, copy a fallback
+#   bench/device_train_mlm.sh continue SECONDS  # like start, but continue the weights in
+#                                             # CONTINUE_FROM (default: the bundled model), trained
+#                                             # CONTINUE_STEP steps so far, with a new cosine from
+#                                             # CONTINUE_LR; a second
+#                                             # GPU meanwhile repeats the reference probe's budget
+#                                             # (3,700 steps from scratch) and evaluates it
 #   bench/device_train_mlm.sh finish SECONDS  # wait for the end (at most SECONDS), evaluate, export
+#   bench/device_train_mlm.sh anneal SECONDS  # after finish, on the same machine: one more cosine of
+#                                             # SECONDS from ANNEAL_LR (optimiser state kept), then
+#                                             # export and the model-card evaluation
 # The sweep runs every recipe for the same wall time, spread over the visible GPUs, and
 # picks the one with the lowest held-out bits/base; `start` then continues that run with
 # the same recipe for TRAIN_SECONDS. Without a sweep, `start` trains the default recipe.
@@ -53,6 +62,15 @@ wait_for_training() {
   while running && [ $SECONDS -lt $deadline ]; do sleep 10; done
 }
 
+export_best() {
+  python3 -c "
+from pathlib import Path
+from glm_core.training import export_model
+export_model(Path('$run_dir/best'), Path('$run_dir/gpn-umaydis'))
+"
+  tar -C "$run_dir/gpn-umaydis" -cf - . | split -b 15m - "$out/gpn-umaydis.tar."
+}
+
 case $phase in
   sweep)
     nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
@@ -96,6 +114,39 @@ case $phase in
       tar -C "$run_dir" -cf - latest | split -b 15m - "$out/fallback.tar."
     fi
     ;;
+  continue)
+    nvidia-smi --query-gpu=index,name,memory.total --format=csv,noheader
+    if ! running; then
+      weights=${CONTINUE_FROM:-assets/models/gpn-umaydis}
+      mkdir -p "$run_dir/resume"
+      cp "$weights"/*.json "$weights/model.safetensors" "$run_dir/resume/"
+      # the bundled model's card gives the step it was kept at; the log counts on from there
+      echo "{\"step\": ${CONTINUE_STEP:-27000}, \"best_loss\": Infinity, \"history\": []}" \
+        >"$run_dir/resume/trainer_state.json"
+      echo "--hidden-size 256 --layers 16 --batch-size 256 --learning-rate ${CONTINUE_LR:-7.5e-4}" >"$run_dir/recipe.args"
+      CUDA_VISIBLE_DEVICES=0 launch --resume-weights "$run_dir/resume"
+    fi
+    probe_pid=
+    if [ "$(nvidia-smi --query-gpu=index --format=csv,noheader | wc -l)" -gt 1 ]; then
+      (
+        # shellcheck disable=SC2086
+        CUDA_VISIBLE_DEVICES=1 python3 -m glm_core.cli train-mlm --output-dir /root/mlm-probe $default_recipe \
+          --max-steps 3700 --warmup-steps 500 --eval-every 1000 --checkpoint-every 1000 --eval-windows 1024 \
+          --compile --seed 0 >"$out/probe3700.train.log" 2>&1
+        CUDA_VISIBLE_DEVICES=1 python3 bench/eval_mlm.py --model /root/mlm-probe/latest \
+          --out "$out/probe3700_eval.json" >"$out/probe3700_eval.log" 2>&1
+      ) &
+      probe_pid=$!
+    fi
+    wait_for_training "$wait_s"
+    [ -z "$probe_pid" ] || wait "$probe_pid" || echo "reference-budget run failed; see its logs"
+    grep -v "Writing model" "$run_dir/log" | tail -20
+    grep "held-out\|accuracy" "$out/probe3700.train.log" "$out/probe3700_eval.log" 2>/dev/null | head -20
+    if [ -d "$run_dir/latest" ]; then
+      cp "$run_dir/recipe.args" "$run_dir/latest/"
+      tar -C "$run_dir" -cf - latest | split -b 15m - "$out/fallback.tar."
+    fi
+    ;;
   finish)
     if ! running && [ ! -f "$run_dir/checkpoint.pt" ]; then
       echo "no training state on this machine: continuing from bench/mlm-fallback"
@@ -106,12 +157,16 @@ case $phase in
     wait_for_training "$wait_s"
     grep -v "Writing model" "$run_dir/log" | tail -30
     python3 -m glm_core.cli eval-mlm --model "$run_dir/best" --out "$out/heldout_metrics.json"
-    python3 -c "
-from pathlib import Path
-from glm_core.training import export_model
-export_model(Path('$run_dir/best'), Path('$run_dir/gpn-umaydis'))
-"
-    tar -C "$run_dir/gpn-umaydis" -cf - . | split -b 15m - "$out/gpn-umaydis.tar."
+    export_best
+    grep -v "Writing model" "$run_dir/log" >"$out/train.log"
+    ;;
+  anneal)
+    python3 -m glm_core.cli train-mlm --output-dir "$run_dir" --hidden-size 256 --layers 16 --batch-size 256 \
+      --learning-rate "${ANNEAL_LR:-2.5e-4}" "${common_args[@]}" --warmup-steps 500 --eval-every 1000 \
+      --time-limit "$wait_s" 2>&1 | grep -v "Writing model" | tee -a "$run_dir/log" | grep "held-out\|resumed\|limit"
+    export_best
+    python3 bench/eval_mlm.py --model "$run_dir/gpn-umaydis" --out "$out/eval_mlm.json" 2>&1 |
+      grep -v "Loading weights\|dilation"
     grep -v "Writing model" "$run_dir/log" >"$out/train.log"
     ;;
 esac

@@ -6,7 +6,9 @@ same held-out genes:
 * held-out masked accuracy and bits/base (15 % of bases masked; the LM sees each window
   with its masks, the k-mer model its true context, as in the reference table); for the LM
   also a single-site row: the same 15 % of held-out bases, each masked alone in its own window with
-  the rest of the context intact, as the app scores;
+  the rest of the context intact, as the app scores; and a row with the same scored bases
+  corrupted 80/10/10 as in training (one in ten left visible), forward strand only, which is
+  what a Hugging Face Trainer's evaluation loss measures;
 * mean information content at start codons and intron GT...AG ends vs. their flanks;
 * AUROC of -LLR separating stop-gained / missense from synonymous SNVs in held-out CDS.
 
@@ -71,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.no_single_site:
         result["heldout"][f"{lm.name} (single site)"] = site_model_metrics(lm, genome, sites)
+    # The same windows and scored bases corrupted 80/10/10 as in training, forward strand
+    # only: what a Hugging Face Trainer's evaluation reports, for numbers measured that way.
+    corrupted, _ = heldout_eval_set(genome, HELD_OUT_CHROMS, lm.context, max_windows=args.heldout_windows,
+                                    mask_token_fraction=0.8)
+    result["heldout"][f"{lm.name} (80/10/10, forward)"] = masked_lm_metrics(
+        lm.model, corrupted, labels, lm.device, reverse_complement=False)
     for name, metrics in result["heldout"].items():
         print(f"{name:>28}: accuracy {metrics['accuracy']:.4f}, {metrics['bits_per_base']:.4f} bits/base")
 

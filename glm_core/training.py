@@ -161,11 +161,19 @@ def mask_tokens(tokens: torch.Tensor, weights: torch.Tensor, fraction: float, ba
 
 
 def heldout_eval_set(genome: Genome, chroms: tuple[str, ...], context: int, fraction: float = 0.15,
-                     max_windows: int | None = None, seed: int = 1234) -> tuple[torch.Tensor, torch.Tensor]:
-    """Held-out chromosomes tiled by non-overlapping windows, 15 % of bases replaced by [MASK].
+                     max_windows: int | None = None, seed: int = 1234, mask_token_fraction: float = 1.0
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Held-out chromosomes tiled by non-overlapping windows with 15 % of bases chosen for scoring.
+
+    By default every chosen base is replaced by [MASK]. ``mask_token_fraction=0.8`` corrupts
+    them as training does (80 % [MASK], 10 % random base, 10 % unchanged), which is what a
+    Hugging Face Trainer's evaluation loss measures; one in ten scored bases is then visible,
+    so that protocol reads higher than all-[MASK] and is kept only for comparison with
+    numbers measured that way.
 
     Returns (input_ids (W, L), labels (W, L) with -100 where not evaluated), on the CPU.
-    The same seed gives the same windows and masks, so runs are comparable.
+    The same seed gives the same windows and the same chosen positions under either
+    protocol, so runs are comparable.
     """
     ids, _, chrom_starts = encode_genome(genome, [c for c in chroms if c in genome.chrom_sizes])
     starts = np.concatenate([
@@ -174,11 +182,8 @@ def heldout_eval_set(genome: Genome, chroms: tuple[str, ...], context: int, frac
     if max_windows is not None and len(starts) > max_windows:
         starts = np.sort(np.random.default_rng(seed).choice(starts, max_windows, replace=False))
     tokens = torch.from_numpy(ids[starts[:, None] + np.arange(context)].astype(np.int64))
-    rng = torch.Generator().manual_seed(seed)
-    is_base = tokens != _UNK_ID
-    chosen = is_base & (torch.rand(tokens.shape, generator=rng) < fraction)
-    inputs = torch.where(chosen, torch.full_like(tokens, _MASK_ID), tokens)
-    labels = torch.where(chosen, tokens, torch.full_like(tokens, -100))
+    inputs, labels, _ = mask_tokens(tokens, torch.ones(tokens.shape), fraction, torch.as_tensor(_BASE_IDS),
+                                    torch.Generator().manual_seed(seed), mask_token_fraction)
     return inputs, labels
 
 

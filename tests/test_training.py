@@ -59,6 +59,20 @@ def test_held_out_set_is_deterministic_and_only_held_out(embedded_genome):
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
     scored = (first[1] != -100).float().mean().item()
     assert 0.12 < scored < 0.18
+    chosen = first[1] != -100
+    assert (first[0][chosen] == MASK_ID).all() and not (first[0][~chosen] == MASK_ID).any()
+
+
+def test_trainer_style_held_out_set_scores_the_same_bases_and_shows_a_tenth_of_them(embedded_genome):
+    all_masked = heldout_eval_set(embedded_genome, ("chr23",), 512, max_windows=64)
+    corrupted = heldout_eval_set(embedded_genome, ("chr23",), 512, max_windows=64, mask_token_fraction=0.8)
+    assert torch.equal(all_masked[1], corrupted[1])
+    chosen = corrupted[1] != -100
+    shown = corrupted[0][chosen]
+    assert (shown == MASK_ID).float().mean().item() == pytest.approx(0.8, abs=0.02)
+    # the unchanged tenth plus the quarter of the random tenth that lands on the true base
+    assert (shown == corrupted[1][chosen]).float().mean().item() == pytest.approx(0.125, abs=0.015)
+    assert torch.equal(all_masked[0][~chosen], corrupted[0][~chosen])
 
 
 def test_tiny_run_trains_resumes_and_saves_a_loadable_model(tmp_path, embedded_genome):
@@ -78,3 +92,18 @@ def test_tiny_run_trains_resumes_and_saves_a_loadable_model(tmp_path, embedded_g
     assert saved["held_out_chroms"] == ["chr20", "chr21", "chr22", "chr23"]
     model = load_masked_lm(tmp_path / "run" / "best", device="cpu")
     assert model.model.config.hidden_size == 32
+
+
+def test_eval_mlm_scores_trainer_style_corruption_above_all_mask(tmp_path):
+    from glm_core.cli import main
+    from glm_core.models import BUNDLED_MLM
+
+    out = tmp_path / "metrics.json"
+    assert main(["eval-mlm", "--model", str(BUNDLED_MLM), "--held-out", "chr23", "--max-windows", "16",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    all_masked, trainer_style = report["forward"], report["trainer_style_80_10_10_forward"]
+    assert all_masked["n_masked"] == trainer_style["n_masked"] > 1000
+    # a tenth of the scored bases stay visible, so the trainer-style protocol reads higher
+    assert 0.35 < all_masked["accuracy"] < trainer_style["accuracy"]
+    assert trainer_style["bits_per_base"] < all_masked["bits_per_base"] < 2.0
