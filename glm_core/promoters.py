@@ -298,9 +298,9 @@ def load_tag_table(source, name: str | None = None) -> pd.DataFrame:
     """A tag table as a DataFrame, from a DataFrame, a CSV/TSV path or a file's bytes.
 
     Files are UTF-8 text, comma-, tab-, semicolon- or bar-separated (sniffed), with ``#``
-    comment lines skipped. Raises
-    FileNotFoundError for a missing path and ValueError, naming the table (``name``, else
-    the path), when it is empty, cannot be read as CSV/TSV, or has under two columns or no rows.
+    comment lines skipped. Raises FileNotFoundError for a missing path and ValueError, naming
+    the table (``name``, else the path), when it is empty, cannot be read as CSV/TSV, or has
+    under two columns or no rows.
     """
     if isinstance(source, pd.DataFrame):
         table, name = source, name or "the tag table"
