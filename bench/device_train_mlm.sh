@@ -9,8 +9,8 @@
 #   bench/device_train_mlm.sh continue SECONDS  # like start, but continue the weights in
 #                                             # CONTINUE_FROM (default: the bundled model), trained
 #                                             # CONTINUE_STEP steps so far, with a new cosine from
-#                                             # CONTINUE_LR; a second
-#                                             # GPU meanwhile repeats the reference probe's budget
+#                                             # CONTINUE_LR; unless GPUS > 1, a second GPU
+#                                             # meanwhile repeats the reference probe's budget
 #                                             # (3,700 steps from scratch) and evaluates it
 #   bench/device_train_mlm.sh finish SECONDS  # wait for the end (at most SECONDS), evaluate, export
 #   bench/device_train_mlm.sh anneal SECONDS  # after finish, on the same machine: one more cosine of
@@ -21,6 +21,8 @@
 # the same recipe for TRAIN_SECONDS. Without a sweep, `start` trains the default recipe.
 # If the machine was replaced between phases, `finish` continues from the fallback
 # weights the first phase copied back (bench/mlm-fallback/, optimiser state restarts).
+# GPUS=N (start, continue, finish) trains data-parallel on N GPUs through torchrun: the
+# recipe's batch is split across them, so a step takes about 1/N of the time.
 # Python packages missing on the GPU machine travel as wheels in .whl/.
 set -euo pipefail
 phase=$1
@@ -51,8 +53,12 @@ recipe_args() {
 }
 
 launch() {
+  local runner=(python3 -m glm_core.cli)
+  if [ "${GPUS:-1}" -gt 1 ]; then
+    runner=(python3 -m torch.distributed.run --standalone --nproc_per_node "$GPUS" -m glm_core.cli)
+  fi
   # shellcheck disable=SC2046  # the recipe is a list of arguments
-  setsid nohup python3 -m glm_core.cli train-mlm --output-dir "$run_dir" $(recipe_args) "${common_args[@]}" \
+  setsid nohup "${runner[@]}" train-mlm --output-dir "$run_dir" $(recipe_args) "${common_args[@]}" \
     --warmup-steps 500 --eval-every 1000 --time-limit "${TRAIN_SECONDS:-840}" "$@" >>"$run_dir/log" 2>&1 &
   echo $! >"$run_dir/pid"
 }
@@ -124,10 +130,14 @@ case $phase in
       echo "{\"step\": ${CONTINUE_STEP:-27000}, \"best_loss\": Infinity, \"history\": []}" \
         >"$run_dir/resume/trainer_state.json"
       echo "--hidden-size 256 --layers 16 --batch-size 256 --learning-rate ${CONTINUE_LR:-7.5e-4}" >"$run_dir/recipe.args"
-      CUDA_VISIBLE_DEVICES=0 launch --resume-weights "$run_dir/resume"
+      if [ "${GPUS:-1}" -gt 1 ]; then
+        launch --resume-weights "$run_dir/resume"
+      else
+        CUDA_VISIBLE_DEVICES=0 launch --resume-weights "$run_dir/resume"
+      fi
     fi
     probe_pid=
-    if [ "$(nvidia-smi --query-gpu=index --format=csv,noheader | wc -l)" -gt 1 ]; then
+    if [ "${GPUS:-1}" -eq 1 ] && [ "$(nvidia-smi --query-gpu=index --format=csv,noheader | wc -l)" -gt 1 ]; then
       (
         # shellcheck disable=SC2086
         CUDA_VISIBLE_DEVICES=1 python3 -m glm_core.cli train-mlm --output-dir /root/mlm-probe $default_recipe \

@@ -12,13 +12,16 @@ reverse-complemented and masked there, so the GPU never waits on a data loader.
 * chromosomes named in ``held_out_chroms`` are never trained on; validation tiles them
   with fixed windows and fixed masks, so every evaluation sees the same positions;
 * checkpoints (model, optimiser, step, random state) let a run continue where it stopped,
-  and the best validation model is kept as a ``save_pretrained`` folder.
+  and the best validation model is kept as a ``save_pretrained`` folder;
+* under ``torchrun`` every process trains on its own GPU (data parallel): the batch is split
+  across them, gradients are averaged, and only the first process evaluates, saves and logs.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -259,16 +262,112 @@ def save_model_folder(model, folder: Path, *, half: bool = False) -> None:
     build_tokenizer().save_pretrained(folder)
 
 
+class _MaskedLMLoss(torch.nn.Module):
+    """Encoder and MLM head in one forward, so data parallelism sees every parameter used.
+
+    The head runs only at the chosen positions; their number varies from batch to batch,
+    which is why only the encoder (fixed shapes) is compiled.
+    """
+
+    def __init__(self, model, encoder):
+        super().__init__()
+        self.model = model
+        self.encoder = encoder
+
+    def forward(self, inputs: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=inputs).last_hidden_state
+        chosen = labels != -100
+        logits = self.model.cls(hidden[chosen]).float()
+        target_weights = weights[chosen]
+        losses = F.cross_entropy(logits, labels[chosen], reduction="none")
+        return (losses * target_weights).sum() / target_weights.sum()
+
+
+class _Processes:
+    """This process's place in a ``torchrun`` launch (one process, rank 0, without one)."""
+
+    def __init__(self, requested_device: str | None):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.device = resolve_device(requested_device)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+                torch.cuda.set_device(self.device)
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def first(self) -> bool:
+        return self.rank == 0
+
+    def max(self, value: float) -> float:
+        """The largest ``value`` over the processes, so all take the same decision."""
+        if self.world == 1:
+            return value
+        import torch.distributed as dist
+
+        on = self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+        tensor = torch.tensor([value], dtype=torch.float64, device=on)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return float(tensor.item())
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def from_first(self, value):
+        """The first process's ``value`` (any picklable object), on every process."""
+        if self.world == 1:
+            return value
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def check_replicas_agree(self, model) -> None:
+        """Raise if the processes' copies of the weights have drifted apart."""
+        if self.world == 1:
+            return
+        checksum = sum(float(p.detach().double().sum()) for p in model.parameters())
+        lowest, highest = -self.max(-checksum), self.max(checksum)
+        if highest - lowest > 1e-6 * max(1.0, abs(highest)):
+            raise RuntimeError(f"data-parallel replicas disagree (weight sums {lowest} .. {highest})")
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
 def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> dict:
     """Train (or continue training) a GPN ConvNet; returns the last metrics.
 
     Stops at ``max_steps`` or after ``time_limit_s`` seconds, whichever is first, and
     leaves ``output_dir/checkpoint.pt`` to continue from and ``output_dir/best`` (the
-    model with the lowest held-out loss so far).
+    model with the lowest held-out loss so far). Launched by ``torchrun`` with several
+    processes, ``batch_size`` windows a step are split evenly across them.
     """
+    processes = _Processes(config.device)
+    try:
+        return _train_mlm(config, log if processes.first else (lambda line: None), processes)
+    finally:
+        processes.close()
+
+
+def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes: _Processes) -> dict:
+    if config.batch_size % processes.world:
+        raise ValueError(f"a batch of {config.batch_size} windows does not split evenly across "
+                         f"{processes.world} processes; choose a multiple of {processes.world}")
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(config.device)
+    device = processes.device
     torch.manual_seed(config.seed)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -281,13 +380,16 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
         raise ValueError(f"held-out chromosomes {missing} are not in {config.fasta}; choose from {genome.chroms}")
     train_chroms = [c for c in genome.chroms if c not in config.held_out_chroms]
     ids, soft_masked, chrom_starts = encode_genome(genome, train_chroms)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    # Each process draws its own windows; process 0 draws what a single-process run would.
+    generator = torch.Generator(device=device).manual_seed(config.seed + processes.rank)
     sampler = DeviceGenomeSampler(ids, soft_masked, valid_window_starts(chrom_starts, config.context), config,
                                   device, generator)
     eval_inputs, eval_labels = heldout_eval_set(genome, config.held_out_chroms, config.context,
                                                 max_windows=config.eval_windows)
     log(f"training on {len(ids):,} bases of {len(train_chroms)} sequences; held out {config.held_out_chroms} "
         f"({int((eval_labels != -100).sum()):,} masked bases in {len(eval_inputs)} validation windows)")
+    if processes.world > 1:
+        log(f"{processes.world} processes, {config.batch_size // processes.world} windows each a step")
 
     model = build_model(config).to(device)
     n_params = sum(p.numel() for p in model.parameters())
@@ -304,7 +406,10 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"].cpu())
+        if processes.first:
+            generator.set_state(state["generator"].cpu())
+        else:  # only the first process's random state is saved
+            generator.manual_seed(config.seed + processes.rank + 7919 * state["step"])
         step, best_loss, history = state["step"], state["best_loss"], state["history"]
         log(f"resumed from step {step} (best held-out loss so far {best_loss:.4f} nats)")
     elif config.resume_weights:
@@ -318,14 +423,20 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
         step, best_loss, history = state["step"], state["best_loss"], state["history"]
         rewarm_from = step
         log(f"continued from weights at step {step}; optimiser state restarts")
-    (out / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
+    if processes.first:
+        (out / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
     log(f"{n_params / 1e6:.2f} M parameters on {device}")
 
-    # Only the encoder is compiled: its shapes are fixed, while the head sees a varying
-    # number of masked positions per batch.
-    encoder = torch.compile(model.model) if config.compile else model.model
+    step_loss = _MaskedLMLoss(model, torch.compile(model.model) if config.compile else model.model)
+    if processes.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        step_loss = DistributedDataParallel(step_loss, device_ids=[device] if device.type == "cuda" else None)
+    local_batch = config.batch_size // processes.world
 
     def save_checkpoint():
+        if not processes.first:
+            return
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                     "generator": generator.get_state(), "best_loss": best_loss, "history": history},
                    checkpoint_path.with_suffix(".tmp"))
@@ -336,6 +447,8 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
 
     def evaluate():
         nonlocal best_loss
+        if not processes.first:
+            return None
         model.eval()
         metrics = masked_lm_metrics(model, eval_inputs, eval_labels, device, reverse_complement=False)
         model.train()
@@ -352,19 +465,17 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
     model.train()
     window_steps, window_start = 0, time.time()
     while step < config.max_steps:
-        if config.time_limit_s is not None and time.time() - started > config.time_limit_s:
+        # the slowest clock decides, so every process sets the same rate and stops together
+        elapsed = processes.max(time.time() - started)
+        if config.time_limit_s is not None and elapsed > config.time_limit_s:
             log(f"time limit reached at step {step}")
             break
         ramp = 1.0 if rewarm_from is None else min(1.0, (step - rewarm_from + 1) / 200)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(step, config, time.time() - started) * ramp
-        inputs, labels, weights = sampler.batch(config.batch_size)
+            group["lr"] = learning_rate_at(step, config, elapsed) * ramp
+        inputs, labels, weights = sampler.batch(local_batch)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            hidden = encoder(input_ids=inputs).last_hidden_state
-            chosen = labels != -100
-            logits = model.cls(hidden[chosen]).float()
-        target_weights = weights[chosen]
-        loss = (F.cross_entropy(logits, labels[chosen], reduction="none") * target_weights).sum() / target_weights.sum()
+            loss = step_loss(inputs, labels, weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -377,11 +488,16 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
             window_steps, window_start = 0, time.time()
         if step % config.eval_every == 0:
             evaluate()
+            processes.barrier()
         if step % config.checkpoint_every == 0:
             save_checkpoint()
+            processes.barrier()
     metrics = history[-1] if history and history[-1]["step"] == step else evaluate()
     save_checkpoint()
-    return metrics
+    processes.check_replicas_agree(model)
+    if processes.world > 1:
+        log("data-parallel replicas agree")
+    return processes.from_first(metrics)
 
 
 def export_model(best_dir: Path, target: Path, model_card: str | None = None) -> None:

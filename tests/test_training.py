@@ -107,3 +107,22 @@ def test_eval_mlm_scores_trainer_style_corruption_above_all_mask(tmp_path):
     # a tenth of the scored bases stay visible, so the trainer-style protocol reads higher
     assert 0.35 < all_masked["accuracy"] < trainer_style["accuracy"]
     assert trainer_style["bits_per_base"] < all_masked["bits_per_base"] < 2.0
+
+
+def test_two_process_data_parallel_run_keeps_replicas_in_step(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "glm_core.cli", "train-mlm", "--output-dir", str(tmp_path / "run"), "--device", "cpu",
+               "--hidden-size", "32", "--layers", "2", "--batch-size", "8", "--max-steps", "4",
+               "--warmup-steps", "2", "--eval-every", "2", "--eval-windows", "4", "--checkpoint-every", "2"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 processes, 4 windows each a step" in done.stdout
+    assert "data-parallel replicas agree" in done.stdout
+    assert done.stdout.count("last held-out accuracy") == 1  # one process reports
+    assert json.loads((tmp_path / "run" / "latest" / "trainer_state.json").read_text())["step"] == 4
+    assert load_masked_lm(tmp_path / "run" / "best", device="cpu").model.config.hidden_size == 32
