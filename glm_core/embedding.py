@@ -53,6 +53,7 @@ import torch
 
 from .annotation import REGION_CLASSES, Annotation
 from .genome import Genome, nucleotide_codes
+from .kmer import kmer_ids, kmer_names, reverse_complement_kmer_ids
 from .models import MaskedLM, default_batch_size
 from .scoring import complement_ids
 
@@ -422,23 +423,6 @@ def estimate_seconds_per_window(
 
 
 # ---------------------------------------------------------------------------- k-mer spectrum
-def kmer_names(k: int = 4) -> list[str]:
-    """The ``4 ** k`` k-mers in the column order of :func:`kmer_spectrum` (AAAA, AAAC, ...)."""
-    names = [""]
-    for _ in range(k):
-        names = [prefix + base for prefix in names for base in "ACGT"]
-    return names
-
-
-def _reverse_complement_kmer_ids(k: int) -> np.ndarray:
-    """Permutation: k-mer id (base 4, first base most significant) -> id of its reverse complement."""
-    ids = np.arange(4**k, dtype=np.int64)
-    flipped = np.zeros_like(ids)
-    for digit in range(k):  # least significant first: it becomes the most significant
-        flipped = flipped * 4 + (3 - ((ids >> (2 * digit)) & 3))
-    return flipped
-
-
 def kmer_spectrum(genome: Genome, windows: pd.DataFrame, k: int = 4) -> np.ndarray:
     """Normalised k-mer frequencies of each window, counted on both strands.
 
@@ -460,21 +444,14 @@ def kmer_spectrum(genome: Genome, windows: pd.DataFrame, k: int = 4) -> np.ndarr
     if not 1 <= int(k) <= 8:
         raise ValueError(f"k must be in 1..8 (the spectrum has 4**k columns); got k={k}")
     k = int(k)
-    reverse = _reverse_complement_kmer_ids(k)
+    reverse = reverse_complement_kmer_ids(k)
     out = np.zeros((len(windows), 4**k), dtype=np.float32)
     chroms = windows["chrom"].astype(str).to_numpy()
     starts = windows["start"].to_numpy(np.int64)
     ends = windows["end"].to_numpy(np.int64)
     for row in range(len(windows)):
-        codes = nucleotide_codes(genome.fetch(chroms[row], int(starts[row]), int(ends[row]))).astype(np.int64)
-        n = len(codes) - k + 1
-        if n <= 0:
-            continue
-        bad = np.concatenate([[0], np.cumsum(codes < 0)])
-        valid = (bad[k:] - bad[:-k]) == 0
-        kmers = np.zeros(n, dtype=np.int64)
-        for offset in range(k):
-            kmers = kmers * 4 + np.maximum(codes[offset : offset + n], 0)
+        codes = nucleotide_codes(genome.fetch(chroms[row], int(starts[row]), int(ends[row])))
+        kmers, valid = kmer_ids(codes, k)
         counts = np.bincount(kmers[valid], minlength=4**k)
         counts = counts + counts[reverse]
         if counts.sum():

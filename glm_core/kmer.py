@@ -31,7 +31,7 @@ G=2, T=3). The count table of half-width ``j`` has shape ``(4 ** (2 * j), 4)``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -43,15 +43,51 @@ PSEUDOCOUNT = 0.5
 FORMAT_VERSION = 1
 
 
-def _reverse_complement_context_ids(half_width: int) -> np.ndarray:
-    """Permutation mapping each context id of half-width ``j`` to the id of its reverse complement.
+def kmer_names(k: int = 4) -> list[str]:
+    """The ``4 ** k`` k-mers in id order (AAAA, AAAC, ...): the column order of every k-mer table."""
+    names = [""]
+    for _ in range(k):
+        names = [prefix + base for prefix in names for base in "ACGT"]
+    return names
 
-    The reverse complement of the window ``L x R`` is ``rc(R) comp(x) rc(L)``, so the
-    context digits are reversed and complemented as one string of ``2j`` digits.
+
+def kmer_ids(codes: np.ndarray, k: int, order: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Id of every length-``k`` window of ``codes`` and whether it holds only A/C/G/T.
+
+    Parameters
+    ----------
+    codes : :func:`glm_core.genome.nucleotide_codes` of a sequence.
+    order : the window's positions read as base-4 digits, most significant first
+        (default ``0 .. k - 1``, so ids follow :func:`kmer_names`).
+
+    Returns
+    -------
+    (ids int64 shape=(n,), valid bool shape=(n,)) with ``n = len(codes) - k + 1`` (0 when
+    the sequence is shorter than ``k``); ids of invalid windows are meaningless.
     """
-    ids = np.arange(4 ** (2 * half_width), dtype=np.int64)
+    n = len(codes) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    bad = np.concatenate([[0], np.cumsum(codes < 0)])
+    valid = (bad[k:] - bad[:-k]) == 0
+    clean = np.maximum(codes, 0).astype(np.int64)
+    ids = np.zeros(n, dtype=np.int64)
+    for offset in range(k) if order is None else order:
+        ids *= 4
+        ids += clean[offset : offset + n]
+    return ids, valid
+
+
+def reverse_complement_kmer_ids(k: int) -> np.ndarray:
+    """Permutation: id of a k-mer (first base most significant) -> id of its reverse complement.
+
+    For a context of half-width ``j`` (its ``2j`` digits left then right of the centre) use
+    ``k = 2j``: the reverse complement of ``L x R`` is ``rc(R) comp(x) rc(L)``, so the context
+    digits are reversed and complemented as one string.
+    """
+    ids = np.arange(4**k, dtype=np.int64)
     flipped = np.zeros_like(ids)
-    for digit in range(2 * half_width):  # least significant first: it becomes the most significant
+    for digit in range(k):  # least significant first: it becomes the most significant
         flipped = flipped * 4 + (3 - ((ids >> (2 * digit)) & 3))
     return flipped
 
@@ -60,16 +96,8 @@ def _window_counts(codes: np.ndarray, half_width: int) -> np.ndarray:
     """Counts of (context, centre) over all-ACGT windows of one strand, shape=(4**(2j), 4), int64."""
     j = half_width
     width = 2 * j + 1
-    n_windows = len(codes) - width + 1
-    if n_windows <= 0:
-        return np.zeros((4 ** (2 * j), 4), dtype=np.int64)
-    bad = np.concatenate([[0], np.cumsum(codes < 0)])
-    valid = (bad[width:] - bad[:-width]) == 0
-    clean = np.maximum(codes, 0).astype(np.int64)
-    joint = np.zeros(n_windows, dtype=np.int64)
-    for offset in [*range(j), *range(j + 1, width), j]:  # context digits, then the centre last
-        joint *= 4
-        joint += clean[offset : offset + n_windows]
+    context_then_centre = [*range(j), *range(j + 1, width), j]
+    joint, valid = kmer_ids(codes, width, order=context_then_centre)
     counts = np.bincount(joint[valid], minlength=4 ** (2 * j + 1))
     return counts.reshape(4 ** (2 * j), 4)
 
@@ -147,7 +175,7 @@ class KmerModel:
         counts = []
         for j, table in enumerate(forward):
             # The minus strand holds every window's reverse complement: (rc(context), comp(centre)).
-            counts.append(table + table[_reverse_complement_context_ids(j)][:, ::-1])
+            counts.append(table + table[reverse_complement_kmer_ids(2 * j)][:, ::-1])
         return cls(counts, training_chroms=chroms, genome_name=genome.path.name)
 
     # ------------------------------------------------------------------ persistence

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from itertools import product
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .genome import nucleotide_codes
+from .kmer import kmer_ids
+from .kmer import kmer_names as single_k_names
 
 DEFAULT_K = (1, 2, 3, 4, 5)
 ORACLE_FILES = ("oracle.npz", "oracle.json")
@@ -27,7 +28,7 @@ ORACLE_FILES = ("oracle.npz", "oracle.json")
 
 def kmer_names(ks=DEFAULT_K) -> list[str]:
     """Column names of :func:`kmer_frequencies`, k by k, each in lexicographic A<C<G<T order."""
-    return ["".join(p) for k in ks for p in product("ACGT", repeat=k)]
+    return [name for k in ks for name in single_k_names(k)]
 
 
 def kmer_frequencies(sequences, ks=DEFAULT_K) -> np.ndarray:
@@ -40,16 +41,12 @@ def kmer_frequencies(sequences, ks=DEFAULT_K) -> np.ndarray:
     np.ndarray, shape=(len(sequences), sum(4**k for k in ks)), float32.
     """
     blocks = []
-    codes_list = [nucleotide_codes(s).astype(np.int64) for s in sequences]
+    codes_list = [nucleotide_codes(s) for s in sequences]
     for k in ks:
         block = np.zeros((len(codes_list), 4 ** k), dtype=np.float32)
         for row, codes in enumerate(codes_list):
-            if len(codes) < k:
-                continue
-            windows = np.lib.stride_tricks.sliding_window_view(codes, k)
-            valid = (windows >= 0).all(axis=1)
-            index = windows[valid] @ (4 ** np.arange(k - 1, -1, -1))
-            counts = np.bincount(index, minlength=4 ** k)
+            index, valid = kmer_ids(codes, k)
+            counts = np.bincount(index[valid], minlength=4 ** k)
             if counts.sum():
                 block[row] = counts / counts.sum()
         blocks.append(block)

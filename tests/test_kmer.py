@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from glm_core.genome import Genome, fasta_text, nucleotide_codes, reverse_complement
-from glm_core.kmer import KmerModel, _reverse_complement_context_ids
+from glm_core.kmer import KmerModel, reverse_complement_kmer_ids
 
 BASES = np.array(list("ACGT"))
 MOTIF = "GATTACAGC"  # 9 bases: 4 of context (GATT), the centre A, 4 of context (CAGC)
@@ -60,18 +60,18 @@ def test_counts_cover_both_strands_and_skip_n(planted):
     assert model.counts[0].sum() == 2 * (200_000 - 50)
     # Every window's reverse complement was counted too: n[c, b] == n[rc(c), comp(b)].
     for j in range(model.k + 1):
-        np.testing.assert_array_equal(model.counts[j], model.counts[j][_reverse_complement_context_ids(j)][:, ::-1])
+        np.testing.assert_array_equal(model.counts[j], model.counts[j][reverse_complement_kmer_ids(2 * j)][:, ::-1])
     unigram = model.counts[0][0]
     assert unigram[0] == unigram[3] and unigram[1] == unigram[2]  # A = T, C = G
 
 
 def test_reverse_complement_context_ids_are_an_involution():
     for j in range(4):
-        rc = _reverse_complement_context_ids(j)
+        rc = reverse_complement_kmer_ids(2 * j)
         np.testing.assert_array_equal(rc[rc], np.arange(4 ** (2 * j)))
     # context AC|GG (left AC, right GG) -> reverse complement CC|GT
     ids = {"ACGG": 0b00_01_10_10, "CCGT": 0b01_01_10_11}
-    assert _reverse_complement_context_ids(2)[ids["ACGG"]] == ids["CCGT"]
+    assert reverse_complement_kmer_ids(4)[ids["ACGG"]] == ids["CCGT"]
 
 
 def test_reverse_complement_symmetry(planted):
