@@ -269,15 +269,15 @@ class _MaskedLMLoss(torch.nn.Module):
     which is why only the encoder (fixed shapes) is compiled.
     """
 
-    def __init__(self, model, encoder):
+    def __init__(self, encoder, head):
         super().__init__()
-        self.model = model
         self.encoder = encoder
+        self.head = head
 
     def forward(self, inputs: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=inputs).last_hidden_state
         chosen = labels != -100
-        logits = self.model.cls(hidden[chosen]).float()
+        logits = self.head(hidden[chosen]).float()
         target_weights = weights[chosen]
         losses = F.cross_entropy(logits, labels[chosen], reduction="none")
         return (losses * target_weights).sum() / target_weights.sum()
@@ -427,7 +427,7 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
         (out / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
     log(f"{n_params / 1e6:.2f} M parameters on {device}")
 
-    step_loss = _MaskedLMLoss(model, torch.compile(model.model) if config.compile else model.model)
+    step_loss = _MaskedLMLoss(torch.compile(model.model) if config.compile else model.model, model.cls)
     if processes.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
