@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from Bio.Seq import translate
 
-from glm_core.genome import reverse_complement
+from glm_core.genome import is_gzip, reverse_complement
 
 FEATURE_COLUMNS = [
     "chrom",
@@ -247,7 +247,7 @@ def read_annotation(path: str | Path, format: str | None = None) -> pd.DataFrame
 
 
 def _feature_lines(path: Path) -> tuple[list[list[str]], list[int]]:
-    opener = gzip.open if _is_gzip(path) else open
+    opener = gzip.open if is_gzip(path) else open
     rows: list[list[str]] = []
     line_numbers: list[int] = []
     with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
@@ -266,11 +266,6 @@ def _feature_lines(path: Path) -> tuple[list[list[str]], list[int]]:
             rows.append(fields)
             line_numbers.append(number)
     return rows, line_numbers
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
 
 
 def _detect_format(path: Path, rows: list[list[str]]) -> str:

@@ -52,7 +52,7 @@ import pandas as pd
 import torch
 
 from .annotation import REGION_CLASSES, Annotation
-from .genome import Genome, nucleotide_codes
+from .genome import Genome, is_gzip, nucleotide_codes
 from .kmer import kmer_ids, kmer_names, reverse_complement_kmer_ids
 from .models import MaskedLM, default_batch_size
 from .scoring import complement_ids
@@ -223,10 +223,8 @@ def windows_from_bed(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"BED file not found: {path}")
-    with open(path, "rb") as handle:
-        compressed = handle.read(2) == b"\x1f\x8b"
     rows = []
-    opener = gzip.open if compressed else open
+    opener = gzip.open if is_gzip(path) else open
     with opener(path, "rt", errors="replace") as handle:
         for number, raw in enumerate(handle, start=1):
             line = raw.rstrip("\r\n")

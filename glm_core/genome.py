@@ -231,7 +231,7 @@ def _check_fasta_text(path: Path, display_name: Path) -> None:
     Only the first megabyte is inspected line by line; pyfaidx's indexer checks the rest
     (ragged line lengths, truncated records).
     """
-    opener = gzip.open if _is_gzip(path) else open
+    opener = gzip.open if is_gzip(path) else open
     with opener(path, "rt", errors="replace") as handle:
         first = handle.readline()
         if not first.startswith(">"):
@@ -253,7 +253,7 @@ def _check_fasta_text(path: Path, display_name: Path) -> None:
 
 def _header_line(path: Path, name: str) -> int | str:
     """1-based line number of the header ``>name ...`` in a FASTA file ('?' if not found)."""
-    opener = gzip.open if _is_gzip(path) else open
+    opener = gzip.open if is_gzip(path) else open
     with opener(path, "rt", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             if line.startswith(">") and line[1:].split(maxsplit=1)[:1] == [name]:
@@ -279,6 +279,7 @@ def _lines_before_gzip_error(path: Path) -> int:
     return complete
 
 
-def _is_gzip(path: Path) -> bool:
+def is_gzip(path: Path) -> bool:
+    """Whether the file starts with the gzip magic bytes (plain and BGZF files alike)."""
     with open(path, "rb") as handle:
         return handle.read(2) == b"\x1f\x8b"
