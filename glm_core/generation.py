@@ -39,7 +39,7 @@ import torch
 from .evaluation import HELD_OUT_CHROMS
 from .genome import fasta_text
 from .models import ASSETS_DIR, resolve_device
-from .promoters import DEFAULT_FAMILY, DEFAULT_UPSTREAM, tag_family_column, tag_token
+from .promoters import DEFAULT_FAMILY, DEFAULT_UPSTREAM, load_tag_table, tag_family_column, tag_token
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>", "<unk>", "<genome>")
 NUCLEOTIDES = "ACGT"
@@ -487,13 +487,18 @@ def _mean_loss(model, rows, pad_id, device, batch_size=64) -> float:
     return total / max(count, 1)
 
 
-def tagged_promoters(config: GeneratorTrainingConfig, genome, annotation) -> pd.DataFrame:
-    """The promoter table of ``config`` with its tag family (CAI by default, else the tag table)."""
+def tagged_promoters(config: GeneratorTrainingConfig, genome, annotation,
+                     tag_table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The promoter table of ``config`` with its tag family (CAI by default, else the tag table).
+
+    ``tag_table`` is ``config.tag_table`` already read, for callers that need it too.
+    """
     from .promoters import cai_tags, promoter_table, read_tag_table
 
     promoters = promoter_table(annotation, genome, upstream=config.upstream, held_out_chroms=config.held_out_chroms)
     if config.tag_table:
-        return read_tag_table(config.tag_table, promoters, n_bins=config.n_bins, family=config.tag_family)
+        table = tag_table if tag_table is not None else config.tag_table
+        return read_tag_table(table, promoters, n_bins=config.n_bins, family=config.tag_family)
     return cai_tags(promoters, annotation, genome, n_bins=config.n_bins)
 
 
@@ -521,8 +526,9 @@ def train_generator(config: GeneratorTrainingConfig, log: Callable[[str], None] 
 
     genome = Genome(config.fasta)
     annotation = Annotation.from_file(config.annotation)
-    promoters = tagged_promoters(config, genome, annotation)
-    family = tag_family_column(config.tag_table, config.tag_family) if config.tag_table else DEFAULT_FAMILY
+    tag_table = load_tag_table(config.tag_table) if config.tag_table else None
+    promoters = tagged_promoters(config, genome, annotation, tag_table)
+    family = tag_family_column(tag_table, config.tag_family) if tag_table is not None else DEFAULT_FAMILY
     labels = ordered_labels(promoters.loc[~promoters["held_out"], family])
     log(f"{len(promoters):,} tagged promoters ({(~promoters['held_out']).sum():,} training, "
         f"{promoters['held_out'].sum():,} held out); {family} labels {labels}")
