@@ -5,17 +5,22 @@
 # outlive the command, and each phase waits on them:
 #   bench/device_train_mlm.sh sweep SECONDS   # short runs of candidate recipes side by side
 #   bench/device_train_mlm.sh start SECONDS   # train (continuing the sweep's best run, if any),
-#                                             # wait SECONDS, copy a fallback
+#                                             # wait, copy a fallback
 #   bench/device_train_mlm.sh continue SECONDS  # like start, but continue the weights in
 #                                             # CONTINUE_FROM (default: the bundled model), trained
 #                                             # CONTINUE_STEP steps so far, with a new cosine from
-#                                             # CONTINUE_LR; unless GPUS > 1, a second GPU
-#                                             # meanwhile repeats the reference probe's budget
-#                                             # (3,700 steps from scratch) and evaluates it
-#   bench/device_train_mlm.sh finish SECONDS  # wait for the end (at most SECONDS), evaluate, export
+#                                             # CONTINUE_LR, CONTINUE_BATCH windows a step (default
+#                                             # 256) and dropout CONTINUE_DROPOUT (default 0);
+#                                             # unless GPUS > 1, a second GPU meanwhile repeats the
+#                                             # reference probe's budget (3,700 steps from scratch)
+#                                             # and evaluates it
+#   bench/device_train_mlm.sh finish SECONDS  # wait for the end, export, and run the model-card
+#                                             # evaluation (bench/eval_mlm.py)
 #   bench/device_train_mlm.sh anneal SECONDS  # after finish, on the same machine: one more cosine of
 #                                             # SECONDS from ANNEAL_LR (optimiser state kept), then
 #                                             # export and the model-card evaluation
+# start, continue and finish wait on training for at most SECONDS from the phase's start, so
+# each phase fits in one device command.
 # The sweep runs every recipe for the same wall time, spread over the visible GPUs, and
 # picks the one with the lowest held-out bits/base; `start` then continues that run with
 # the same recipe for TRAIN_SECONDS. Without a sweep, `start` trains the default recipe.
@@ -63,9 +68,23 @@ launch() {
   echo $! >"$run_dir/pid"
 }
 
-wait_for_training() {
+# A data-parallel launch that hangs (e.g. in NCCL set-up) would otherwise hold the machine
+# for the whole phase: stop it if no training step is logged within $1 seconds.
+started_or_stop() {
   local deadline=$((SECONDS + $1))
-  while running && [ $SECONDS -lt $deadline ]; do sleep 10; done
+  while running && ! grep -q "steps/s" "$run_dir/log" && [ $SECONDS -lt $deadline ]; do sleep 5; done
+  if ! grep -q "steps/s" "$run_dir/log"; then
+    tail -40 "$run_dir/log"
+    echo "no training step logged within $1 s; stopping"
+    kill -- -"$(cat "$run_dir/pid")" 2>/dev/null || true
+    exit 1
+  fi
+}
+
+# waits until training ends or the phase has run $1 seconds, whichever comes first, so a
+# phase's length stays within the device's limit on one command
+wait_for_training() {
+  while running && [ $SECONDS -lt "$1" ]; do sleep 10; done
 }
 
 export_best() {
@@ -127,11 +146,13 @@ case $phase in
       mkdir -p "$run_dir/resume"
       cp "$weights"/*.json "$weights/model.safetensors" "$run_dir/resume/"
       # the bundled model's card gives the step it was kept at; the log counts on from there
-      echo "{\"step\": ${CONTINUE_STEP:-27000}, \"best_loss\": Infinity, \"history\": []}" \
+      echo "{\"step\": ${CONTINUE_STEP:-29758}, \"best_loss\": Infinity, \"history\": []}" \
         >"$run_dir/resume/trainer_state.json"
-      echo "--hidden-size 256 --layers 16 --batch-size 256 --learning-rate ${CONTINUE_LR:-7.5e-4}" >"$run_dir/recipe.args"
+      echo "--hidden-size 256 --layers 16 --batch-size ${CONTINUE_BATCH:-256} --learning-rate ${CONTINUE_LR:-7.5e-4} --dropout ${CONTINUE_DROPOUT:-0}" \
+        >"$run_dir/recipe.args"
       if [ "${GPUS:-1}" -gt 1 ]; then
         launch --resume-weights "$run_dir/resume"
+        started_or_stop 300
       else
         CUDA_VISIBLE_DEVICES=0 launch --resume-weights "$run_dir/resume"
       fi
@@ -151,7 +172,7 @@ case $phase in
     wait_for_training "$wait_s"
     [ -z "$probe_pid" ] || wait "$probe_pid" || echo "reference-budget run failed; see its logs"
     grep -v "Writing model" "$run_dir/log" | tail -20
-    grep "held-out\|accuracy" "$out/probe3700.train.log" "$out/probe3700_eval.log" 2>/dev/null | head -20
+    if [ -n "$probe_pid" ]; then grep "held-out\|accuracy" "$out/probe3700.train.log" "$out/probe3700_eval.log" | head -20; fi
     if [ -d "$run_dir/latest" ]; then
       cp "$run_dir/recipe.args" "$run_dir/latest/"
       tar -C "$run_dir" -cf - latest | split -b 15m - "$out/fallback.tar."
@@ -166,9 +187,11 @@ case $phase in
     fi
     wait_for_training "$wait_s"
     grep -v "Writing model" "$run_dir/log" | tail -30
-    python3 -m glm_core.cli eval-mlm --model "$run_dir/best" --out "$out/heldout_metrics.json"
-    export_best
     grep -v "Writing model" "$run_dir/log" >"$out/train.log"
+    export_best
+    # the model-card evaluation (every protocol, biology, k-mer rows) on the exported weights
+    python3 bench/eval_mlm.py --model "$run_dir/gpn-umaydis" --out "$out/eval_mlm.json" 2>&1 |
+      grep -v "Loading weights\|dilation"
     ;;
   anneal)
     python3 -m glm_core.cli train-mlm --output-dir "$run_dir" --hidden-size 256 --layers 16 --batch-size 256 \
