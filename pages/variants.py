@@ -64,9 +64,9 @@ with scan_tab:
                 "SNVs often score *below* missense ones: a model that has learnt the genome's codon usage finds a "
                 "change to a rarely used synonymous codon unlikely although the protein is unchanged. For the "
                 "bundled gpn-umaydis model on 150 held-out genes (chr20\u2013chr23, 736,758 CDS SNVs; see its model "
-                "card) the raw LLR separates stop-gained from synonymous SNVs at an AUROC of 0.945 but missense "
-                "from synonymous only at 0.465 (0.5 = chance; mean LLR \u22124.00 stop-gained, \u22120.71 "
-                "synonymous, \u22120.56 missense). The tables below give the same numbers for this region and model."
+                "card) the raw LLR separates stop-gained from synonymous SNVs at an AUROC of 0.947 but missense "
+                "from synonymous only at 0.467 (0.5 = chance; mean LLR \u22124.19 stop-gained, \u22120.75 "
+                "synonymous, \u22120.61 missense). The tables below give the same numbers for this region and model."
             )
             summary_column, auroc_column = st.columns([3, 2])
             summary_column.dataframe(variants.consequence_llr_summary(snvs), hide_index=True,
