@@ -148,8 +148,8 @@ case $phase in
       # the bundled model's card gives the step it was kept at; the log counts on from there
       echo "{\"step\": ${CONTINUE_STEP:-29758}, \"best_loss\": Infinity, \"history\": []}" \
         >"$run_dir/resume/trainer_state.json"
-      echo "--hidden-size 256 --layers 16 --batch-size ${CONTINUE_BATCH:-256} --learning-rate ${CONTINUE_LR:-7.5e-4} --dropout ${CONTINUE_DROPOUT:-0}" \
-        >"$run_dir/recipe.args"
+      echo "--hidden-size 256 --layers 16 --batch-size ${CONTINUE_BATCH:-256}" \
+        "--learning-rate ${CONTINUE_LR:-7.5e-4} --dropout ${CONTINUE_DROPOUT:-0}" >"$run_dir/recipe.args"
       if [ "${GPUS:-1}" -gt 1 ]; then
         launch --resume-weights "$run_dir/resume"
         started_or_stop 300

@@ -28,7 +28,7 @@ def test_generator_trained_on_an_own_tag_table_saves_loads_and_generates(tmp_pat
     metrics = train_generator(GeneratorTrainingConfig(
         output_dir=str(output), fasta=str(EMBEDDED_FASTA), annotation=str(EMBEDDED_ANNOTATION),
         tag_table=str(table), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-        pretrain_steps=2, finetune_steps=2, batch_size=4, warmup_steps=1, eval_every=1, device="cpu", threads=2,
+        pretrain_steps=2, finetune_steps=2, batch_size=4, warmup_steps=1, eval_every=1, device="cpu",
     ), log=lambda line: None)
 
     assert metrics["family"] == "promoter_state" and metrics["labels"] == ["closed", "open"]
