@@ -312,7 +312,8 @@ def _cmd_train_generator(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from .generation import generate_promoters, guidance_warning, load_generator, recommended_guidance
+    from .generation import (designs_fasta, generate_promoters, guidance_warning, load_generator,
+                             recommended_guidance)
     from .oracle import KmerOracle
 
     generator = load_generator(args.model, device=args.device)
@@ -331,14 +332,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     )
     bar.close()
     try:
-        scores = KmerOracle.load(args.model).score(designs["sequence"])
+        designs["oracle_score"] = KmerOracle.load(args.model).score(designs["sequence"])
     except FileNotFoundError:
-        scores = None
-    with open(args.out, "w") as handle:
-        for i, row in designs.iterrows():
-            score = f" oracle_score={scores[i]:.3f}" if scores is not None else ""
-            handle.write(f">{row.design_id} tags={row.tags} guidance={guidance:g} seed={args.seed}{score}\n")
-            handle.write("\n".join(row.sequence[j:j + 80] for j in range(0, len(row.sequence), 80)) + "\n")
+        pass
+    Path(args.out).write_text(designs_fasta(designs, seed=args.seed))
     print(f"wrote {len(designs):,} designs of {args.length} bp ({', '.join(args.tag)}, guidance {guidance:g}) "
           f"to {args.out}")
     return 0

@@ -723,11 +723,13 @@ def describe_designs(designs: pd.DataFrame, oracle, training_promoters: pd.DataF
     return table
 
 
-def designs_fasta(table: pd.DataFrame) -> str:
-    """FASTA text of a design table (``design_id``, ``tags``, ``sequence`` [, ``guidance``, ``oracle_score``])."""
+def designs_fasta(table: pd.DataFrame, seed: int | None = None) -> str:
+    """FASTA text of a design table (``design_id``, ``tags``, ``sequence`` [, ``guidance``, ``oracle_score``]);
+    ``seed``, when given, is written in every header as the sampling seed."""
     records = {}
+    seed_field = "" if seed is None else f" seed={seed}"
     for row in table.itertuples(index=False):
         guidance = f" guidance={row.guidance:g}" if hasattr(row, "guidance") else ""
         score = f" oracle_score={row.oracle_score:.3f}" if hasattr(row, "oracle_score") else ""
-        records[f"{row.design_id} tags={row.tags}{guidance}{score}"] = row.sequence
+        records[f"{row.design_id} tags={row.tags}{guidance}{seed_field}{score}"] = row.sequence
     return fasta_text(records, width=80)
