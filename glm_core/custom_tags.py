@@ -111,11 +111,9 @@ def summarize_tag_table(table: pd.DataFrame, promoters: pd.DataFrame, n_bins: in
     unmatched = len(set(ids)) - len(matched_ids)
     if unmatched:
         notes.append(f"{unmatched:,} of {len(set(ids)):,} IDs match no gene, transcript or gene name.")
-    tagged_ids = set(tagged["gene_id"]) | set(tagged["transcript_id"]) | set(tagged["name"])
-    tagged_ids |= {i.split(":", 1)[-1] for i in tagged_ids}
-    without_value = len(matched_ids - tagged_ids)
+    without_value = len(matched_ids - matching_ids(ids, tagged))
     if without_value:
-        what = "a number" if kind == "numeric" else "a label"
+        what = "number" if kind == "numeric" else "label"
         notes.append(f"{without_value:,} matched IDs have no {what} (or no promoter of 50 bp or more) and are "
                      "left out.")
     few = counts.loc[counts["training"] < FEW_PROMOTERS, "label"].tolist()

@@ -122,6 +122,16 @@ def test_label_tags_use_the_labels_as_given():
     assert "min_value" not in summary.counts
 
 
+def test_matched_ids_without_a_value_are_counted_under_any_id_form():
+    promoters, values = _promoters()
+    # IDs given as gene names and as prefixed gene IDs; every seventh value left empty
+    ids = [f"um{i:05d}" if i % 2 else f"gene:g{i:03d}" for i in range(len(values))]
+    levels = [np.nan if i % 7 == 0 else v for i, v in enumerate(values)]
+    summary = summarize_tag_table(pd.DataFrame({"gene": ids, "level": levels}), promoters)
+    assert summary.n_ids_matched == 90 and summary.n_promoters == 77
+    assert "13 matched IDs have no number" in summary.notes[0]
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "tags.csv is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "could not be read as a CSV or TSV table"),
