@@ -564,9 +564,10 @@ def sequence_pseudo_log_likelihood(
     guess over four bases); NaN for a sequence without A/C/G/T.
     """
     rng = np.random.default_rng(seed)
+    codes = [nucleotide_codes(sequence) for sequence in sequences]
     chosen = []
-    for sequence in sequences:
-        valid = np.flatnonzero(nucleotide_codes(sequence) >= 0)
+    for sequence_codes in codes:
+        valid = np.flatnonzero(sequence_codes >= 0)
         if positions_per_sequence is not None and len(valid) > positions_per_sequence:
             valid = np.sort(rng.choice(valid, positions_per_sequence, replace=False))
         chosen.append(valid)
@@ -582,7 +583,7 @@ def sequence_pseudo_log_likelihood(
                 progress(before + inner_done, total)
 
         probabilities = model.sequence_site_probabilities(sequence, positions, batch_size=batch_size, progress=step)
-        reference = nucleotide_codes(sequence)[positions].astype(np.int64)
+        reference = codes[i][positions].astype(np.int64)
         p_reference = probabilities[np.arange(len(positions)), reference].astype(np.float64)
         scores[i] = float(np.mean(np.log2(np.clip(p_reference, 1e-12, 1.0))))
         done += len(positions)
