@@ -18,9 +18,10 @@ Training (:func:`train_generator`) first pretrains on random windows of the trai
 chromosomes (both strands), then fine-tunes on tagged promoters of training genes, keeping
 the step with the lowest loss on 5 % of those genes set aside; genes on the held-out
 chromosomes are never seen. With a time limit, pretraining gets ``pretrain_time_share`` of
-it and fine-tuning the rest, each with a learning rate that decays by its budget. The folder it writes is a ``save_pretrained``
-model with tokenizer, ``generation_config.json``, ``training_config.json``, ``tags.json``
-and the independent k-mer oracle (``oracle.npz``, ``oracle.json``).
+it and fine-tuning the rest, each with a learning rate that decays by its budget. The folder
+it writes is a ``save_pretrained`` model with tokenizer, ``generation_config.json``,
+``training_config.json``, ``tags.json`` and the independent k-mer oracle (``oracle.npz``,
+``oracle.json``).
 """
 
 from __future__ import annotations
