@@ -47,6 +47,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from glm_core.errors import user_message
 from glm_core.annotation import Annotation
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome, Region
 from glm_core.models import (
@@ -203,7 +204,7 @@ def set_locus(region: Region | None, transcript_id: str | None = None) -> None:
 
 def error_text(error: Exception) -> str:
     """The message of a ``glm_core`` error (KeyError's ``str`` would add quotes)."""
-    return str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return user_message(error)
 
 
 def show_error(error: Exception) -> None:
