@@ -25,6 +25,13 @@ RUN pip install -e .
 
 COPY . .
 
+# The server runs as an unprivileged user; it writes only to the cache and the data mount.
+RUN useradd --create-home --uid 10001 explorer \
+    && mkdir -p /data /tmp/glm-explorer-cache \
+    && chown explorer /data /tmp/glm-explorer-cache
+USER explorer
+
 EXPOSE 8501
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"
-CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true", "--browser.gatherUsageStats=false"]
+# Inside the container the server must listen beyond localhost for -p to reach it.
+CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0", "--server.port=8501"]

@@ -1,5 +1,7 @@
 # gLM Explorer
 #   make run    create .venv, install everything, start the app on the embedded genome
+#               (localhost only; `make run HOST=0.0.0.0` serves a lab network)
+#   make run-dev the same, reloading pages when a source file changes
 #   make test   same setup, then the whole test suite (installs Debian's chromium and
 #               chromium-driver for the browser test when run as root)
 # The install step runs once, and again whenever pyproject.toml changes.
@@ -12,14 +14,25 @@ STAMP := $(VENV)/.installed
 # multi-GB CUDA build. For a GPU install see README.md.
 TORCH_VERSION := 2.13.0
 PORT ?= 8501
+HOST ?= localhost
 
-.PHONY: run test install browser-deps clean
+.PHONY: run run-dev test lint install browser-deps clean
 
+# Server settings (upload limit, no file watcher, no tracebacks for users) are in
+# .streamlit/config.toml.
 run: $(STAMP)
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST)
+
+run-dev: $(STAMP)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST) \
+	  --server.fileWatcherType auto --server.runOnSave true --client.showErrorDetails full
 
 test: $(STAMP) browser-deps
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 install: $(STAMP)
 
