@@ -195,9 +195,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     import time
 
     from .genome import Genome, parse_region
-    from .logo import position_table, track_format, write_position_track
+    from .logo import position_table
     from .models import BUNDLED_MLM, load_masked_lm
     from .scoring import site_probabilities
+    from .tracks import track_format, write_position_track
 
     track_format(args.out)  # refuse an unknown extension before scoring
     region = parse_region(args.region, strand=args.strand)
@@ -254,7 +255,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
 
 
 def _add_scan_parsers(commands) -> None:
-    from .logo import TRACK_SUFFIXES, TRACK_VALUES
+    from .tracks import TRACK_SUFFIXES, TRACK_VALUES
 
     scan = commands.add_parser(
         "scan", help="per-position predictions and SNV LLRs of a region, as TSV, bedGraph or bigWig"
