@@ -198,14 +198,21 @@ def read_vcf(source: str | Path | bytes, name: str | None = None) -> Vcf:
         lines.append(number)
     if header is None:
         raise InputError(f"{label}: no #CHROM header line found; is this a VCF file?")
-    info_numbers, format_numbers = {}, {}
+    info_numbers, format_numbers = _declared_numbers(meta)
+    return Vcf(label, meta, header, records, lines, info_numbers, format_numbers)
+
+
+def _declared_numbers(meta: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The ``Number`` of every ``##INFO`` and ``##FORMAT`` line, by ID (``.`` where not given)."""
+    info_numbers: dict[str, str] = {}
+    format_numbers: dict[str, str] = {}
     for line in meta:
         match = _META_ID.match(line)
         if match:
             values = _meta_fields(match.group(2))
             if "ID" in values:
                 (info_numbers if match.group(1) == "INFO" else format_numbers)[values["ID"]] = values.get("Number", ".")
-    return Vcf(label, meta, header, records, lines, info_numbers, format_numbers)
+    return info_numbers, format_numbers
 
 
 def vcf_alleles(vcf: Vcf) -> pd.DataFrame:
