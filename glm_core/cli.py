@@ -195,9 +195,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     import time
 
     from .genome import Genome, parse_region
-    from .logo import position_table, track_format, write_position_track
+    from .logo import position_table
     from .models import BUNDLED_MLM, load_masked_lm
     from .scoring import site_probabilities
+    from .tracks import track_format, write_position_track
 
     track_format(args.out)  # refuse an unknown extension before scoring
     region = parse_region(args.region, strand=args.strand)
@@ -222,9 +223,11 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
 
     from . import variants
     from .models import BUNDLED_MLM, load_masked_lm
+    from .outputs import write_text
+    from .vcf import read_vcf, scored_vcf_text, tsv_path_beside
 
-    vcf = variants.read_vcf(args.vcf)
-    tsv_path = args.tsv or variants.tsv_path_beside(args.out)
+    vcf = read_vcf(args.vcf)
+    tsv_path = args.tsv or tsv_path_beside(args.out)
     for path in (args.out, tsv_path):
         if not Path(path).parent.is_dir():
             raise FileNotFoundError(f"the folder of {path} does not exist; create it first")
@@ -239,8 +242,8 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
         model, genome, annotation, vcf, background=background, batch_size=args.batch_size,
         progress=_tqdm_progress(f"scoring {Path(args.vcf).name}"),
     )
-    variants.write_text(variants.scored_vcf_text(vcf, scored, model.name, Path(args.fasta).name), args.out)
-    variants.write_text(variants.scored_tsv(scored), tsv_path)
+    write_text(scored_vcf_text(vcf, scored, model.name, Path(args.fasta).name), args.out)
+    write_text(variants.scored_tsv(scored), tsv_path)
     for row in variants.chromosome_report(scored).itertuples():
         if row.match != "exact":
             target = row.genome_chrom if row.match == "alias" else f"not scored ({row.match})"
@@ -252,7 +255,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
 
 
 def _add_scan_parsers(commands) -> None:
-    from .logo import TRACK_SUFFIXES, TRACK_VALUES
+    from .tracks import TRACK_SUFFIXES, TRACK_VALUES
 
     scan = commands.add_parser(
         "scan", help="per-position predictions and SNV LLRs of a region, as TSV, bedGraph or bigWig"

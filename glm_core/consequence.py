@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from Bio.Data.CodonTable import standard_dna_table
 
-from glm_core.annotation import Annotation, CoveringIntervals, position_keys, split_position_keys
+from glm_core.annotation import Annotation
+from glm_core.intervals import CoveringIntervals, position_keys, split_position_keys
 from glm_core.genome import NUCLEOTIDES, nucleotide_codes
 
 # Most severe first. Where a variant touches several transcripts the first one listed wins.

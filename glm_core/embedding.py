@@ -51,7 +51,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .annotation import REGION_CLASSES, Annotation
+from .annotation import Annotation
+from .region_classes import REGION_CLASSES
 from .genome import Genome, is_gzip, nucleotide_codes
 from .kmer import kmer_ids, kmer_names, reverse_complement_kmer_ids
 from .models import MaskedLM, default_batch_size

@@ -1,4 +1,4 @@
-"""Predicted sequence logos at a locus: per-position tables, candidate motifs, exports, figures.
+"""Predicted sequence logos at a locus: per-position tables, candidate motifs and figures.
 
 A masked model's per-position distribution ``P(x_i | x_-i)`` over A, C, G, T (from
 :func:`glm_core.scoring.site_probabilities`) is drawn as a logo the way GPN draws its
@@ -13,8 +13,8 @@ order the locus is read on its strand, 5' to 3': ascending genomic positions for
 descending for ``-``. ``pos`` is the 0-based genomic position; ``ref`` and ``pA`` ...
 ``pT`` are bases of the chosen strand (for ``-`` the complement of the plus-strand
 base). Entropy, IC, ``p_ref`` and the LLR summary do not depend on the strand.
-Files written from it are 1-based (TSV ``pos``) or 0-based half-open (bedGraph, bigWig),
-as their formats define, and always sorted by genomic position.
+:mod:`glm_core.tracks` writes it as TSV (``pos`` 1-based), bedGraph or bigWig (0-based
+half-open), as those formats define, always sorted by genomic position.
 
 Candidate motifs
 ----------------
@@ -38,11 +38,11 @@ first. This module never imports Streamlit.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .genome import NUCLEOTIDES, Genome, nucleotide_codes
 from .scoring import probability_table, snv_llr
 
@@ -57,18 +57,6 @@ MOTIF_COLOUR = "#ffd54f"
 
 PROBABILITY_COLUMNS = [f"p{base}" for base in NUCLEOTIDES]
 LLR_COLUMNS = [f"llr_{base}" for base in NUCLEOTIDES]
-# Columns of the per-position TSV, in order (``pos`` 1-based there).
-TSV_COLUMNS = ["chrom", "pos", "ref", *PROBABILITY_COLUMNS, "entropy", "ic", "strand", "p_ref"]
-# Values a bedGraph or bigWig track can carry (one number per base).
-TRACK_VALUES = ("ic", "entropy", "p_ref", "llr_mean")
-TRACK_SUFFIXES = {
-    ".tsv": "tsv",
-    ".txt": "tsv",
-    ".bedgraph": "bedgraph",
-    ".bg": "bedgraph",
-    ".bw": "bigwig",
-    ".bigwig": "bigwig",
-}
 
 
 # --------------------------------------------------------------------------- tables
@@ -97,7 +85,7 @@ def position_table(
     read 5'->3' on ``strand``.
     """
     if strand not in ("+", "-"):
-        raise ValueError(f"strand must be '+' or '-'; got {strand!r}")
+        raise InputError(f"strand must be '+' or '-'; got {strand!r}")
     genome.check_interval(chrom, start, end)
     probabilities = np.asarray(probabilities)
     if probabilities.shape != (end - start, 4):
@@ -142,7 +130,7 @@ def high_ic_runs(ic: np.ndarray, min_ic: float = DEFAULT_MIN_IC, min_length: int
     np.ndarray, shape=(k, 2), int64: ``[first, end)`` index pairs (half-open) in ``ic``, in order.
     """
     if min_length < 1:
-        raise ValueError(f"min_length must be at least 1 position; got {min_length}")
+        raise InputError(f"min_length must be at least 1 position; got {min_length}")
     high = np.nan_to_num(np.asarray(ic, dtype=np.float64), nan=-np.inf) >= min_ic
     edges = np.diff(np.concatenate([[0], high.astype(np.int8), [0]]))
     firsts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
@@ -200,119 +188,16 @@ def candidate_motifs(
     return pd.DataFrame(rows, columns=columns)
 
 
-# --------------------------------------------------------------------------- exports
-
-
-def position_tsv(table: pd.DataFrame) -> str:
-    """Tab-separated text of a position table, sorted by genomic position, ``pos`` 1-based.
-
-    Columns: chrom, pos (1-based), ref, pA, pC, pG, pT, entropy, ic, strand, p_ref, and the
-    LLR columns when the table has them. ``ref`` and the probabilities are on ``strand``.
-    """
-    extra = [column for column in (*LLR_COLUMNS, "llr_mean") if column in table.columns]
-    out = table.sort_values("pos", kind="stable")[[*TSV_COLUMNS, *extra]].copy()
-    out["pos"] = out["pos"] + 1
-    return out.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n")
-
-
-def _track_values(table: pd.DataFrame, value: str) -> pd.DataFrame:
-    if value not in TRACK_VALUES:
-        raise ValueError(f"a track can carry one of {', '.join(TRACK_VALUES)}; got {value!r}")
-    if value not in table.columns:
-        raise ValueError(f"the position table has no {value!r} column; build it with with_llr=True")
-    return table.loc[table[value].notna(), ["chrom", "pos", value]].sort_values("pos", kind="stable")
-
-
-def bedgraph_text(table: pd.DataFrame, value: str = "ic", name: str | None = None, description: str | None = None) -> str:
-    """bedGraph of one per-base value: ``chrom, start, end, value`` with 0-based half-open
-    intervals of one base each, sorted, after a ``track type=bedGraph`` line.
-
-    Parameters
-    ----------
-    value : one of :data:`TRACK_VALUES` (``ic`` by default: information content in bits).
-    name, description : the track line's name and description (defaults name the value).
-    """
-    rows = _track_values(table, value)
-    name = name or value
-    description = description or {
-        "ic": "information content (bits) of the predicted base distribution",
-        "entropy": "entropy (bits) of the predicted base distribution",
-        "p_ref": "predicted probability of the reference base",
-        "llr_mean": "mean LLR of the three alternative alleles (natural log)",
-    }[value]
-    lines = [f'track type=bedGraph name="{name}" description="{description}"']
-    lines += [
-        f"{chrom}\t{pos}\t{pos + 1}\t{score:.6g}"
-        for chrom, pos, score in zip(rows["chrom"], rows["pos"].to_numpy(), rows[value].to_numpy())
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def write_bigwig(table: pd.DataFrame, path: str | Path, chrom_sizes: dict[str, int], value: str = "ic") -> Path:
-    """Write one per-base value as a bigWig (0-based half-open, one-base entries).
-
-    ``chrom_sizes`` (e.g. :attr:`Genome.chrom_sizes`) becomes the file's header.
-    """
-    import pyBigWig
-
-    rows = _track_values(table, value)
-    path = Path(path)
-    writer = pyBigWig.open(str(path), "w")
-    if writer is None:
-        raise ValueError(f"could not open {path} for writing a bigWig; check that its folder exists")
-    try:
-        writer.addHeader([(chrom, int(size)) for chrom, size in chrom_sizes.items()])
-        for chrom, part in rows.groupby("chrom", sort=False):
-            starts = part["pos"].to_numpy(dtype=np.int64)
-            writer.addEntries(
-                [str(chrom)] * len(part),
-                starts.tolist(),
-                ends=(starts + 1).tolist(),
-                values=part[value].to_numpy(dtype=np.float64).tolist(),
-            )
-    finally:
-        writer.close()
-    return path
-
-
-def track_format(path: str | Path) -> str:
-    """``tsv``, ``bedgraph`` or ``bigwig`` from a file name's extension (case-insensitive)."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in TRACK_SUFFIXES:
-        raise ValueError(
-            f"cannot tell the format of {path} from its extension {suffix or '(none)'}; use one of "
-            f"{', '.join(TRACK_SUFFIXES)} (TSV, bedGraph or bigWig)"
-        )
-    return TRACK_SUFFIXES[suffix]
-
-
-def write_position_track(
-    table: pd.DataFrame, path: str | Path, chrom_sizes: dict[str, int], value: str = "ic"
-) -> Path:
-    """Write a position table to ``path`` as TSV (all columns), bedGraph or bigWig (``value``),
-    the format chosen by the extension (:data:`TRACK_SUFFIXES`)."""
-    path = Path(path)
-    kind = track_format(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"the folder of {path} does not exist; create it first")
-    if kind == "tsv":
-        path.write_text(position_tsv(table))
-    elif kind == "bedgraph":
-        path.write_text(bedgraph_text(table, value))
-    else:
-        write_bigwig(table, path, chrom_sizes, value)
-    return path
-
 
 # --------------------------------------------------------------------------- figures
 
 
 def _check_render_size(table: pd.DataFrame) -> None:
     if len(table) == 0:
-        raise ValueError("the position table is empty; there is nothing to draw")
+        raise InputError("the position table is empty; there is nothing to draw")
     if len(table) > MAX_RENDER_BP:
         first, last = int(table["pos"].min()), int(table["pos"].max())
-        raise ValueError(
+        raise InputError(
             f"{table['chrom'].iloc[0]}:{first + 1:,}-{last + 1:,} is {len(table):,} bp; a logo is drawn for at "
             f"most {MAX_RENDER_BP} bp: zoom into a sub-range"
         )

@@ -8,7 +8,7 @@ model, genome, region and strand.
 import streamlit as st
 
 import app_state
-from glm_core import logo, plots
+from glm_core import logo, plots, tracks
 from glm_core.genome import format_region
 
 CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
@@ -110,12 +110,12 @@ else:
     st.info(f"Zoom to {logo.MAX_RENDER_BP} bp or fewer for the figure for print (PNG and SVG).")
 region_stem = f"{region.chrom}_{region.start + 1}-{region.end}_{strand.replace('+', 'plus').replace('-', 'minus')}"
 columns[2].download_button(
-    "Per-position TSV", logo.position_tsv(table), file_name=f"logo_{region_stem}_{model.name}.tsv",
+    "Per-position TSV", tracks.position_tsv(table), file_name=f"logo_{region_stem}_{model.name}.tsv",
     mime="text/tab-separated-values", key="logo_download_tsv",
     help="chrom, pos (1-based), ref, pA, pC, pG, pT, entropy, ic, strand, p_ref for the whole region",
 )
 columns[3].download_button(
-    "IC bedGraph", logo.bedgraph_text(table, "ic", name=f"IC {model.name}"),
+    "IC bedGraph", tracks.bedgraph_text(table, "ic", name=f"IC {model.name}"),
     file_name=f"ic_{region.chrom}_{region.start + 1}-{region.end}_{model.name}.bedgraph", mime="text/plain",
     key="logo_download_bedgraph", help="information content per base, 0-based half-open intervals (BED convention)",
 )

@@ -11,6 +11,7 @@ import streamlit as st
 
 import app_state
 from glm_core import evaluation, plots, variants
+from glm_core.vcf import read_vcf, scored_vcf_text
 
 CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
 PASTE_EXAMPLE = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t71241\t.\tC\tA\t.\t.\t."
@@ -108,7 +109,7 @@ with vcf_tab:
         data, name = pasted.encode("utf-8"), "pasted VCF"
     if data is not None:
         try:
-            vcf = variants.read_vcf(data, name=name)
+            vcf = read_vcf(data, name=name)
         except (ValueError, KeyError, FileNotFoundError) as error:
             app_state.show_error(error)
         else:
@@ -144,7 +145,7 @@ with vcf_tab:
                 stem = name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").replace(" ", "_")
                 download_columns = st.columns(2)
                 download_columns[0].download_button(
-                    "Scored VCF", variants.scored_vcf_text(vcf, scored, model.name, loaded.choice.label),
+                    "Scored VCF", scored_vcf_text(vcf, scored, model.name, loaded.choice.label),
                     file_name=f"{stem}.{model.name}.vcf", mime="text/vcf", key="variants_download_vcf",
                 )
                 download_columns[1].download_button(

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 import app_state
 from glm_core import logo
+from glm_core.tracks import bedgraph_text
 from glm_core.genome import Region
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +101,7 @@ def test_logo_of_a_start_codon_with_downloads(app, served, embedded_genome):
     model = load_masked_lm(BUNDLED_MLM, device="cpu")
     direct = logo.position_table(embedded_genome, CHROM, START, END, "+",
                                  site_probabilities(model, embedded_genome, CHROM, START, END, "+"))
-    assert bedgraph.splitlines()[1:] == logo.bedgraph_text(direct).splitlines()[1:]
+    assert bedgraph.splitlines()[1:] == bedgraph_text(direct).splitlines()[1:]
 
     assert download(at, served, "logo_download_png")[:8] == b"\x89PNG\r\n\x1a\n"
     svg = download(at, served, "logo_download_svg")

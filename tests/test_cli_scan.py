@@ -1,7 +1,7 @@
 """`glm-explore scan` and `glm-explore score-vcf`: the same numbers as the pages' core functions.
 
 Facts checked: the bedGraph the CLI writes for a 100-bp region is, line for line, the one
-the logo page offers (glm_core.logo.bedgraph_text of the same site_probabilities); TSV and
+the logo page offers (glm_core.tracks.bedgraph_text of the same site_probabilities); TSV and
 bigWig carry the same values; score-vcf writes a bgzip VCF and a TSV beside it with the
 outcome of every record; bad input ends with one `error:` line and exit status 2. A tiny
 randomly initialised GPN keeps this fast.
@@ -17,6 +17,7 @@ import pytest
 from glm_core import logo, variants
 from glm_core.cli import main
 from glm_core.scoring import site_probabilities
+from glm_core.tracks import bedgraph_text
 
 DATA = Path(__file__).resolve().parent / "data"
 REGION = "chr22:69,094-69,193"  # 100 bp, 1-based inclusive: [69093, 69193) 0-based
@@ -42,7 +43,7 @@ def test_scan_bedgraph_matches_the_page_download(tiny_gpn_dir, page_table, tmp_p
     out = tmp_path / "ic.bedgraph"
     assert run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--out", out) == 0
     assert "wrote 100 positions of chr22:69,094-69,193 (+)" in capsys.readouterr().out
-    assert out.read_text() == logo.bedgraph_text(page_table, "ic")
+    assert out.read_text() == bedgraph_text(page_table, "ic")
     rows = pd.read_csv(out, sep="\t", skiprows=1, header=None, names=["chrom", "start", "end", "ic"])
     assert (rows["start"].iloc[0], rows["end"].iloc[-1], len(rows)) == (START, END, 100)  # 0-based half-open
 

@@ -24,7 +24,7 @@ import pytest
 import torch
 
 from glm_core import cli, embedding
-from glm_core.annotation import REGION_CLASSES
+from glm_core.region_classes import REGION_CLASSES
 from glm_core.genome import Genome, fasta_text, reverse_complement
 from glm_core.models import BUNDLED_MLM, load_masked_lm
 

@@ -1,15 +1,13 @@
-"""glm_core.logo: position tables, candidate motifs, exports and logomaker figures.
+"""glm_core.logo: position tables, candidate motifs and logomaker figures (files: tests/test_tracks.py).
 
 Facts checked: letter heights are probability x information content and sum to the IC;
 the minus-strand table is the plus-strand one reversed and complemented (same IC, the
 reverse-complement reference); candidate motifs are exactly the maximal runs of
-IC >= threshold of at least the minimum length, on a synthetic IC profile; files round
-trip (TSV 1-based, bedGraph and bigWig 0-based half-open); drawn glyphs have the heights
-asked for. Model scores come from a tiny randomly initialised GPN (fast; the numbers mean
+IC >= threshold of at least the minimum length, on a synthetic IC profile; drawn glyphs
+have the heights asked for. Model scores come from a tiny randomly initialised GPN (fast; the numbers mean
 nothing biologically), so nothing here depends on the bundled model.
 """
 
-import io
 import subprocess
 import sys
 from pathlib import Path
@@ -83,7 +81,7 @@ def test_minus_strand_table_is_the_plus_table_reverse_complemented(plus_and_minu
 def test_letter_heights_are_probability_times_information(plus_and_minus):
     plus, _ = plus_and_minus
     heights = logo.letter_heights(plus)
-    np.testing.assert_allclose(heights.sum(axis=1), plus["ic"])
+    np.testing.assert_allclose(heights.sum(axis=1), plus["ic"], rtol=1e-6)  # float32 probabilities
     np.testing.assert_allclose(heights["A"], plus["pA"] * plus["ic"])
     assert ((plus["ic"] >= 0) & (plus["ic"] <= 2)).all()
 
@@ -136,50 +134,6 @@ def test_candidate_motifs_report_genomic_intervals_and_consensus():
     # On the minus strand rows run 5'->3' downwards in genomic position; intervals stay half-open.
     minus = logo.candidate_motifs(synthetic_table(ic, "-", start=100), min_ic=1.0, min_length=2)
     assert (minus["start"].iloc[0], minus["end"].iloc[0], minus["strand"].iloc[0]) == (103, 105, "-")
-
-
-# --------------------------------------------------------------------------- exports
-
-
-def test_tsv_is_one_based_and_sorted_by_position(plus_and_minus):
-    _, minus = plus_and_minus
-    table = pd.read_csv(io.StringIO(logo.position_tsv(minus)), sep="\t")
-    assert list(table.columns[:9]) == ["chrom", "pos", "ref", "pA", "pC", "pG", "pT", "entropy", "ic"]
-    assert table["pos"].tolist() == list(range(START + 1, END + 1))
-    np.testing.assert_allclose(table[["pA", "pC", "pG", "pT"]].sum(axis=1), 1.0, atol=1e-5)
-    assert set(table["strand"]) == {"-"}
-
-
-def test_bedgraph_is_zero_based_half_open_and_strand_independent(plus_and_minus):
-    plus, minus = plus_and_minus
-    text = logo.bedgraph_text(plus)
-    lines = text.splitlines()
-    assert lines[0].startswith("track type=bedGraph")
-    rows = pd.read_csv(io.StringIO("\n".join(lines[1:])), sep="\t", header=None, names=["chrom", "start", "end", "ic"])
-    assert rows["start"].tolist() == list(range(START, END)) and (rows["end"] - rows["start"] == 1).all()
-    np.testing.assert_allclose(rows["ic"], plus["ic"], rtol=1e-5, atol=1e-9)
-    # IC does not depend on the strand the bases are read on.
-    minus_rows = pd.read_csv(io.StringIO(logo.bedgraph_text(minus)), sep="\t", skiprows=1, header=None)
-    np.testing.assert_array_equal(minus_rows[1], rows["start"])
-    np.testing.assert_allclose(minus_rows[3], rows["ic"], atol=1e-6)
-
-
-def test_bigwig_round_trip(plus_and_minus, tmp_path, embedded_genome):
-    import pyBigWig
-
-    plus, _ = plus_and_minus
-    path = logo.write_position_track(plus, tmp_path / "ic.bw", embedded_genome.chrom_sizes, value="p_ref")
-    with pyBigWig.open(str(path)) as track:
-        assert track.chroms(CHROM) == embedded_genome.chrom_sizes[CHROM]
-        np.testing.assert_allclose(track.values(CHROM, START, END), plus["p_ref"], rtol=1e-6)
-
-
-def test_unknown_track_format_or_value_is_refused(plus_and_minus, tmp_path):
-    plus, _ = plus_and_minus
-    with pytest.raises(ValueError, match=r"extension \.bed; use one of"):
-        logo.write_position_track(plus, tmp_path / "x.bed", {CHROM: 1})
-    with pytest.raises(ValueError, match="a track can carry one of"):
-        logo.bedgraph_text(plus, value="pA")
 
 
 # --------------------------------------------------------------------------- figures

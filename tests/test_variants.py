@@ -1,5 +1,5 @@
-"""glm_core.variants: VCF reading, scoring and writing, chromosome aliases, percentiles, and a
-scientific check of the bundled model.
+"""glm_core.variants: scoring VCF alleles and regions, percentiles, and a scientific check of
+the bundled model (VCF reading and writing: tests/test_vcf.py; aliases: tests/test_chrom_names.py).
 
 tests/data/variants.vcf is hand-made on the embedded U. maydis genome. um06164 (chr22,
 + strand, CDS from chr22:69,124) reads ...TAC TAC TAC CAA GGC... from chr22:71,239, so:
@@ -15,7 +15,6 @@ Format tests use a tiny randomly initialised GPN (fast, biologically meaningless
 tests use the bundled model on 39 positions of the held-out chromosome chr22.
 """
 
-import gzip
 import io
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pytest
 
 from glm_core import variants
 from glm_core.scoring import site_probabilities
+from glm_core.vcf import read_vcf, vcf_alleles
 
 DATA = Path(__file__).resolve().parent / "data"
 VCF = DATA / "variants.vcf"
@@ -45,18 +45,7 @@ EXPECTED = [
 
 @pytest.fixture(scope="module")
 def scored(tiny_gpn, embedded_genome, embedded_annotation):
-    return variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, variants.read_vcf(VCF))
-
-
-def parse_vcf_text(text: str) -> tuple[list[str], pd.DataFrame]:
-    lines = text.splitlines()
-    meta = [line for line in lines if line.startswith("##")]
-    body = "\n".join(line for line in lines if not line.startswith("##"))
-    return meta, pd.read_csv(io.StringIO(body), sep="\t", dtype=str)
-
-
-def info_of(field: str) -> dict[str, str]:
-    return dict(entry.split("=", 1) if "=" in entry else (entry, True) for entry in field.split(";"))
+    return variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, read_vcf(VCF))
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -97,41 +86,11 @@ def test_vcf_scores_equal_the_region_scan_of_the_same_positions(tiny_gpn, embedd
 
 
 def test_scores_do_not_depend_on_batch_size(tiny_gpn, embedded_genome, embedded_annotation, scored):
-    again = variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, variants.read_vcf(VCF), batch_size=1)
+    again = variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, read_vcf(VCF), batch_size=1)
     np.testing.assert_allclose(again["llr"], scored["llr"], rtol=1e-5, atol=1e-6)
 
 
-# --------------------------------------------------------------------------- VCF text
-
-
-def test_scored_vcf_splits_multi_allelic_records_and_declares_its_fields(scored):
-    text = variants.scored_vcf_text(variants.read_vcf(VCF), scored, model_name="tiny", genome_name="umaydis")
-    meta, records = parse_vcf_text(text)
-    assert meta[0] == "##fileformat=VCFv4.2"
-    for key in ("GLM_LLR", "GLM_LLR_PCT", "GLM_CSQ", "GLM_GENE", "GLM_STATUS"):
-        assert sum(line.startswith(f"##INFO=<ID={key},Number=A,") for line in meta) == 1
-    assert "##glm_explorer_model=tiny" in meta
-    assert len(records) == 9 and records["ALT"].str.contains(",").sum() == 0  # one ALT per record
-    info = [info_of(field) for field in records["INFO"]]
-    assert [entry["GLM_STATUS"] for entry in info] == [row[2] for row in EXPECTED]
-    # The multi-allelic record: AF (Number=A) and AD (Number=R) are cut per allele; GT recoded.
-    split = records[records["ID"] == "multi_allelic"]
-    assert [info_of(field)["AF"] for field in split["INFO"]] == ["0.1", "0.2"]
-    assert split["sample1"].tolist() == ["1/.:0,12", "./1:0,15"]
-    assert [info_of(field)["GLM_CSQ"] for field in split["INFO"]] == ["stop_gained", "missense"]
-    # Unscored records keep their fields and get only GLM_STATUS.
-    indel = info_of(records.set_index("ID").at["insertion", "INFO"])
-    assert indel == {"DP": "30", "GLM_STATUS": "indel"}
-    llrs = [float(entry["GLM_LLR"]) for entry in info if "GLM_LLR" in entry]
-    np.testing.assert_allclose(llrs, scored["llr"].dropna(), atol=5e-5)
-
-
-def test_scoring_a_scored_vcf_replaces_its_glm_fields(tiny_gpn, embedded_genome, embedded_annotation, scored):
-    first = variants.scored_vcf_text(variants.read_vcf(VCF), scored)
-    again = variants.read_vcf(first.encode(), name="scored.vcf")
-    second = variants.scored_vcf_text(again, variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, again))
-    assert second.count("##INFO=<ID=GLM_LLR,") == 1 and second.count("GLM_STATUS=") == 9
-    assert parse_vcf_text(second)[1]["INFO"].tolist() == parse_vcf_text(first)[1]["INFO"].tolist()
+# --------------------------------------------------------------------------- scored TSV
 
 
 def test_scored_tsv_is_one_row_per_allele_with_one_based_positions(scored):
@@ -140,43 +99,6 @@ def test_scored_tsv_is_one_row_per_allele_with_one_based_positions(scored):
     assert table["pos"].tolist()[:2] == [71_241, 71_248]
     assert table["line"].tolist()[:3] == [8, 9, 9]
     assert table.loc[table["status"] == "unknown_chromosome", "chrom"].tolist() == ["chrZZ"]
-
-
-@pytest.mark.parametrize("compress", ["gzip", "bgzip"])
-def test_gzipped_vcf_reads_like_the_plain_file(tmp_path, compress):
-    import pysam
-
-    plain = variants.read_vcf(VCF)
-    if compress == "gzip":
-        data = gzip.compress(VCF.read_bytes())
-    else:
-        path = variants.write_text(VCF.read_text(), tmp_path / "v.vcf.gz")
-        data = path.read_bytes()
-        assert data[:4] == b"\x1f\x8b\x08\x04"  # BGZF: gzip with the extra field set
-        with pysam.VariantFile(str(path)) as handle:  # htslib reads what write_text wrote
-            assert sum(1 for _ in handle) == 8
-    packed = variants.read_vcf(data, name=f"v.vcf.gz ({compress})")
-    assert packed.records == plain.records and packed.lines == plain.lines
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("chr22\t5\t.\tA\tG\t.\t.\t.\n", r"line 1: a record before the #CHROM header line"),
-        ("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22 5 . A G . . .\n", r"line 2: 1 tab-separated field"),
-        ("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t5x\t.\tA\tG\t.\t.\t.\n", r"line 2: POS '5x'"),
-        ("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t5\t.\t1\tG\t.\t.\t.\n", r"line 2: REF '1'"),
-        ("##fileformat=VCFv4.2\n", r"no #CHROM header line"),
-    ],
-)
-def test_unreadable_vcf_text_names_the_line(text, message):
-    with pytest.raises(ValueError, match=message):
-        variants.read_vcf(text.encode(), name="test.vcf")
-
-
-def test_missing_vcf_file_is_reported(tmp_path):
-    with pytest.raises(FileNotFoundError, match="VCF file not found"):
-        variants.read_vcf(tmp_path / "absent.vcf")
 
 
 def test_every_kind_of_unscorable_allele_is_named(embedded_genome):
@@ -196,31 +118,14 @@ def test_every_kind_of_unscorable_allele_is_named(embedded_genome):
             (0, "pos_zero", "A", "G"),
         ]
     )
-    status = variants.variant_status(embedded_genome, variants.vcf_alleles(variants.read_vcf(text.encode())))
+    status = variants.variant_status(embedded_genome, vcf_alleles(read_vcf(text.encode())))
     expected = ["no_alt", "spanning_deletion", "symbolic", "mnv", "non_acgt", "alt_equals_ref", "scored",
                 "outside_chromosome", "outside_chromosome"]
     assert status["status"].tolist() == expected
     assert set(expected) <= set(variants.STATUSES)
 
 
-def test_vcf_without_records_writes_its_header(tiny_gpn, embedded_genome, embedded_annotation):
-    vcf = variants.read_vcf(b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-    table = variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, vcf)
-    assert len(table) == 0
-    text = variants.scored_vcf_text(vcf, table)
-    assert text.splitlines()[-1].startswith("#CHROM") and "##INFO=<ID=GLM_STATUS," in text
-
-
-# --------------------------------------------------------------------------- aliases and percentiles
-
-
-def test_chromosome_aliases():
-    sizes = {"chr01": 10, "chr22": 10, "chrM": 10}
-    resolved = variants.resolve_chromosomes(["1", "chr1", "01", "chr01", "22", "MT", "chr2", "scaffold_9"], sizes)
-    assert resolved["genome_chrom"].tolist() == ["chr01", "chr01", "chr01", "chr01", "chr22", "chrM", None, None]
-    assert resolved["match"].tolist() == ["alias", "alias", "alias", "exact", "alias", "alias", "unknown", "unknown"]
-    both = variants.resolve_chromosomes(["1", "chr1"], {"chr1": 5, "chr01": 5})
-    assert both["match"].tolist() == ["ambiguous", "exact"]  # '1' could be either
+# --------------------------------------------------------------------------- percentiles
 
 
 def test_percentile_is_the_share_of_the_background_at_or_below():
@@ -231,7 +136,7 @@ def test_percentile_is_the_share_of_the_background_at_or_below():
 def test_genome_background_adds_a_column(tiny_gpn, embedded_genome, tmp_path):
     np.save(tmp_path / "background.npy", np.linspace(-5, 1, 601))
     background = variants.read_llr_background(tmp_path / "background.npy")
-    alleles = variants.vcf_alleles(variants.read_vcf(VCF)).iloc[:1]
+    alleles = vcf_alleles(read_vcf(VCF)).iloc[:1]
     table = variants.score_variants(tiny_gpn, embedded_genome, None, alleles, background=background)
     llr = table["llr"].iloc[0]
     assert table["llr_percentile_genome"].iloc[0] == pytest.approx((np.linspace(-5, 1, 601) <= llr).mean() * 100)
