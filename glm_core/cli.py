@@ -179,30 +179,45 @@ def _add_embed_parser(commands) -> None:
 
 def _genome_and_annotation(fasta: Path, annotation_path: Path | None):
     """The genome, and its annotation: ``annotation_path``, else the embedded one with the embedded genome."""
-    from .annotation import Annotation
-    from .genome import EMBEDDED_ANNOTATION, Genome
+    from .genome import Genome
 
     genome = Genome(fasta)
+    return genome, _annotation_of(genome, fasta, annotation_path)
+
+
+def _annotation_of(genome, fasta: Path, annotation_path: Path | None):
+    """``annotation_path`` read and checked against ``genome``; the embedded one for the embedded genome; or None."""
+    from .annotation import Annotation
+    from .genome import EMBEDDED_ANNOTATION
+
     if annotation_path is None and Path(fasta).resolve() == EMBEDDED_FASTA.resolve():
         annotation_path = EMBEDDED_ANNOTATION
     annotation = Annotation.from_file(annotation_path) if annotation_path is not None else None
     if annotation is not None:
         annotation.check_sequence_ids(genome.chrom_sizes)
-    return genome, annotation
+    return annotation
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
     import time
 
-    from .genome import Genome, parse_region
+    from .genome import Genome
+    from .locus import is_coordinate_query, resolve_locus
     from .logo import position_table, track_format, write_position_track
     from .models import BUNDLED_MLM, load_masked_lm
     from .scoring import site_probabilities
 
     track_format(args.out)  # refuse an unknown extension before scoring
-    region = parse_region(args.region, strand=args.strand)
     genome = Genome(args.fasta)
-    genome.check_interval(region.chrom, region.start, region.end)
+    # Coordinates need no annotation; reading one takes seconds.
+    annotation = None if is_coordinate_query(args.region, genome) else _annotation_of(genome, args.fasta,
+                                                                                      args.annotation)
+    locus = resolve_locus(args.region, genome, annotation, part=args.part.replace("-", " "), flank=args.flank,
+                          strand=args.strand)
+    if len(locus.matches) > 1:
+        print(f"glm-explore scan: {len(locus.matches)} transcripts match {args.region!r}; using {locus.transcript_id} "
+              "(pass its ID to choose another)", file=sys.stderr)
+    region = locus.region
     model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
     began = time.perf_counter()
     probabilities = site_probabilities(
@@ -252,14 +267,20 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
 
 
 def _add_scan_parsers(commands) -> None:
+    from .locus import GENE_PARTS
     from .logo import TRACK_SUFFIXES, TRACK_VALUES
 
     scan = commands.add_parser(
         "scan", help="per-position predictions and SNV LLRs of a region, as TSV, bedGraph or bigWig"
     )
-    scan.add_argument("region", help="CHR:START-END, 1-based inclusive (e.g. chr01:2,632-2,731)")
-    scan.add_argument("--strand", choices=["+", "-"], default="+",
-                      help="strand to read the bases and probabilities on (TSV); tracks do not depend on it")
+    scan.add_argument("region", help="CHR:START-END or 'CHR START END', 1-based inclusive (e.g. chr01:2,632-2,731), "
+                                      "a sequence name, or a gene ID or name (e.g. um10944)")
+    scan.add_argument("--part", choices=[part.replace(" ", "-") for part in GENE_PARTS], default="whole-gene",
+                      help="for a gene: which part to scan (default: the whole gene)")
+    scan.add_argument("--flank", type=int, default=0, help="for a gene: bases to add on each side (default 0)")
+    scan.add_argument("--strand", choices=["+", "-"], default=None,
+                      help="strand to read the bases and probabilities on (TSV; default: the region's or gene's, "
+                           "else +); tracks do not depend on it")
     scan.add_argument("--out", type=Path, required=True,
                       help=f"output file; its extension picks the format ({', '.join(TRACK_SUFFIXES)})")
     scan.add_argument("--value", choices=TRACK_VALUES, default="ic",
@@ -267,6 +288,8 @@ def _add_scan_parsers(commands) -> None:
                            "reference-base probability, or the mean LLR of the three alternative alleles")
     scan.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
     scan.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
+    scan.add_argument("--annotation", type=Path, default=None,
+                      help="GFF3/GTF to find genes in (default: the embedded one with the embedded genome)")
     scan.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
     scan.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     scan.set_defaults(handler=_cmd_scan)
@@ -451,8 +474,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (ValueError, KeyError, FileNotFoundError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"glm-explore {args.command}: error: {message}", file=sys.stderr)
+        from .errors import user_message
+
+        print(f"glm-explore {args.command}: error: {user_message(error)}", file=sys.stderr)
         return 2
 
 
