@@ -96,18 +96,11 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from . import embedding
-    from .annotation import Annotation
-    from .genome import EMBEDDED_ANNOTATION, Genome
+    from .embedding_map import embedding_map
     from .models import BUNDLED_MLM, load_masked_lm
 
     windows = embedding.windows_from_bed(args.bed) if args.bed is not None else None
-    genome = Genome(args.fasta)
-    annotation_path = args.annotation
-    if annotation_path is None and Path(args.fasta).resolve() == EMBEDDED_FASTA.resolve():
-        annotation_path = EMBEDDED_ANNOTATION
-    annotation = Annotation.from_file(annotation_path) if annotation_path is not None else None
-    if annotation is not None:
-        annotation.check_sequence_ids(genome.chrom_sizes)
+    genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
     if windows is None:
         if annotation is None:
             raise ValueError("--sample needs the genome's annotation to find region classes: pass --annotation")
@@ -129,20 +122,19 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         vectors = embedding.window_embeddings(model, genome, windows, batch_size=args.batch_size, progress=progress)
     bar.close()
     seconds = time.perf_counter() - began
-    genes = embedding.nearest_gene(annotation, windows) if annotation is not None else None
+    bundle = embedding_map(model, genome, annotation, windows, vectors, str(args.fasta), with_spectrum=False)
     projection = None
     if args.umap:
         projection = embedding.umap_projection(vectors, args.n_neighbors, args.min_dist, args.metric, args.umap_seed)
-    table = embedding.embedding_table(windows, vectors, projection, genes)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"model": str(model.path), "genome": str(args.fasta), "context": model.context}
+    sample = umap = None
     if args.bed is None:
-        settings["sample"] = {"n_windows": args.sample, "window_length": args.window_length, "seed": args.seed,
-                              "classes": args.classes, "chroms": args.chroms}
+        sample = {"n_windows": args.sample, "window_length": args.window_length, "seed": args.seed,
+                  "classes": args.classes, "chroms": args.chroms}
     if args.umap:
-        settings["umap"] = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric,
-                            "seed": args.umap_seed}
-    embedding.write_embedding_table(table, args.out, settings)
+        umap = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric,
+                "seed": args.umap_seed}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table = bundle.write(args.out, projection, sample=sample, umap=umap)
     print(f"wrote {len(table):,} windows x {vectors.shape[1]} embedding dimensions to {args.out} "
           f"({model.name} on {model.device}, {seconds:.1f} s)")
     return 0

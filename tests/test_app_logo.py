@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import app_state
+from ui import choices, region_picker, session
 from glm_core import logo
 from glm_core.genome import Region
 
@@ -32,8 +32,8 @@ CHROM, START, END = "chr22", 69_113, 69_136  # ATG at [69123, 69126), +/- 10 bp
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
-    monkeypatch.setenv(app_state.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(app_state.DATA_DIR_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
 
 
@@ -65,7 +65,7 @@ def test_page_opens_at_the_overview_locus(app):
     assert app.text_input(key="logo_query").value == "mRNA:um06164"
     # Default: the start codon +/- 20 bp; nothing is scored before the button is pressed.
     assert app.button(key="logo_score").label == "Score 43 positions with gpn-umaydis"
-    assert app.session_state[app_state.LOCUS_KEY] == Region(CHROM, 69_103, 69_146, "+")
+    assert app.session_state[session.LOCUS_KEY] == Region(CHROM, 69_103, 69_146, "+")
     assert not app.get("plotly_chart")
 
 
@@ -120,5 +120,5 @@ def test_region_over_the_limit_is_refused(app):
     app.switch_page("pages/logo.py").run()
     app.text_input(key="logo_query").input("chr22:1-5,000").run()
     assert not app.exception
-    assert len(app.error) == 1 and f"at most {app_state.MAX_SCORED_BP:,} bp" in app.error[0].value
+    assert len(app.error) == 1 and f"at most {region_picker.MAX_SCORED_BP:,} bp" in app.error[0].value
     assert not app.get("button")

@@ -168,7 +168,7 @@ def _read_on_strand(figure: go.Figure, start: int, end: int, strand: str) -> go.
 def _strand_sequence_track(sequence: str, chrom: str, start: int, strand: str) -> Track:
     if strand == "+":
         return sequence_track(sequence, chrom, start)
-    from .genome import reverse_complement
+    from ..genome import reverse_complement
 
     track = sequence_track(reverse_complement(sequence)[::-1], chrom, start)  # complement, genomic order
     track.name = "sequence (-)"
