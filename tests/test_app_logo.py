@@ -122,3 +122,14 @@ def test_region_over_the_limit_is_refused(app):
     assert not app.exception
     assert len(app.error) == 1 and f"at most {region_picker.MAX_SCORED_BP:,} bp" in app.error[0].value
     assert not app.get("button")
+
+
+@pytest.mark.parametrize("text", ["chr22:69,124-69,126", "22 69124 69126", "chr22 69,124 69,126 +"])
+def test_the_logo_box_reads_coordinates_as_the_command_line_does(app, text):
+    # The same three bases `glm-explore scan "22 69124 69126"` scores: the ATG of um06164.
+    app.switch_page("pages/logo.py").run()
+    app.text_input(key="logo_query").input(text).run()
+    assert not app.exception and not app.error
+    assert app.button(key="logo_score").label == "Score 3 positions with gpn-umaydis"
+    assert app.session_state[session.LOCUS_KEY] == Region(CHROM, 69_123, 69_126, "+")
+    assert all(box.key != "logo_part" for box in app.selectbox)  # gene parts are offered for genes only

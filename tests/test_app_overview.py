@@ -207,3 +207,33 @@ def test_uploads_are_copied_into_the_cache_and_never_overwrite(tmp_path, monkeyp
     assert first != second and first == again
     assert first.read_bytes() == b">a\nACGT\n" and second.read_bytes() == b">b\nTTTT\n"
     assert tmp_path in first.parents
+
+
+# --------------------------------------------------------------------------- the query grammar shared with the CLI
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["chr01:2,632-4,026", "chr01 2632 4026", "1:2,632-4,026", "chr1 2,632 4,026 (-)", "um10944", "mRNA:um10944",
+     "chr23"],
+)
+def test_the_locus_box_reads_what_the_command_line_reads(app, embedded_genome, embedded_annotation, text):
+    # glm-explore scan reads its region with resolve_locus; the page must land on the same interval
+    # (a gene with the page's default 500-bp flank).
+    from glm_core.locus import resolve_locus
+
+    search(app, text)
+    assert not app.error
+    expected = resolve_locus(text, embedded_genome, embedded_annotation, flank=500)
+    assert app.session_state[session.LOCUS_KEY] == expected.region
+    assert app.session_state[session.LOCUS_TRANSCRIPT_KEY] == expected.transcript_id
+    if text.startswith(("chr01", "1:", "chr1 ")):
+        assert expected.region == Region("chr01", 2631, 4026, "-" if "(-)" in text else "+")
+
+
+def test_a_locus_from_another_page_reopens_with_its_strand(start_app):
+    at = start_app()
+    search(at, "chr01:2,632-2,700 (-)")
+    at.switch_page("pages/logo.py").run()
+    assert at.text_input(key="logo_query").value == "chr01:2,632-2,700 (-)"
+    assert at.session_state[session.LOCUS_KEY] == Region("chr01", 2631, 2700, "-")
