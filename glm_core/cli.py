@@ -1,7 +1,9 @@
 """``glm-explore``: the command line for batch work, on the same core as the app's pages.
 
-Each subcommand lives in one ``_cmd_*`` function; errors in the user's input are printed
-as one clear line and exit with status 2, never as a traceback.
+Each subcommand lives in one ``_cmd_*`` function. A region argument is read by
+:func:`glm_core.locus.resolve_locus`, the reader the app's pages use, so both accept the same
+text. Errors in the user's input are printed as one clear line
+(:func:`glm_core.errors.user_message`) and exit with status 2, never as a traceback.
 """
 
 from __future__ import annotations
@@ -97,13 +99,14 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
     from . import embedding
     from .embedding_map import embedding_map
+    from .errors import InputError
     from .models import BUNDLED_MLM, load_masked_lm
 
     windows = embedding.windows_from_bed(args.bed) if args.bed is not None else None
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
     if windows is None:
         if annotation is None:
-            raise ValueError("--sample needs the genome's annotation to find region classes: pass --annotation")
+            raise InputError("--sample needs the genome's annotation to find region classes: pass --annotation")
         windows = embedding.sample_windows(
             annotation, genome.chrom_sizes, args.sample, args.window_length, args.classes, args.seed, chroms=args.chroms
         )
@@ -228,13 +231,14 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     import time
 
     from . import variants
+    from .errors import InputError
     from .models import BUNDLED_MLM, load_masked_lm
 
     vcf = variants.read_vcf(args.vcf)
     tsv_path = args.tsv or variants.tsv_path_beside(args.out)
     for path in (args.out, tsv_path):
         if not Path(path).parent.is_dir():
-            raise FileNotFoundError(f"the folder of {path} does not exist; create it first")
+            raise InputError(f"the folder of {path} does not exist; create it first")
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
     model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
     if args.background:

@@ -26,6 +26,7 @@ import streamlit as st
 
 from glm_core import embedding
 from glm_core.embedding_map import embedding_map, model_label
+from glm_core.errors import user_message
 from glm_core.genome import Region
 from glm_core.plots.genome_figures import embedding_map_figure
 from ui import cache, session
@@ -198,7 +199,7 @@ with scores_area:
     try:
         scores = cache.knn_scores(result.embeddings, result.spectrum, labels, KNN_NEIGHBOURS)
     except ValueError as error:
-        st.info(f"No kNN score: {error}")
+        st.info(f"No kNN score: {user_message(error)}")
     else:
         for name, value in zip(scores["representation"], scores["macro-F1"]):
             st.metric(f"{name}, macro-F1", f"{value:.3f}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from glm_core.errors import user_message
 from glm_core.genome import Region, format_region
 from glm_core.locus import GENE_PARTS, WHOLE_GENE, Locus, NoMatchingGene, is_coordinate_query, resolve_locus
 from glm_core.models import MaskedLM
@@ -51,7 +52,7 @@ def pick_locus(
     try:
         locus = resolve_locus(query, genome, annotation, part=part, flank=flank)
     except NoMatchingGene as error:
-        st.warning(str(error))
+        st.warning(user_message(error))
         return None
     except USER_ERRORS as error:
         show_error(error)
