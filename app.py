@@ -1,12 +1,12 @@
 """gLM Explorer: the Streamlit entry point. It only routes; pages live in pages/.
 
 Run with ``streamlit run app.py`` (or ``make run``). To add a page, add one ``st.Page``
-line to ``PAGES``; pages read the shared genome and locus through ``app_state``.
+line to ``PAGES``; pages read the shared genome and locus through ``ui.session``.
 """
 
 import streamlit as st
 
-import app_state
+from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="gLM Explorer", page_icon=":material/genetics:", layout="wide")
 
@@ -19,5 +19,5 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
-app_state.render_sidebar()
+render_sidebar()
 navigation.run()

@@ -1,7 +1,9 @@
 """``glm-explore``: the command line for batch work, on the same core as the app's pages.
 
-Each subcommand lives in one ``_cmd_*`` function; errors in the user's input are printed
-as one clear line and exit with status 2, never as a traceback.
+Each subcommand lives in one ``_cmd_*`` function. A region argument is read by
+:func:`glm_core.locus.resolve_locus`, the reader the app's pages use, so both accept the same
+text. Errors in the user's input are printed as one clear line
+(:func:`glm_core.errors.user_message`) and exit with status 2, never as a traceback.
 """
 
 from __future__ import annotations
@@ -96,21 +98,15 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from . import embedding
-    from .annotation import Annotation
-    from .genome import EMBEDDED_ANNOTATION, Genome
+    from .embedding_map import embedding_map
+    from .errors import InputError
     from .models import BUNDLED_MLM, load_masked_lm
 
     windows = embedding.windows_from_bed(args.bed) if args.bed is not None else None
-    genome = Genome(args.fasta)
-    annotation_path = args.annotation
-    if annotation_path is None and Path(args.fasta).resolve() == EMBEDDED_FASTA.resolve():
-        annotation_path = EMBEDDED_ANNOTATION
-    annotation = Annotation.from_file(annotation_path) if annotation_path is not None else None
-    if annotation is not None:
-        annotation.check_sequence_ids(genome.chrom_sizes)
+    genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
     if windows is None:
         if annotation is None:
-            raise ValueError("--sample needs the genome's annotation to find region classes: pass --annotation")
+            raise InputError("--sample needs the genome's annotation to find region classes: pass --annotation")
         windows = embedding.sample_windows(
             annotation, genome.chrom_sizes, args.sample, args.window_length, args.classes, args.seed, chroms=args.chroms
         )
@@ -129,20 +125,19 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         vectors = embedding.window_embeddings(model, genome, windows, batch_size=args.batch_size, progress=progress)
     bar.close()
     seconds = time.perf_counter() - began
-    genes = embedding.nearest_gene(annotation, windows) if annotation is not None else None
+    bundle = embedding_map(model, genome, annotation, windows, vectors, str(args.fasta), with_spectrum=False)
     projection = None
     if args.umap:
         projection = embedding.umap_projection(vectors, args.n_neighbors, args.min_dist, args.metric, args.umap_seed)
-    table = embedding.embedding_table(windows, vectors, projection, genes)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    settings = {"model": str(model.path), "genome": str(args.fasta), "context": model.context}
+    sample = umap = None
     if args.bed is None:
-        settings["sample"] = {"n_windows": args.sample, "window_length": args.window_length, "seed": args.seed,
-                              "classes": args.classes, "chroms": args.chroms}
+        sample = {"n_windows": args.sample, "window_length": args.window_length, "seed": args.seed,
+                  "classes": args.classes, "chroms": args.chroms}
     if args.umap:
-        settings["umap"] = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric,
-                            "seed": args.umap_seed}
-    embedding.write_embedding_table(table, args.out, settings)
+        umap = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric,
+                "seed": args.umap_seed}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    table = bundle.write(args.out, projection, sample=sample, umap=umap)
     print(f"wrote {len(table):,} windows x {vectors.shape[1]} embedding dimensions to {args.out} "
           f"({model.name} on {model.device}, {seconds:.1f} s)")
     return 0
@@ -179,31 +174,46 @@ def _add_embed_parser(commands) -> None:
 
 def _genome_and_annotation(fasta: Path, annotation_path: Path | None):
     """The genome, and its annotation: ``annotation_path``, else the embedded one with the embedded genome."""
-    from .annotation import Annotation
-    from .genome import EMBEDDED_ANNOTATION, Genome
+    from .genome import Genome
 
     genome = Genome(fasta)
+    return genome, _annotation_of(genome, fasta, annotation_path)
+
+
+def _annotation_of(genome, fasta: Path, annotation_path: Path | None):
+    """``annotation_path`` read and checked against ``genome``; the embedded one for the embedded genome; or None."""
+    from .annotation import Annotation
+    from .genome import EMBEDDED_ANNOTATION
+
     if annotation_path is None and Path(fasta).resolve() == EMBEDDED_FASTA.resolve():
         annotation_path = EMBEDDED_ANNOTATION
     annotation = Annotation.from_file(annotation_path) if annotation_path is not None else None
     if annotation is not None:
         annotation.check_sequence_ids(genome.chrom_sizes)
-    return genome, annotation
+    return annotation
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
     import time
 
-    from .genome import Genome, parse_region
+    from .genome import Genome
+    from .locus import is_coordinate_query, resolve_locus
     from .logo import position_table
     from .models import BUNDLED_MLM, load_masked_lm
     from .scoring import site_probabilities
     from .tracks import track_format, write_position_track
 
     track_format(args.out)  # refuse an unknown extension before scoring
-    region = parse_region(args.region, strand=args.strand)
     genome = Genome(args.fasta)
-    genome.check_interval(region.chrom, region.start, region.end)
+    # Coordinates need no annotation; reading one takes seconds.
+    annotation = None if is_coordinate_query(args.region, genome) else _annotation_of(genome, args.fasta,
+                                                                                      args.annotation)
+    locus = resolve_locus(args.region, genome, annotation, part=args.part.replace("-", " "), flank=args.flank,
+                          strand=args.strand)
+    if len(locus.matches) > 1:
+        print(f"glm-explore scan: {len(locus.matches)} transcripts match {args.region!r}; using {locus.transcript_id} "
+              "(pass its ID to choose another)", file=sys.stderr)
+    region = locus.region
     model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
     began = time.perf_counter()
     probabilities = site_probabilities(
@@ -222,6 +232,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     import time
 
     from . import variants
+    from .errors import InputError
     from .models import BUNDLED_MLM, load_masked_lm
     from .outputs import write_text
     from .vcf import read_vcf, scored_vcf_text, tsv_path_beside
@@ -230,7 +241,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     tsv_path = args.tsv or tsv_path_beside(args.out)
     for path in (args.out, tsv_path):
         if not Path(path).parent.is_dir():
-            raise FileNotFoundError(f"the folder of {path} does not exist; create it first")
+            raise InputError(f"the folder of {path} does not exist; create it first")
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
     model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
     if args.background:
@@ -255,14 +266,20 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
 
 
 def _add_scan_parsers(commands) -> None:
+    from .locus import GENE_PARTS
     from .tracks import TRACK_SUFFIXES, TRACK_VALUES
 
     scan = commands.add_parser(
         "scan", help="per-position predictions and SNV LLRs of a region, as TSV, bedGraph or bigWig"
     )
-    scan.add_argument("region", help="CHR:START-END, 1-based inclusive (e.g. chr01:2,632-2,731)")
-    scan.add_argument("--strand", choices=["+", "-"], default="+",
-                      help="strand to read the bases and probabilities on (TSV); tracks do not depend on it")
+    scan.add_argument("region", help="CHR:START-END or 'CHR START END', 1-based inclusive (e.g. chr01:2,632-2,731), "
+                                      "a sequence name, or a gene ID or name (e.g. um10944)")
+    scan.add_argument("--part", choices=[part.replace(" ", "-") for part in GENE_PARTS], default="whole-gene",
+                      help="for a gene: which part to scan (default: the whole gene)")
+    scan.add_argument("--flank", type=int, default=0, help="for a gene: bases to add on each side (default 0)")
+    scan.add_argument("--strand", choices=["+", "-"], default=None,
+                      help="strand to read the bases and probabilities on (TSV; default: the region's or gene's, "
+                           "else +); tracks do not depend on it")
     scan.add_argument("--out", type=Path, required=True,
                       help=f"output file; its extension picks the format ({', '.join(TRACK_SUFFIXES)})")
     scan.add_argument("--value", choices=TRACK_VALUES, default="ic",
@@ -270,6 +287,8 @@ def _add_scan_parsers(commands) -> None:
                            "reference-base probability, or the mean LLR of the three alternative alleles")
     scan.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
     scan.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
+    scan.add_argument("--annotation", type=Path, default=None,
+                      help="GFF3/GTF to find genes in (default: the embedded one with the embedded genome)")
     scan.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
     scan.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     scan.set_defaults(handler=_cmd_scan)
@@ -454,8 +473,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except (ValueError, KeyError, FileNotFoundError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"glm-explore {args.command}: error: {message}", file=sys.stderr)
+        from .errors import user_message
+
+        print(f"glm-explore {args.command}: error: {user_message(error)}", file=sys.stderr)
         return 2
 
 

@@ -10,58 +10,35 @@ in the locus view of the overview page.
 Session state
 -------------
 ``RESULT_KEY = "embeddings_result"``
-    dict or None: the last embedded windows of this session, with keys ``owner``
-    (genome choice and model, to ignore a result of another genome or model),
-    ``windows`` (DataFrame, 0-based half-open), ``embeddings``, ``spectrum`` (ndarrays)
-    and ``genes`` (from :func:`glm_core.embedding.nearest_gene`).
+    :class:`glm_core.embedding_map.EmbeddingMap` or None: the last embedded windows of this
+    session (windows 0-based half-open, embeddings, 4-mer spectra, nearest genes), with the
+    model and genome that made them.
+``OWNER_KEY = "embeddings_result_owner"``
+    (genome choice, model label) of that result, so that a result of another genome or
+    model is ignored.
 
 Widgets use keys starting with ``embeddings_``.
 """
 
 import io
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-import app_state
-from glm_core import embedding, plots
+from glm_core import embedding
+from glm_core.embedding_map import embedding_map, model_label
+from glm_core.errors import user_message
 from glm_core.genome import Region
+from glm_core.plots.genome_figures import embedding_map_figure
+from ui import cache, session
+from ui.choices import cache_dir
+from ui.sidebar import save_upload
 
 RESULT_KEY = "embeddings_result"
+OWNER_KEY = "embeddings_result_owner"
 MAP_KEY = "embeddings_map"
 SOURCES = ("Sample by region class", "Upload a BED file")
 KNN_NEIGHBOURS = 15
 OVERVIEW_PAGE = "pages/overview.py"
-
-
-@st.cache_data(show_spinner="Sampling windows…", max_entries=16)
-def sampled_windows(
-    choice: app_state.GenomeChoice, n_windows: int, window_length: int, classes: tuple[str, ...], seed: int
-) -> pd.DataFrame:
-    loaded = app_state.load(choice)
-    return embedding.sample_windows(
-        loaded.annotation, loaded.genome.chrom_sizes, n_windows, window_length, list(classes), seed
-    )
-
-
-@st.cache_data(show_spinner="Timing the model on this device…", max_entries=8)
-def seconds_per_window(model_id: str, _model) -> float:
-    return embedding.estimate_seconds_per_window(_model)
-
-
-@st.cache_data(show_spinner="Projecting with UMAP (the first map of a session compiles UMAP's code)…", max_entries=16)
-def projection(embeddings: np.ndarray, n_neighbors: int, min_dist: float, metric: str, seed: int) -> np.ndarray:
-    return embedding.umap_projection(embeddings, n_neighbors, min_dist, metric, seed)
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def knn_scores(embeddings: np.ndarray, spectrum: np.ndarray, labels: tuple[str, ...]) -> pd.DataFrame:
-    rows = [
-        ("gLM embedding", embedding.knn_macro_f1(embeddings, labels, k=KNN_NEIGHBOURS)),
-        ("4-mer spectrum", embedding.knn_macro_f1(spectrum, labels, k=KNN_NEIGHBOURS)),
-    ]
-    return pd.DataFrame(rows, columns=["representation", "macro-F1"])
 
 
 def duration(seconds: float) -> str:
@@ -72,12 +49,12 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-loaded = app_state.require_genome()
+loaded = session.require_genome()
 genome, annotation = loaded.genome, loaded.annotation
-model = app_state.require_model()
-model_id = f"{model.path or model.name} on {model.device}"
+model = session.require_model()
+model_id = model_label(model)
 owner = (loaded.choice, model_id)
-cache_folder = app_state.cache_dir() / "embeddings"
+cache_folder = cache_dir() / "embeddings"
 
 st.title("Embedding map")
 st.caption(
@@ -95,7 +72,7 @@ with windows_column:
     windows = None
     try:
         if source == SOURCES[0]:
-            totals = app_state.region_class_totals(loaded.choice)
+            totals = cache.region_class_totals(loaded.choice)
             present = totals.loc[totals["bases"] > 0, "region_class"].tolist()
             left, middle, right = st.columns(3)
             n_windows = left.number_input(
@@ -108,7 +85,8 @@ with windows_column:
             seed = right.number_input("Sampling seed", min_value=0, value=0, step=1, key="embeddings_seed")
             classes = st.multiselect("Region classes", present, default=present, key="embeddings_classes")
             if classes:
-                windows = sampled_windows(loaded.choice, int(n_windows), int(window_length), tuple(classes), int(seed))
+                windows = cache.sampled_windows(loaded.choice, int(n_windows), int(window_length), tuple(classes),
+                                                int(seed))
             else:
                 st.info("Choose at least one region class.")
         else:
@@ -120,10 +98,10 @@ with windows_column:
             if upload is None:
                 st.info(f"Upload a BED file of windows up to {model.context} bp; the name column colours the map.")
             else:
-                windows = embedding.windows_from_bed(app_state.save_upload(upload.name, upload.getvalue()))
+                windows = embedding.windows_from_bed(save_upload(upload.name, upload.getvalue()))
                 embedding.embedding_contexts(windows, genome.chrom_sizes, model.context)  # checks every window
-    except app_state.USER_ERRORS as error:
-        app_state.show_error(error)
+    except session.USER_ERRORS as error:
+        session.show_error(error)
         windows = None
 
 with map_column:
@@ -139,37 +117,31 @@ with map_column:
 # --------------------------------------------------------------------------- embedding
 
 result = st.session_state.get(RESULT_KEY)
-if result is not None and result["owner"] != owner:
+if result is not None and st.session_state.get(OWNER_KEY) != owner:
     result = None  # embedded by another model or on another genome
 current = (
     result is not None
     and windows is not None
-    and result["windows"][embedding.WINDOW_COLUMNS].equals(windows[embedding.WINDOW_COLUMNS])
+    and result.windows[embedding.WINDOW_COLUMNS].equals(windows[embedding.WINDOW_COLUMNS])
 )
 
 
-def keep(found: np.ndarray) -> dict:
-    kept = {
-        "owner": owner,
-        "windows": windows,
-        "embeddings": found,
-        "spectrum": embedding.kmer_spectrum(genome, windows),
-        "genes": embedding.nearest_gene(annotation, windows),
-    }
-    st.session_state[RESULT_KEY] = kept
+def keep(found):
+    kept = embedding_map(model, genome, annotation, windows, found, loaded.choice.label)
+    st.session_state[RESULT_KEY], st.session_state[OWNER_KEY] = kept, owner
     return kept
 
 
 if windows is not None and not current:
     try:
         found = embedding.cached_embeddings(model, genome, windows, cache_folder)
-    except app_state.USER_ERRORS as error:
-        app_state.show_error(error)
+    except session.USER_ERRORS as error:
+        session.show_error(error)
         found = None
     if found is not None:
         result, current = keep(found), True
     else:
-        per_window = seconds_per_window(model_id, model)
+        per_window = cache.seconds_per_window(model_id, model)
         st.caption(
             f"About **{duration(per_window * len(windows))}** for {len(windows):,} windows on "
             f"**{model.device}** ({per_window:.3g} s a window, timed here; two {model.context}-bp forward passes "
@@ -184,8 +156,8 @@ if windows is not None and not current:
 
             try:
                 found = embedding.cached_window_embeddings(model, genome, windows, cache_folder, progress=progress)
-            except app_state.USER_ERRORS as error:
-                app_state.show_error(error)
+            except session.USER_ERRORS as error:
+                session.show_error(error)
             else:
                 result, current = keep(found), True
             bar.empty()
@@ -196,16 +168,16 @@ if result is None:
     st.stop()
 if not current:
     st.info(
-        f"The map below shows the last windows embedded ({len(result['windows']):,}); "
+        f"The map below shows the last windows embedded ({len(result.windows):,}); "
         "press the button above to map the current choice."
     )
 try:
-    coordinates = projection(result["embeddings"], int(n_neighbors), float(min_dist), metric, int(umap_seed))
-except app_state.USER_ERRORS as error:
-    app_state.show_error(error)
+    coordinates = cache.projection(result.embeddings, int(n_neighbors), float(min_dist), metric, int(umap_seed))
+except session.USER_ERRORS as error:
+    session.show_error(error)
     st.stop()
-table = embedding.embedding_table(result["windows"], result["embeddings"], coordinates, result["genes"])
-figure = plots.embedding_map_figure(table)
+table = result.table(coordinates)
+figure = embedding_map_figure(table)
 
 map_area, scores_area = st.columns([3, 1])
 with map_area:
@@ -218,16 +190,16 @@ if points:
     point = points[0]
     row = int(figure.data[point["curve_number"]].customdata[point["point_index"]][0])
     chosen = table.iloc[row]
-    app_state.set_locus(Region(str(chosen["chrom"]), int(chosen["start"]), int(chosen["end"])))
+    session.set_locus(Region(str(chosen["chrom"]), int(chosen["start"]), int(chosen["end"])))
     st.switch_page(OVERVIEW_PAGE)
 
 with scores_area:
     st.subheader("Class from neighbours")
-    labels = tuple(result["windows"]["region_class"].astype(str))
+    labels = tuple(result.windows["region_class"].astype(str))
     try:
-        scores = knn_scores(result["embeddings"], result["spectrum"], labels)
+        scores = cache.knn_scores(result.embeddings, result.spectrum, labels, KNN_NEIGHBOURS)
     except ValueError as error:
-        st.info(f"No kNN score: {error}")
+        st.info(f"No kNN score: {user_message(error)}")
     else:
         for name, value in zip(scores["representation"], scores["macro-F1"]):
             st.metric(f"{name}, macro-F1", f"{value:.3f}")
@@ -242,18 +214,9 @@ with scores_area:
 # --------------------------------------------------------------------------- download
 
 buffer = io.BytesIO()
-embedding.write_embedding_table(
-    table,
-    buffer,
-    {
-        "model": model_id,
-        "genome": loaded.choice.label,
-        "context": model.context,
-        "umap": {
-            "n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric, "seed": int(umap_seed)
-        },
-    },
-)
+result.write(buffer, coordinates, umap={
+    "n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric, "seed": int(umap_seed)
+})
 st.download_button(
     "Download windows, classes, UMAP and embeddings (parquet)",
     buffer.getvalue(),
@@ -263,5 +226,5 @@ st.download_button(
 )
 st.caption(
     "Columns: chrom, start, end (0-based half-open, as in BED), region_class, nearest_gene, umap_x, umap_y, "
-    f"then emb_000… ({result['embeddings'].shape[1]} values a window)."
+    f"then emb_000… ({result.embeddings.shape[1]} values a window)."
 )

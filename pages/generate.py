@@ -13,20 +13,17 @@ start with ``generate_``.
 """
 
 import hashlib
-import os
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-import app_state
-from glm_core.custom_tags import TagTableSummary, summarize_tag_table, train_generator_command
+from glm_core.custom_tags import train_generator_command
+from glm_core.design_logos import aligned_logo_tables
 from glm_core.generation import (BUNDLED_GENERATOR, describe_designs, designs_fasta, generate_promoters,
-                                 guidance_warning, load_generator, recommended_guidance)
-from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA
-from glm_core.oracle import KmerOracle
-from glm_core.promoters import load_tag_table, promoter_table
+                                 guidance_warning, recommended_guidance)
+from ui import cache, session
+from ui.choices import LoadedGenome, data_dir, device
+from ui.sidebar import save_upload
 
 DESIGNS_KEY = "generate_designs"
 LOGO_MAX_BP = 50
@@ -39,30 +36,7 @@ GUIDANCE_HELP = (
 )
 
 
-@st.cache_resource(show_spinner="Loading the promoter generator…", max_entries=2)
-def cached_generator(path: str, device: str | None):
-    """The generator and its oracle, shared by every session (never mutate them)."""
-    return load_generator(path, device=device), KmerOracle.load(path)
-
-
-@st.cache_data(show_spinner="Collecting the natural promoters…", max_entries=4)
-def cached_promoters(choice: app_state.GenomeChoice, upstream: int, _loaded) -> pd.DataFrame:
-    return promoter_table(_loaded.annotation, _loaded.genome, upstream=upstream)
-
-
-@st.cache_data(show_spinner="Fitting the k-mer oracle on your tags…", max_entries=8)
-def cached_tag_summary(digest: str, name: str, n_bins: int, choice: app_state.GenomeChoice, upstream: int,
-                       _content: bytes, _promoters: pd.DataFrame) -> TagTableSummary:
-    """Tags of an uploaded table and the oracle fitted on them, per (content digest, bins, genome)."""
-    return summarize_tag_table(load_tag_table(_content, name), _promoters, n_bins=n_bins)
-
-
-def is_embedded(choice: app_state.GenomeChoice) -> bool:
-    return (Path(choice.fasta).resolve() == EMBEDDED_FASTA.resolve()
-            and Path(choice.annotation).resolve() == EMBEDDED_ANNOTATION.resolve())
-
-
-def render_own_tags(loaded: app_state.LoadedGenome, promoters: pd.DataFrame, upstream: int) -> None:
+def render_own_tags(loaded: LoadedGenome, promoters, upstream: int) -> None:
     """The "Your own tags" expander: upload, tag counts, the oracle's AUROC and the training command."""
     with st.expander("Your own tags"):
         st.markdown(
@@ -79,10 +53,10 @@ def render_own_tags(loaded: app_state.LoadedGenome, promoters: pd.DataFrame, ups
             return
         content = upload.getvalue()
         try:
-            summary = cached_tag_summary(hashlib.sha256(content).hexdigest(), upload.name, n_bins,
-                                         loaded.choice, upstream, content, promoters)
-        except app_state.USER_ERRORS as error:
-            st.error(f"{upload.name} cannot be used: {app_state.error_text(error)}")
+            summary = cache.tag_summary(hashlib.sha256(content).hexdigest(), upload.name, n_bins,
+                                        loaded.choice, upstream, content, promoters)
+        except session.USER_ERRORS as error:
+            session.show_error(error, prefix=f"{upload.name} cannot be used: ")
             return
         auroc = summary.heldout_auroc
         kind = f"numbers in {n_bins} quantile bins" if summary.kind == "numeric" else "labels"
@@ -97,21 +71,21 @@ def render_own_tags(loaded: app_state.LoadedGenome, promoters: pd.DataFrame, ups
         st.dataframe(summary.counts, hide_index=True, key="generate_tag_counts")
         for note in summary.notes:
             st.info(note)
-        saved = app_state.save_upload(upload.name, content)
-        output_dir = app_state.data_dir() / "models" / f"promoter-gen-{summary.family}"
-        genome_files = {} if is_embedded(loaded.choice) else {"fasta": loaded.choice.fasta,
+        saved = save_upload(upload.name, content)
+        output_dir = data_dir() / "models" / f"promoter-gen-{summary.family}"
+        genome_files = {} if loaded.choice.is_embedded() else {"fasta": loaded.choice.fasta,
                                                               "annotation": loaded.choice.annotation}
         st.markdown("Train a generator (and its oracle) on these tags:")
         st.code(train_generator_command(saved, summary.family, n_bins, output_dir, **genome_files), language="bash",
                 wrap_lines=True)
 
 
-loaded = app_state.require_genome()
+loaded = session.require_genome()
 st.title("Promoter design")
 try:
-    generator, oracle = cached_generator(str(BUNDLED_GENERATOR), os.environ.get("GLM_EXPLORER_DEVICE") or None)
-except app_state.USER_ERRORS as error:
-    app_state.show_error(error)
+    generator, oracle = cache.load_generator(str(BUNDLED_GENERATOR), device())
+except session.USER_ERRORS as error:
+    session.show_error(error)
     st.stop()
 st.caption(
     f"**{generator.name}** writes promoters (the {generator.info.get('upstream', 250)} bp before the transcription "
@@ -129,7 +103,7 @@ with st.form("generate_form"):
     for column, (family, labels) in zip(columns, families.items()):
         labels = list(labels)
         label = column.selectbox(f"{family} tag", labels, index=len(labels) - 1, key=f"generate_tag_{family}")
-        tags.append(label if family == "CAI" else f"{family}={label}")
+        tags.append(f"{family}={label}")  # the generator shows a default-family tag by its label alone
     count = columns[-3].number_input("Designs", 1, 500, 10, key="generate_n")
     length = columns[-2].number_input("Length (bp)", 20, 300, int(generator.info.get("upstream", 250)),
                                       key="generate_length")
@@ -148,7 +122,7 @@ if warning:
     st.warning(warning)
 
 upstream = int(generator.info.get("upstream", 250))
-promoters = cached_promoters(loaded.choice, upstream, loaded)
+promoters = cache.natural_promoters(loaded.choice, upstream, loaded)
 training = promoters[~promoters["held_out"]].reset_index(drop=True)
 render_own_tags(loaded, promoters, upstream)
 
@@ -161,8 +135,8 @@ if submitted:
             progress=lambda done, total: bar.progress(done / total, text=f"Sampling: {done:,} of {total:,} bases"),
         )
         st.session_state[DESIGNS_KEY] = describe_designs(designs, oracle, training)
-    except app_state.USER_ERRORS as error:
-        app_state.show_error(error)
+    except session.USER_ERRORS as error:
+        session.show_error(error)
     bar.empty()
 
 table = st.session_state.get(DESIGNS_KEY)
@@ -203,23 +177,13 @@ first, last = st.slider(
     (max(1, length - LOGO_MAX_BP + 1), length), key="generate_logo_range",
 )
 if st.button("Draw the predicted logo", key="generate_logo"):
-    model = app_state.require_model()
-    from glm_core.logo import logo_png
-    from glm_core.scoring import probability_table
-
+    model = session.require_model()
     try:
-        images = []
-        for label, sequence in ((row["design_id"], row["sequence"]), (natural["name"], natural["sequence"])):
-            offset = len(sequence) - length  # natural promoters are aligned at the TSS (3' end)
-            span = np.arange(first - 1 + offset, last + offset)
-            span = span[span >= 0]
-            if len(span) == 0:  # a short natural promoter has no bases this far upstream
-                continue
-            probabilities = model.sequence_site_probabilities(sequence, span)
-            view = probability_table(label, int(span[0]), sequence[span[0]:span[-1] + 1], probabilities)
-            images.append((label, logo_png(view)))
-    except app_state.USER_ERRORS as error:
-        app_state.show_error(error)
+        tables = aligned_logo_tables(model, {row["design_id"]: row["sequence"], natural["name"]: natural["sequence"]},
+                                     first, last, length)
+        images = [(label, cache.logo_image(view)) for label, view in tables.items()]
+    except session.USER_ERRORS as error:
+        session.show_error(error)
         st.stop()
     for column, (label, image) in zip(st.columns(2), images):
         column.caption(f"{label}: positions {first}\u2013{last} ({model.name})")

@@ -7,17 +7,19 @@ model, genome, region and strand.
 
 import streamlit as st
 
-import app_state
-from glm_core import logo, plots, tracks
+from glm_core import logo, tracks
 from glm_core.genome import format_region
+from glm_core.plots.locus_tracks import MAX_SEQUENCE_BP
+from glm_core.plots.logo_figures import logo_locus_figure
+from ui import cache, region_picker, session
 
 CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
 # Views up to this many bp get logomaker letters in the interactive figure (about 10 ms a
 # letter to draw); wider views show each base as a coloured bar of the same height.
 LETTERS_MAX_BP = 200
 
-loaded = app_state.require_genome()
-model = app_state.require_model()
+loaded = session.require_genome()
+model = session.require_model()
 genome, annotation = loaded.genome, loaded.annotation
 
 st.title("Predicted logo")
@@ -27,17 +29,17 @@ st.caption(
     "the model is sure of, whether or not the reference agrees."
 )
 
-region, title = app_state.choose_scoring_region(loaded, "logo")
+region, title = region_picker.choose_scoring_region(loaded, "logo")
 if region is None:
     st.stop()
-strand = app_state.strand_choice("logo", region)
-probabilities = app_state.scored_region_probabilities("logo", model, loaded, region, strand)
+strand = region_picker.strand_choice("logo", region)
+probabilities = region_picker.scored_region_probabilities("logo", model, loaded, region, strand)
 if probabilities is None:
     st.stop()
 try:
     table = logo.position_table(genome, region.chrom, region.start, region.end, strand, probabilities)
-except (ValueError, KeyError) as error:
-    app_state.show_error(error)
+except session.USER_ERRORS as error:
+    session.show_error(error)
     st.stop()
 
 # --------------------------------------------------------------------------- view
@@ -63,14 +65,14 @@ view_title = f"{title}, " if title else ""
 view_title += f"{format_region(region.chrom, view_start, view_end)} ({strand})"
 
 try:
-    image = app_state.logo_image(view) if len(view) <= LETTERS_MAX_BP else None
-    figure = plots.logo_locus_figure(
+    image = cache.logo_image(view) if len(view) <= LETTERS_MAX_BP else None
+    figure = logo_locus_figure(
         view, features, annotation.transcripts, motifs=motifs, logo_image=image,
-        sequence=genome.fetch(region.chrom, view_start, view_end) if len(view) <= plots.MAX_SEQUENCE_BP else None,
+        sequence=genome.fetch(region.chrom, view_start, view_end) if len(view) <= MAX_SEQUENCE_BP else None,
         title=view_title,
     )
-except (ValueError, KeyError) as error:
-    app_state.show_error(error)
+except session.USER_ERRORS as error:
+    session.show_error(error)
     st.stop()
 st.plotly_chart(figure, config=CHART_CONFIG, key="logo_chart")
 st.caption(
@@ -96,9 +98,9 @@ stem = f"{region.chrom}_{view_start + 1}-{view_end}_{strand.replace('+', 'plus')
 columns = st.columns(4)
 if len(view) <= logo.MAX_RENDER_BP:
     try:
-        png, svg = app_state.publication_images(view, features, motifs, view_title)
-    except (ValueError, KeyError) as error:
-        app_state.show_error(error)
+        png, svg = cache.publication_images(view, features, motifs, view_title)
+    except session.USER_ERRORS as error:
+        session.show_error(error)
     else:
         st.image(png, width=min(1100, 160 + 14 * len(view)),
                  caption="Logo, P(ref), entropy and gene models of the zoomed range (PNG 300 dpi, or SVG)")

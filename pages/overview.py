@@ -1,30 +1,26 @@
 """Genome overview: what the selected genome holds, and a locus view of its gene models.
 
-The locus chosen here (a gene, or a typed region) is stored with ``app_state.set_locus`` so
-that every other page opens at the same place.
+The locus chosen here (a gene, or a typed region, read by ``glm_core.locus.resolve_locus``)
+is stored with ``ui.session.set_locus`` so that every other page opens at the same place.
 """
-
-import re
 
 import streamlit as st
 
-import app_state
-from glm_core import plots
-from glm_core.genome import Region, format_region, parse_region
+from glm_core.plots.genome_figures import region_class_figure
+from glm_core.plots.locus_tracks import MAX_SEQUENCE_BP, locus_figure
+from ui import cache, region_picker, session
 
 QUERY_KEY = "overview_locus_query"
-# "chr01:1,000-2,000" is a region; "um10944", "mRNA:um10944" or "phosphatase" are searches.
-REGION_LIKE = re.compile(r"^\s*[^\s:]+\s*:\s*[\d,_]")
 CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
 
-loaded = app_state.require_genome()
+loaded = session.require_genome()
 genome, annotation = loaded.genome, loaded.annotation
 
 st.title("Genome overview")
 
 # --------------------------------------------------------------------------- summary
 
-summary = app_state.genome_summary(loaded.choice)
+summary = cache.genome_summary(loaded.choice)
 longest = summary.loc[summary["length"].idxmax()]
 columns = st.columns(4)
 columns[0].metric("Sequences", f"{len(summary):,}")
@@ -52,8 +48,8 @@ with left:
     )
 with right:
     st.subheader("Bases per region class")
-    totals = app_state.region_class_totals(loaded.choice)
-    st.plotly_chart(plots.region_class_figure(totals), config={"displayModeBar": False}, key="overview_region_classes")
+    totals = cache.region_class_totals(loaded.choice)
+    st.plotly_chart(region_class_figure(totals), config={"displayModeBar": False}, key="overview_region_classes")
     with st.expander("Table and definitions"):
         st.dataframe(
             totals,
@@ -72,75 +68,42 @@ with right:
 # --------------------------------------------------------------------------- locus
 
 st.header("Locus")
-locus = app_state.get_locus()
-if QUERY_KEY not in st.session_state and locus is not None:
-    # Reopen at the locus another page (or an earlier visit) left behind.
-    transcript_id = st.session_state.get(app_state.LOCUS_TRANSCRIPT_KEY)
-    st.session_state[QUERY_KEY] = transcript_id or f"{locus} ({locus.strand})"
-
+if loaded.choice.is_embedded():
+    gene_example, region_example = "um10944", "chr01:2,632-4,026"
+else:
+    gene_example, region_example = None, f"{summary['chrom'].iloc[0]}:1,001-2,000"
 query_column, flank_column = st.columns([4, 1])
-query = query_column.text_input(
-    "Gene name, ID or description words, or a region chrom:start-end (1-based, inclusive)",
-    key=QUERY_KEY,
-    placeholder="um10944, phosphatase, chr01:2,632-4,026",
-)
+placeholder = f"{gene_example}, phosphatase, {region_example}" if gene_example else f"gene ID or name, {region_example}"
+query = region_picker.query_input(QUERY_KEY, placeholder, column=query_column)
 flank = flank_column.number_input(
     "Flank around a gene (bp)", min_value=0, max_value=50_000, value=500, step=100, key="overview_flank"
 )
 
 query_ok = True
 title = None
-if query.strip() and REGION_LIKE.match(query):
-    try:
-        region = parse_region(query)
-        genome.check_interval(region.chrom, region.start, region.end)
-    except (ValueError, KeyError) as error:
-        app_state.show_error(error)
-        query_ok = False
-    else:
-        app_state.set_locus(region)
-elif query.strip():
-    hits = annotation.search(query, limit=50)
-    if hits.empty:
-        st.warning(
-            f"No transcript matches {query.strip()!r}. Search by gene ID (um10944), name, or words of "
-            "the description, or type a region such as chr01:2,632-4,026."
-        )
-        query_ok = False
-    else:
-        hits = hits.set_index("transcript_id", drop=False)
-        shown = hits.assign(
-            location=[format_region(c, s, e) for c, s, e in zip(hits["chrom"], hits["start"], hits["end"])]
-        )[["name", "transcript_id", "description", "location", "strand", "n_exons"]]
-        st.dataframe(shown, hide_index=True, height=min(38 + 35 * len(shown), 250))
-        transcript_id = st.selectbox(
-            f"{len(hits)} match{'es' if len(hits) > 1 else ''}{' (the first 50)' if len(hits) == 50 else ''}; show",
-            hits.index.tolist(),
-            format_func=lambda tid: f"{hits.at[tid, 'name']}: {hits.at[tid, 'description']} "
-            f"({shown.at[tid, 'location']}, {hits.at[tid, 'strand']})",
-            key="overview_hit",
-        )
-        hit = hits.loc[transcript_id]
-        size = genome.chrom_sizes[hit["chrom"]]
-        region = Region(hit["chrom"], max(0, int(hit["start"]) - flank), min(size, int(hit["end"]) + flank), hit["strand"])
-        app_state.set_locus(region, transcript_id)
-        title = f"{hit['name']} ({hit['strand']}), {format_region(region.chrom, region.start, region.end)}"
+if query.strip():
+    chosen = region_picker.pick_locus(query, loaded, "overview_hit", flank=int(flank), show_matches=True)
+    query_ok = chosen is not None
+    if chosen is not None:
+        session.set_locus(chosen.region, chosen.transcript_id)
+        if chosen.is_gene:
+            title = f"{chosen.name} ({chosen.strand}), {chosen}"
 
-locus = app_state.get_locus()
+locus = session.get_locus()
 if query_ok and locus is not None:
     try:
         features = annotation.region_features(locus.chrom, locus.start, locus.end)
-        sequence = genome.fetch(locus.chrom, locus.start, locus.end) if len(locus) <= plots.MAX_SEQUENCE_BP else None
-        figure = plots.locus_figure(
+        sequence = genome.fetch(locus.chrom, locus.start, locus.end) if len(locus) <= MAX_SEQUENCE_BP else None
+        figure = locus_figure(
             locus.chrom, locus.start, locus.end, features, annotation.transcripts, sequence=sequence, title=title
         )
-    except (ValueError, KeyError) as error:
-        app_state.show_error(error)
+    except session.USER_ERRORS as error:
+        session.show_error(error)
     else:
         st.plotly_chart(figure, config=CHART_CONFIG, key="overview_locus_chart")
         if sequence is None:
             st.caption(
-                f"The sequence row appears for regions up to {plots.MAX_SEQUENCE_BP:,} bp; this one is {len(locus):,} bp."
+                f"The sequence row appears for regions up to {MAX_SEQUENCE_BP:,} bp; this one is {len(locus):,} bp."
             )
         else:
             st.caption(
@@ -148,4 +111,5 @@ if query_ok and locus is not None:
                 "250 bp or fewer are in view; hover a gene for its ID and description."
             )
 elif locus is None and query_ok:
-    st.info("Search for a gene (for example um10944) or type a region (for example chr01:2,632-4,026).")
+    for_example = f" (for example {gene_example})" if gene_example else " by ID, name or description words"
+    st.info(f"Search for a gene{for_example} or type a region (for example {region_example}).")

@@ -9,15 +9,18 @@ import hashlib
 
 import streamlit as st
 
-import app_state
-from glm_core import evaluation, plots, variants
+from glm_core import evaluation, variants
+from glm_core.plots.logo_figures import (codon_position_llr_figure, consequence_llr_figure,
+                                         variant_scan_figure)
+from glm_core.region_scan import region_scan_table, region_scan_tsv
+from ui import cache, region_picker, session
 from glm_core.vcf import read_vcf, scored_vcf_text
 
 CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
 PASTE_EXAMPLE = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t71241\t.\tC\tA\t.\t.\t."
 
-loaded = app_state.require_genome()
-model = app_state.require_model()
+loaded = session.require_genome()
+model = session.require_model()
 genome, annotation = loaded.genome, loaded.annotation
 
 st.title("Variant effects")
@@ -30,10 +33,10 @@ scan_tab, vcf_tab = st.tabs(["Saturation scan of a region", "Score a VCF"])
 # --------------------------------------------------------------------------- region scan
 
 with scan_tab:
-    region, title = app_state.choose_scoring_region(loaded, "variants")
+    region, title = region_picker.choose_scoring_region(loaded, "variants")
     probabilities = None
     if region is not None:
-        probabilities = app_state.scored_region_probabilities("variants", model, loaded, region, "+")
+        probabilities = region_picker.scored_region_probabilities("variants", model, loaded, region, "+")
     if probabilities is not None:
         try:
             background = variants.model_llr_background(model)
@@ -41,24 +44,24 @@ with scan_tab:
                 genome, annotation, region.chrom, region.start, region.end, probabilities, background=background
             )
             features = annotation.region_features(region.chrom, region.start, region.end)
-            figure = plots.variant_scan_figure(
+            figure = variant_scan_figure(
                 snvs, region.chrom, region.start, region.end, features, annotation.transcripts,
                 sequence=genome.fetch(region.chrom, region.start, region.end),
                 title=f"{title}, LLR of every SNV" if title else None,
             )
-        except (ValueError, KeyError) as error:
-            app_state.show_error(error)
+        except session.USER_ERRORS as error:
+            session.show_error(error)
         else:
             st.plotly_chart(figure, config=CHART_CONFIG, key="variants_scan_chart")
             st.caption(
-                "Rows: the alternative base on the + strand; the reference base's cell is left grey. Red: the model prefers the "
-                "reference; blue: the alternative. Hover a cell for the variant, its LLR, its percentile among the "
-                f"{len(snvs):,} SNVs of this region and its consequence."
+                "Rows: the alternative base on the + strand; the reference base's cell is left grey. Red: the model "
+                "prefers the reference; blue: the alternative. Hover a cell for the variant, its LLR, its percentile "
+                f"among the {len(snvs):,} SNVs of this region and its consequence."
             )
             left, right = st.columns(2)
-            left.plotly_chart(plots.consequence_llr_figure(snvs), config={"displaylogo": False},
+            left.plotly_chart(consequence_llr_figure(snvs), config={"displaylogo": False},
                               key="variants_consequence_chart")
-            right.plotly_chart(plots.codon_position_llr_figure(snvs), config={"displaylogo": False},
+            right.plotly_chart(codon_position_llr_figure(snvs), config={"displaylogo": False},
                                key="variants_codon_chart")
             st.markdown(
                 "Read these plots with care. Stop-gained SNVs should score far below synonymous ones. Synonymous "
@@ -77,7 +80,7 @@ with scan_tab:
             auroc_column.dataframe(aurocs[aurocs["metric"] == "auroc"][["label", "value", "n", "n_negative"]]
                                    .rename(columns={"label": "AUROC (lower LLR = damaging)", "value": "AUROC"}),
                                    hide_index=True)
-            shown = snvs.assign(pos=snvs["pos"] + 1).sort_values("llr")
+            shown = region_scan_table(snvs)
             st.dataframe(shown, hide_index=True, height=320, key="variants_scan_table", column_config={
                 "pos": st.column_config.NumberColumn("pos (1-based)", format="%d"),
                 "llr": st.column_config.NumberColumn("LLR", format="%.3f"),
@@ -85,7 +88,7 @@ with scan_tab:
             })
             st.download_button(
                 "All SNVs of the region (TSV)",
-                shown.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n"),
+                region_scan_tsv(snvs),
                 file_name=f"snvs_{region.chrom}_{region.start + 1}-{region.end}_{model.name}.tsv",
                 mime="text/tab-separated-values", key="variants_download_scan",
             )
@@ -110,8 +113,8 @@ with vcf_tab:
     if data is not None:
         try:
             vcf = read_vcf(data, name=name)
-        except (ValueError, KeyError, FileNotFoundError) as error:
-            app_state.show_error(error)
+        except session.USER_ERRORS as error:
+            session.show_error(error)
         else:
             digest = hashlib.sha256(data).hexdigest()
             st.caption(f"{name}: {len(vcf):,} records.")
@@ -121,7 +124,7 @@ with vcf_tab:
                                                      key="variants_vcf_score"):
                 requested.add(digest)
             if digest in requested:
-                scored = app_state.scored_vcf(app_state.model_key(model), loaded.choice, digest, model, loaded, vcf)
+                scored = cache.scored_vcf(cache.model_key(model), loaded.choice, digest, model, loaded, vcf)
                 counts = variants.status_counts(scored)
                 columns = st.columns(3)
                 columns[0].metric("Alleles", f"{len(scored):,}")

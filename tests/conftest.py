@@ -10,8 +10,8 @@
   rather than predictions.
 * ``served``: the bytes behind every download button and image of an AppTest run, by URL.
 * Tests marked ``gpu`` are skipped where CUDA is not available.
-* The repository root is put on ``sys.path`` so that tests can import the app-side module
-  ``app_state`` (the ``glm_core`` package is installed).
+* The repository root is put on ``sys.path`` so that tests can import the app-side package
+  ``ui`` (the ``glm_core`` package is installed).
 """
 
 import os

@@ -16,7 +16,7 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-import app_state
+from ui import choices, session
 from glm_core.genome import Region, format_region
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,14 +27,14 @@ CLASSES = {"CDS", "intron", "promoter", "downstream", "intergenic"}
 @pytest.fixture
 def open_page(tmp_path, monkeypatch, tiny_gpn_dir):
     """Open the embedding page on the embedded genome with the tiny model, caches in tmp_path."""
-    monkeypatch.setenv(app_state.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(app_state.DATA_DIR_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
     monkeypatch.setenv("GLM_EXPLORER_DEVICE", "cpu")
     shutil.copytree(tiny_gpn_dir, tmp_path / "data" / "models" / "tiny")
 
     def open_(n_windows: int = 60) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
-        tiny = next(choice for choice in app_state.masked_model_choices() if choice.name == "tiny")
+        tiny = next(choice for choice in choices.masked_model_choices() if choice.name == "tiny")
         at.session_state["sidebar_model"] = tiny  # preset: AppTest keeps sidebar widgets only in the first run
         at.run()
         at.switch_page(PAGE).run()
@@ -93,8 +93,8 @@ def test_page_embeds_a_small_sample_and_draws_the_map(open_page, tmp_path):
     assert len(spec["data"]) == 5
     assert {trace["name"] for trace in spec["data"]} == {f"{name} (12)" for name in CLASSES}
     result = at.session_state["embeddings_result"]
-    windows = result["windows"]
-    assert len(windows) == 60 and result["embeddings"].shape == (60, 32)
+    windows = result.windows
+    assert len(windows) == 60 and result.embeddings.shape == (60, 32)
     first = windows.iloc[int(spec["data"][0]["customdata"][0][0])]
     assert spec["data"][0]["customdata"][0][1] == format_region(first["chrom"], first["start"], first["end"])
     assert spec["data"][0]["name"].startswith(first["region_class"])
@@ -111,12 +111,12 @@ def test_page_embeds_a_small_sample_and_draws_the_map(open_page, tmp_path):
 def test_reopening_in_a_new_session_reads_the_disk_cache(open_page):
     first = open_page(60)
     first.button(key="embeddings_run").click().run()
-    embeddings = first.session_state["embeddings_result"]["embeddings"]
+    embeddings = first.session_state["embeddings_result"].embeddings
     again = open_page(60)  # a new session: nothing in session state, the file on disk
     assert not again.exception, again.exception
     assert not any(button.key == "embeddings_run" for button in again.button)  # nothing left to embed
     assert len(map_spec(again)["data"]) == 5
-    assert (again.session_state["embeddings_result"]["embeddings"] == embeddings).all()
+    assert (again.session_state["embeddings_result"].embeddings == embeddings).all()
 
 
 def test_clicking_a_point_opens_its_window_in_the_locus_view(open_page):
@@ -124,10 +124,10 @@ def test_clicking_a_point_opens_its_window_in_the_locus_view(open_page):
     at.button(key="embeddings_run").click().run()
     spec = map_spec(at)
     row = int(spec["data"][2]["customdata"][3][0])
-    window = at.session_state["embeddings_result"]["windows"].iloc[row]
+    window = at.session_state["embeddings_result"].windows.iloc[row]
     select_point(at, curve_number=2, point_index=3)
     assert not at.exception, at.exception
-    assert at.session_state[app_state.LOCUS_KEY] == Region(window["chrom"], int(window["start"]), int(window["end"]))
+    assert at.session_state[session.LOCUS_KEY] == Region(window["chrom"], int(window["start"]), int(window["end"]))
     assert at.title[0].value == "Genome overview"
     locus_charts = [
         chart for chart in at.get("plotly_chart") if "genes" in json.dumps(json.loads(chart.proto.spec)["layout"])

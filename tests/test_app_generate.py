@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import app_state
+from ui import choices
 from glm_core.generation import BUNDLED_GENERATOR, RECOMMENDED_GUIDANCE_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +31,8 @@ pytestmark = pytest.mark.skipif(not (BUNDLED_GENERATOR / "config.json").is_file(
 
 @pytest.fixture
 def page(tmp_path, monkeypatch):
-    monkeypatch.setenv(app_state.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(app_state.DATA_DIR_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
     monkeypatch.setenv("GLM_EXPLORER_DEVICE", "cpu")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240)
     at.run()

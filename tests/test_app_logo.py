@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import app_state
+from ui import choices, region_picker, session
 from glm_core import logo
 from glm_core.tracks import bedgraph_text
 from glm_core.genome import Region
@@ -33,8 +33,8 @@ CHROM, START, END = "chr22", 69_113, 69_136  # ATG at [69123, 69126), +/- 10 bp
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
-    monkeypatch.setenv(app_state.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(app_state.DATA_DIR_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
 
 
@@ -66,7 +66,7 @@ def test_page_opens_at_the_overview_locus(app):
     assert app.text_input(key="logo_query").value == "mRNA:um06164"
     # Default: the start codon +/- 20 bp; nothing is scored before the button is pressed.
     assert app.button(key="logo_score").label == "Score 43 positions with gpn-umaydis"
-    assert app.session_state[app_state.LOCUS_KEY] == Region(CHROM, 69_103, 69_146, "+")
+    assert app.session_state[session.LOCUS_KEY] == Region(CHROM, 69_103, 69_146, "+")
     assert not app.get("plotly_chart")
 
 
@@ -121,5 +121,16 @@ def test_region_over_the_limit_is_refused(app):
     app.switch_page("pages/logo.py").run()
     app.text_input(key="logo_query").input("chr22:1-5,000").run()
     assert not app.exception
-    assert len(app.error) == 1 and f"at most {app_state.MAX_SCORED_BP:,} bp" in app.error[0].value
+    assert len(app.error) == 1 and f"at most {region_picker.MAX_SCORED_BP:,} bp" in app.error[0].value
     assert not app.get("button")
+
+
+@pytest.mark.parametrize("text", ["chr22:69,124-69,126", "22 69124 69126", "chr22 69,124 69,126 +"])
+def test_the_logo_box_reads_coordinates_as_the_command_line_does(app, text):
+    # The same three bases `glm-explore scan "22 69124 69126"` scores: the ATG of um06164.
+    app.switch_page("pages/logo.py").run()
+    app.text_input(key="logo_query").input(text).run()
+    assert not app.exception and not app.error
+    assert app.button(key="logo_score").label == "Score 3 positions with gpn-umaydis"
+    assert app.session_state[session.LOCUS_KEY] == Region(CHROM, 69_123, 69_126, "+")
+    assert all(box.key != "logo_part" for box in app.selectbox)  # gene parts are offered for genes only

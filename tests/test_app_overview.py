@@ -7,17 +7,13 @@ the sequence row shows exactly its bases; bad input gives an st.error, never a t
 
 import base64
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import app_state
-from glm_core import plots
+from ui import choices, session, sidebar
 from glm_core.genome import Region
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +28,8 @@ def start_app(tmp_path, monkeypatch):
     The source is preset in session state rather than clicked: with st.navigation, AppTest in
     Streamlit 1.67 keeps the sidebar's elements only in the first run's element tree.
     """
-    monkeypatch.setenv(app_state.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(app_state.DATA_DIR_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
 
     def start(source: str | None = None) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -92,7 +88,7 @@ def test_landing_page_summarises_the_embedded_genome(app):
     sequences = app.dataframe[0].value
     assert len(sequences) == 36
     assert sequences.set_index("chrom").at["chr01", "length"] == 2_476_500
-    assert app.session_state[app_state.GENOME_KEY] == app_state.embedded_choice()
+    assert app.session_state[session.GENOME_KEY] == choices.embedded_choice()
     assert not app.error
 
 
@@ -115,8 +111,8 @@ def test_gene_id_search_shows_the_gene_model(app):
     hover = " ".join(str(text) for trace in spec["data"] for text in trace.get("hovertext", []))
     assert "um10944" in hover and "protein phosphatase methylesterase 1" in hover
     # Default flank 500 bp around the 0-based half-open span [2631, 4026), on the gene's strand.
-    assert app.session_state[app_state.LOCUS_KEY] == Region("chr01", 2131, 4526, "+")
-    assert app.session_state[app_state.LOCUS_TRANSCRIPT_KEY] == "mRNA:um10944"
+    assert app.session_state[session.LOCUS_KEY] == Region("chr01", 2131, 4526, "+")
+    assert app.session_state[session.LOCUS_TRANSCRIPT_KEY] == "mRNA:um10944"
     assert spec["layout"]["xaxis"]["range"] == [2131.5, 4526.5]
 
 
@@ -128,8 +124,8 @@ def test_description_words_find_the_gene(app):
 
 def test_typed_region_shows_exactly_its_bases(app, embedded_genome):
     search(app, "chr01:2,632-2,700")
-    assert app.session_state[app_state.LOCUS_KEY] == Region("chr01", 2631, 2700, "+")
-    assert app.session_state[app_state.LOCUS_TRANSCRIPT_KEY] is None
+    assert app.session_state[session.LOCUS_KEY] == Region("chr01", 2631, 2700, "+")
+    assert app.session_state[session.LOCUS_TRANSCRIPT_KEY] is None
     spec = locus_spec(app)
     cells = next(trace for trace in spec["data"] if trace["type"] == "heatmap" and "texttemplate" not in trace)
     assert "".join(cells["text"][0]) == embedded_genome.fetch("chr01", 2631, 2700)
@@ -185,7 +181,7 @@ def test_data_directory_pair_is_offered_and_loaded(start_app, tmp_path):
     assert chosen == ["tiny.fa", "tiny.gff3"]
     assert {metric.label: metric.value for metric in app.metric}["Sequences"] == "2"
     search(app, "tinyX")
-    assert app.session_state[app_state.LOCUS_KEY] == Region("seqA", 0, 400, "+")  # 500 bp flank, clipped
+    assert app.session_state[session.LOCUS_KEY] == Region("seqA", 0, 400, "+")  # 500 bp flank, clipped
     hover = " ".join(str(t) for trace in locus_spec(app)["data"] for t in trace.get("hovertext", []))
     assert "a tiny test gene" in hover
 
@@ -197,63 +193,47 @@ def test_pair_with_other_sequence_names_shows_an_error_listing_both_sets(start_a
     assert len(app.error) == 2  # a short note in the sidebar, the full message on the page
     message = app.main.error[0].value
     assert "chrX" in message and "seqA, seqB" in message
-    assert app.session_state[app_state.GENOME_KEY] is None
+    assert app.session_state[session.GENOME_KEY] is None
     assert not app.metric  # the page stopped before its summary
 
 
 def test_uploads_are_copied_into_the_cache_and_never_overwrite(tmp_path, monkeypatch):
     # (AppTest in Streamlit 1.67 cannot upload into a sidebar under st.navigation; the browser
     # test covers the widget, this covers where the files go.)
-    monkeypatch.setenv(app_state.CACHE_DIR_ENV, str(tmp_path))
-    first = app_state.save_upload("genome.fa", b">a\nACGT\n")
-    second = app_state.save_upload("genome.fa", b">b\nTTTT\n")
-    again = app_state.save_upload("../genome.fa", b">a\nACGT\n")
+    monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path))
+    first = sidebar.save_upload("genome.fa", b">a\nACGT\n")
+    second = sidebar.save_upload("genome.fa", b">b\nTTTT\n")
+    again = sidebar.save_upload("../genome.fa", b">a\nACGT\n")
     assert first != second and first == again
     assert first.read_bytes() == b">a\nACGT\n" and second.read_bytes() == b">b\nTTTT\n"
     assert tmp_path in first.parents
 
 
-# --------------------------------------------------------------------------- figure builders
+# --------------------------------------------------------------------------- the query grammar shared with the CLI
 
 
-def test_plots_module_does_not_import_streamlit():
-    code = "import sys, glm_core.plots; assert 'streamlit' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+@pytest.mark.parametrize(
+    "text",
+    ["chr01:2,632-4,026", "chr01 2632 4026", "1:2,632-4,026", "chr1 2,632 4,026 (-)", "um10944", "mRNA:um10944",
+     "chr23"],
+)
+def test_the_locus_box_reads_what_the_command_line_reads(app, embedded_genome, embedded_annotation, text):
+    # glm-explore scan reads its region with resolve_locus; the page must land on the same interval
+    # (a gene with the page's default 500-bp flank).
+    from glm_core.locus import resolve_locus
+
+    search(app, text)
+    assert not app.error
+    expected = resolve_locus(text, embedded_genome, embedded_annotation, flank=500)
+    assert app.session_state[session.LOCUS_KEY] == expected.region
+    assert app.session_state[session.LOCUS_TRANSCRIPT_KEY] == expected.transcript_id
+    if text.startswith(("chr01", "1:", "chr1 ")):
+        assert expected.region == Region("chr01", 2631, 4026, "-" if "(-)" in text else "+")
 
 
-def test_pack_lanes_separates_only_overlapping_transcripts():
-    transcripts = pd.DataFrame({"start": [0, 50, 120, 130], "end": [100, 110, 200, 140]})
-    lanes = plots.pack_lanes(transcripts)
-    assert lanes.tolist() == [0, 1, 0, 1]  # [0,100) and [50,110) overlap; [120,200) fits after lane 0
-
-
-def test_locus_figure_draws_intervals_on_one_based_axis(embedded_annotation, embedded_genome):
-    start, end = 2631, 4026  # um10944, 0-based half-open
-    features = embedded_annotation.region_features("chr01", start, end)
-    figure = plots.locus_figure(
-        "chr01", start, end, features, embedded_annotation.transcripts,
-        sequence=embedded_genome.fetch("chr01", start, end),
-    )
-    assert tuple(figure.layout.xaxis.range) == (2631.5, 4026.5)
-    cds = next(t for t in figure.data if t.type == "bar" and "CDS" in t.hovertext[0] and "um10944" in t.hovertext[0])
-    index = ["um10944" in text for text in cds.hovertext].index(True)
-    assert cds.base[index] == 2631.5 and cds.x[index] == 1395  # covers bases 2,632..4,026
-    assert figure.layout.title.text == "chr01:2,632-4,026"
-
-
-def test_locus_figure_accepts_extra_rows_on_the_shared_axis(embedded_annotation):
-    start, end = 2631, 4026
-    scores = plots.Track("score", [plots.go.Scatter(x=plots.base_positions(start, end), y=[0.0] * (end - start))], height=80)
-    figure = plots.locus_figure("chr01", start, end, embedded_annotation.region_features("chr01", start, end),
-                                extra_tracks=[scores])
-    assert figure.layout.yaxis.title.text == "score" and figure.layout.yaxis2.title.text == "genes"
-    assert figure.layout.xaxis.matches == "x2"  # the rows zoom together
-
-
-def test_sequence_row_and_window_limits_are_enforced():
-    with pytest.raises(ValueError, match="at most 10,000 bp"):
-        plots.sequence_track("A" * (plots.MAX_SEQUENCE_BP + 1), "chr01", 0)
-    with pytest.raises(ValueError, match="at most 2,000,000 bp"):
-        plots.locus_figure("chr01", 0, plots.MAX_LOCUS_BP + 1, pd.DataFrame(columns=["transcript_id", "feature"]))
-    with pytest.raises(ValueError, match="has 100"):
-        plots.locus_figure("chr01", 0, 100, pd.DataFrame(columns=["transcript_id", "feature"]), sequence="ACGT")
+def test_a_locus_from_another_page_reopens_with_its_strand(start_app):
+    at = start_app()
+    search(at, "chr01:2,632-2,700 (-)")
+    at.switch_page("pages/logo.py").run()
+    assert at.text_input(key="logo_query").value == "chr01:2,632-2,700 (-)"
+    assert at.session_state[session.LOCUS_KEY] == Region("chr01", 2631, 2700, "-")

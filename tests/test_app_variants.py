@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import app_state
+from ui import choices
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROM, START, END = "chr22", 69_113, 69_136
@@ -46,8 +46,8 @@ EXPECTED_STATUS = ["scored", "scored", "scored", "scored", "indel", "ref_mismatc
 
 @pytest.fixture
 def page(tmp_path, monkeypatch):
-    monkeypatch.setenv(app_state.CACHE_DIR_ENV, str(tmp_path / "cache"))
-    monkeypatch.setenv(app_state.DATA_DIR_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
     at.switch_page("pages/variants.py").run()
     assert not at.exception, at.exception

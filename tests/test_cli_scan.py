@@ -71,6 +71,25 @@ def test_scan_on_the_minus_strand_reads_complement_bases(tiny_gpn_dir, page_tabl
     assert set(table["strand"]) == {"-"}
 
 
+@pytest.mark.parametrize("query", ["um06164", "mRNA:um06164"])
+def test_scan_takes_a_gene_and_its_start_codon(tiny_gpn_dir, tmp_path, capsys, query):
+    # The ATG of um06164 is chr22:69,124-69,126 (+); a gene name reads the same grammar as the pages.
+    out = tmp_path / "atg.tsv"
+    assert run_cli("scan", query, "--part", "start-codon", "--flank", "2", "--model", tiny_gpn_dir,
+                   "--device", "cpu", "--out", out) == 0
+    assert "wrote 7 positions of chr22:69,122-69,128 (+)" in capsys.readouterr().out
+    table = pd.read_csv(out, sep="\t")
+    assert table["pos"].tolist() == list(range(69_122, 69_129)) and "".join(table["ref"])[2:5] == "ATG"
+
+
+def test_scan_of_a_whole_gene_and_an_alias(tiny_gpn_dir, tmp_path, capsys):
+    assert run_cli("scan", "um10944", "--model", tiny_gpn_dir, "--device", "cpu", "--out", tmp_path / "g.bedgraph") == 0
+    assert "wrote 1,395 positions of chr01:2,632-4,026 (+)" in capsys.readouterr().out
+    alias = tmp_path / "a.tsv"
+    assert run_cli("scan", "22 69124 69126", "--model", tiny_gpn_dir, "--device", "cpu", "--out", alias) == 0
+    assert "wrote 3 positions of chr22:69,124-69,126 (+)" in capsys.readouterr().out
+
+
 def test_score_vcf_writes_bgzip_vcf_and_tsv_beside(tiny_gpn_dir, tmp_path, capsys):
     out = tmp_path / "scored.vcf.gz"
     assert run_cli("score-vcf", DATA / "variants.vcf", "--model", tiny_gpn_dir, "--device", "cpu", "--out", out) == 0
@@ -91,6 +110,7 @@ def test_score_vcf_writes_bgzip_vcf_and_tsv_beside(tiny_gpn_dir, tmp_path, capsy
         (["scan", "chr22:1-10", "--out", "{tmp}/x.bed"], "cannot tell the format of"),
         (["scan", "chr99:1-10", "--out", "{tmp}/x.tsv"], "unknown chromosome 'chr99'"),
         (["scan", "chr22:10-1", "--out", "{tmp}/x.tsv"], "the end >= the start"),
+        (["scan", "no_such_gene_xyz", "--out", "{tmp}/x.tsv"], "No transcript matches 'no_such_gene_xyz'"),
         (["score-vcf", "{tmp}/absent.vcf", "--out", "{tmp}/o.vcf"], "VCF file not found"),
         (["score-vcf", str(DATA / "variants.vcf"), "--out", "{tmp}/no/such/dir/o.vcf"], "does not exist"),
     ],

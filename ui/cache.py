@@ -1,0 +1,225 @@
+"""Everything the app caches: ``st.cache_resource`` for genomes, annotations and models (one
+object shared by every session: never mutate it), ``st.cache_data`` for results keyed by
+hashable inputs (a leading underscore keeps an argument out of the key).
+
+Files written for the cache (decompressed FASTA copies, links to read-only FASTA files) go
+under :func:`ui.choices.cache_dir`, never beside the user's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from glm_core import embedding
+from glm_core.annotation import Annotation
+from glm_core.genome import Genome, format_region
+from glm_core.models import MaskedLM, load_masked_lm
+from ui.choices import GenomeChoice, LoadedGenome, cache_dir, file_stamp
+
+# --------------------------------------------------------------------------- genomes
+
+
+@st.cache_resource(show_spinner="Opening the FASTA file…", max_entries=8)
+def load_genome(fasta: str, stamp: tuple[int, int]) -> Genome:
+    """A :class:`Genome`, shared by all sessions; keyed by path and file stamp.
+
+    Anything written for it (a decompressed copy of a plain-gzip FASTA) goes to a cache
+    folder of its own, never beside the user's file.
+    """
+    path = Path(fasta)
+    own_cache = cache_dir() / "fasta" / hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    if path.is_file() and not Path(f"{path}.fai").is_file() and not os.access(path.parent, os.W_OK):
+        # pyfaidx writes its .fai index beside the FASTA; read a read-only folder through a link.
+        linked = own_cache / path.name
+        linked.parent.mkdir(parents=True, exist_ok=True)
+        if not linked.is_symlink():
+            linked.symlink_to(path.resolve())
+        path = linked
+    return Genome(path, cache_dir=own_cache)
+
+
+@st.cache_resource(show_spinner="Reading the annotation…", max_entries=8)
+def load_annotation(path: str, stamp: tuple[int, int]) -> Annotation:
+    """An :class:`Annotation`, shared by all sessions; keyed by path and file stamp."""
+    return Annotation.from_file(path)
+
+
+def load(choice: GenomeChoice) -> LoadedGenome:
+    """Genome and annotation of ``choice``, checked to use the same sequence names.
+
+    Raises ValueError (naming both sets of names), KeyError or FileNotFoundError.
+    """
+    genome = load_genome(choice.fasta, choice.fasta_stamp)
+    annotation = load_annotation(choice.annotation, choice.annotation_stamp)
+    annotation.check_sequence_ids(genome.chrom_sizes)
+    return LoadedGenome(choice, genome, annotation)
+
+
+@st.cache_data(show_spinner="Measuring the sequences…", max_entries=16)
+def genome_summary(choice: GenomeChoice) -> pd.DataFrame:
+    """One row a sequence: ``chrom, length, gc, n_count`` (see :meth:`Genome.summary`)."""
+    return load(choice).genome.summary()
+
+
+@st.cache_data(show_spinner="Classifying every base…", max_entries=16)
+def region_class_totals(choice: GenomeChoice, promoter_length: int = 500, downstream_length: int = 500) -> pd.DataFrame:
+    """Bases per region class: ``region_class, bases, fraction`` (see :meth:`Annotation.region_class_totals`)."""
+    loaded = load(choice)
+    return loaded.annotation.region_class_totals(loaded.genome.chrom_sizes, promoter_length, downstream_length)
+
+
+# --------------------------------------------------------------------------- masked LMs and their scores
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_model(path: str, stamp: tuple[int, int], device: str | None, trust_remote_code: bool) -> MaskedLM:
+    """The loaded model, shared by every session (never mutate it)."""
+    return load_masked_lm(path, device=device, trust_remote_code=trust_remote_code)
+
+
+def model_key(model: MaskedLM) -> tuple[str, str, tuple[int, int]]:
+    """Cache key of a loaded model: its folder, device and config stamp (a retrained model differs)."""
+    folder = str(model.path or model.name)
+    return (folder, str(model.device), file_stamp(Path(folder) / "config.json"))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def region_probabilities(
+    model_id: tuple,
+    choice: GenomeChoice,
+    chrom: str,
+    start: int,
+    end: int,
+    strand: str,
+    _model: MaskedLM,
+    _genome: Genome,
+):
+    """``site_probabilities`` of ``[start, end)`` (0-based half-open) on ``strand``, cached per
+    (model, genome, region, strand), with a progress bar while the model runs.
+
+    The minus strand is read off the cached plus strand (:func:`glm_core.scoring.minus_strand`).
+    """
+    from glm_core.scoring import minus_strand, site_probabilities
+
+    if strand == "-":
+        return minus_strand(region_probabilities(model_id, choice, chrom, start, end, "+", _model, _genome))
+    label = f"Scoring {format_region(chrom, start, end)} with {_model.name} on {_model.device}"
+    bar = st.progress(0.0, text=label)
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"{label}: {done:,} of {total:,} positions")
+
+    probabilities = site_probabilities(_model, _genome, chrom, start, end, "+", progress=progress)
+    bar.empty()
+    return probabilities
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def scored_vcf(
+    model_id: tuple, choice: GenomeChoice, digest: str, _model: MaskedLM, _loaded: LoadedGenome, _vcf
+) -> pd.DataFrame:
+    """``glm_core.variants.score_vcf`` of a VCF, cached per (model, genome, file content digest),
+    with a progress bar while the model runs."""
+    from glm_core.variants import model_llr_background, score_vcf
+
+    bar = st.progress(0.0, text=f"Scoring {_vcf.source} with {_model.name} on {_model.device}")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"Scoring {_vcf.source}: {done:,} of {total:,} positions")
+
+    table = score_vcf(
+        _model, _loaded.genome, _loaded.annotation, _vcf, background=model_llr_background(_model), progress=progress
+    )
+    bar.empty()
+    return table
+
+
+# --------------------------------------------------------------------------- logo images
+
+
+@st.cache_data(show_spinner="Drawing the logo…", max_entries=32)
+def logo_image(table: pd.DataFrame) -> bytes:
+    """logomaker drawing of a position table as a bare PNG (see ``glm_core.logo.logo_png``)."""
+    from glm_core.logo import logo_png
+
+    return logo_png(table)
+
+
+@st.cache_data(show_spinner="Drawing the figure for print…", max_entries=32)
+def publication_images(
+    table: pd.DataFrame, features: pd.DataFrame, motifs: pd.DataFrame, title: str | None
+) -> tuple[bytes, bytes]:
+    """The print figure (``glm_core.logo.publication_figure``) as (PNG at 300 dpi, SVG) bytes."""
+    from glm_core.logo import figure_bytes, publication_figure
+
+    figure = publication_figure(table, features, motifs, title)
+    return figure_bytes(figure, "png", dpi=300), figure_bytes(figure, "svg")
+
+
+# --------------------------------------------------------------------------- embedding map
+
+
+@st.cache_data(show_spinner="Sampling windows…", max_entries=16)
+def sampled_windows(
+    choice: GenomeChoice, n_windows: int, window_length: int, classes: tuple[str, ...], seed: int
+) -> pd.DataFrame:
+    loaded = load(choice)
+    return embedding.sample_windows(
+        loaded.annotation, loaded.genome.chrom_sizes, n_windows, window_length, list(classes), seed
+    )
+
+
+@st.cache_data(show_spinner="Timing the model on this device…", max_entries=8)
+def seconds_per_window(model_id: str, _model) -> float:
+    return embedding.estimate_seconds_per_window(_model)
+
+
+@st.cache_data(show_spinner="Projecting with UMAP (the first map of a session compiles UMAP's code)…", max_entries=16)
+def projection(embeddings: np.ndarray, n_neighbors: int, min_dist: float, metric: str, seed: int) -> np.ndarray:
+    return embedding.umap_projection(embeddings, n_neighbors, min_dist, metric, seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def knn_scores(embeddings: np.ndarray, spectrum: np.ndarray, labels: tuple[str, ...], k: int) -> pd.DataFrame:
+    """Macro-F1 of a ``k``-nearest-neighbour class vote: ``representation, macro-F1`` for the gLM and the 4-mers."""
+    rows = [
+        ("gLM embedding", embedding.knn_macro_f1(embeddings, labels, k=k)),
+        ("4-mer spectrum", embedding.knn_macro_f1(spectrum, labels, k=k)),
+    ]
+    return pd.DataFrame(rows, columns=["representation", "macro-F1"])
+
+
+# --------------------------------------------------------------------------- promoter design
+
+
+@st.cache_resource(show_spinner="Loading the promoter generator…", max_entries=2)
+def load_generator(path: str, device: str | None):
+    """The generator and its oracle, shared by every session (never mutate them)."""
+    from glm_core.generation import load_generator as load
+    from glm_core.oracle import KmerOracle
+
+    return load(path, device=device), KmerOracle.load(path)
+
+
+@st.cache_data(show_spinner="Collecting the natural promoters…", max_entries=4)
+def natural_promoters(choice: GenomeChoice, upstream: int, _loaded: LoadedGenome) -> pd.DataFrame:
+    from glm_core.promoters import promoter_table
+
+    return promoter_table(_loaded.annotation, _loaded.genome, upstream=upstream)
+
+
+@st.cache_data(show_spinner="Fitting the k-mer oracle on your tags…", max_entries=8)
+def tag_summary(
+    digest: str, name: str, n_bins: int, choice: GenomeChoice, upstream: int, _content: bytes, _promoters: pd.DataFrame
+):
+    """Tags of an uploaded table and the oracle fitted on them, per (content digest, bins, genome)."""
+    from glm_core.custom_tags import summarize_tag_table
+    from glm_core.promoters import load_tag_table
+
+    return summarize_tag_table(load_tag_table(_content, name), _promoters, n_bins=n_bins)

@@ -1,0 +1,152 @@
+"""The query box of every page that shows a place in the genome, and the score button.
+
+What a user types is read by :func:`glm_core.locus.resolve_locus`, the same reader the
+command line uses, so a page accepts exactly what ``glm-explore scan`` accepts. The box opens
+at the shared locus (:func:`ui.session.locus_query`) and a chosen place becomes the shared
+locus again.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from glm_core.errors import user_message
+from glm_core.genome import Region, format_region
+from glm_core.locus import GENE_PARTS, WHOLE_GENE, Locus, NoMatchingGene, is_coordinate_query, resolve_locus
+from glm_core.models import MaskedLM
+from ui import cache
+from ui.choices import LoadedGenome
+from ui.session import SCORED_KEY, USER_ERRORS, locus_query, set_locus, show_error
+
+QUERY_LABEL = "Gene name, ID or description words, or a region chrom:start-end (1-based, inclusive)"
+# Largest region a page scores at once: two masked windows per position, about 1 s a
+# position on a 2-core CPU, well under 1 ms on an H100.
+MAX_SCORED_BP = 2_000
+
+
+def query_input(key: str, placeholder: str, column=st) -> str:
+    """A text box for a locus query that opens at the shared locus the first time it is shown."""
+    if key not in st.session_state and locus_query() is not None:
+        st.session_state[key] = locus_query()  # reopen where another page (or an earlier visit) left off
+    return column.text_input(QUERY_LABEL, key=key, placeholder=placeholder)
+
+
+def _match_label(matches: pd.DataFrame, transcript_id: str) -> str:
+    hit = matches.loc[transcript_id]
+    return (
+        f"{hit['name']}: {hit['description']} ({format_region(hit['chrom'], hit['start'], hit['end'])}, "
+        f"{hit['strand']})"
+    )
+
+
+def pick_locus(
+    query: str, loaded: LoadedGenome, hit_key: str, part: str = WHOLE_GENE, flank: int = 0, show_matches: bool = False
+) -> Locus | None:
+    """The locus ``query`` names, with a choice among several matching transcripts.
+
+    Shows a warning when no transcript matches, an error for other bad input, and returns
+    None then. ``show_matches`` adds a table of the matching transcripts above the choice.
+    """
+    genome, annotation = loaded.genome, loaded.annotation
+    try:
+        locus = resolve_locus(query, genome, annotation, part=part, flank=flank)
+    except NoMatchingGene as error:
+        st.warning(user_message(error))
+        return None
+    except USER_ERRORS as error:
+        show_error(error)
+        return None
+    if len(locus.matches) > 1 or (show_matches and locus.is_gene):
+        matches = locus.matches.set_index("transcript_id", drop=False)
+        if show_matches:
+            shown = matches.assign(
+                location=[format_region(c, s, e) for c, s, e in zip(matches["chrom"], matches["start"], matches["end"])]
+            )
+            shown = shown[["name", "transcript_id", "description", "location", "strand", "n_exons"]]
+            st.dataframe(shown, hide_index=True, height=min(38 + 35 * len(shown), 250))
+        n = len(matches)
+        chosen = st.selectbox(
+            f"{n} match{'es' if n > 1 else ''}{' (the first 50)' if n == 50 else ''}; show",
+            matches.index.tolist(),
+            format_func=lambda tid: _match_label(matches, tid),
+            key=hit_key,
+        )
+        if chosen != locus.transcript_id:
+            locus = resolve_locus(query, genome, annotation, part=part, flank=flank, transcript_id=chosen)
+    return locus
+
+
+def choose_scoring_region(
+    loaded: LoadedGenome, prefix: str, max_bp: int = MAX_SCORED_BP, default_flank: int = 20
+) -> tuple[Region | None, str | None]:
+    """Widgets to pick a region to score: a gene (its start codon, whole span or stop codon,
+    plus a flank) or typed coordinates. Opens at the shared locus and stores the choice there.
+
+    Returns ``(region, title)``, or ``(None, None)`` after showing why there is none.
+    """
+    query_column, part_column, flank_column = st.columns([4, 2, 1])
+    gene, region = (
+        ("um06164", "chr22:69,114-69,136")
+        if loaded.choice.is_embedded()
+        else (None, f"{next(iter(loaded.genome.chrom_sizes), 'chr01')}:1,001-1,020")
+    )
+    placeholder = f"{gene}, exoribonuclease, {region}" if gene else f"gene ID or name, {region}"
+    query = query_input(f"{prefix}_query", placeholder, column=query_column)
+    if not query.strip():
+        for_example = f" (for example {gene})" if gene else " by ID, name or description words"
+        st.info(f"Search for a gene{for_example} or type a region (for example {region}).")
+        return None, None
+    part, flank = WHOLE_GENE, 0
+    if not is_coordinate_query(query, loaded.genome):
+        part = part_column.selectbox("Part of the gene", GENE_PARTS, key=f"{prefix}_part")
+        flank = int(
+            flank_column.number_input(
+                "Flank (bp)", min_value=0, max_value=max_bp, value=default_flank, step=10, key=f"{prefix}_flank"
+            )
+        )
+    locus = pick_locus(query, loaded, f"{prefix}_hit", part=part, flank=flank)
+    if locus is None:
+        return None, None
+    if len(locus) > max_bp:
+        st.error(
+            f"{locus} is {len(locus):,} bp; this page scores at most {max_bp:,} bp at a time. Choose the start "
+            "or stop codon of a gene, a smaller flank, or type a smaller region."
+        )
+        return None, None
+    set_locus(locus.region, locus.transcript_id)
+    return locus.region, locus.title()
+
+
+def strand_choice(prefix: str, region: Region) -> str:
+    """A +/- toggle that starts at the region's strand (and again whenever the region changes)."""
+    key = f"{prefix}_strand_{region.chrom}_{region.start}_{region.end}"
+    return st.radio(
+        "Strand (read 5'\u21923')", ["+", "-"], index=0 if region.strand == "+" else 1, horizontal=True, key=key
+    )
+
+
+def scored_region_probabilities(prefix: str, model: MaskedLM, loaded: LoadedGenome, region: Region, strand: str):
+    """Probabilities of ``region`` on ``strand`` for a page, once the user has asked for them.
+
+    The first time, a button says how many positions will be scored; after that (in this
+    session) the cached result comes back at once. Returns None while not yet asked.
+    """
+    model_id = cache.model_key(model)
+    key = (model_id, loaded.choice, region.chrom, region.start, region.end)
+    asked = st.session_state.setdefault(SCORED_KEY, set())
+    if key not in asked:
+        n = len(region)
+        slot = st.empty()
+        if not slot.button(f"Score {n:,} positions with {model.name}", key=f"{prefix}_score", type="primary"):
+            speed = "seconds" if model.device.type == "cuda" else "about 1 s a position on a small CPU"
+            st.caption(
+                f"Each position is masked in its own {model.context}-bp window, forward and reverse-complemented "
+                f"({2 * n:,} windows; on {model.device}, {speed})."
+            )
+            return None
+        slot.empty()
+        asked.add(key)
+    return cache.region_probabilities(
+        model_id, loaded.choice, region.chrom, region.start, region.end, strand, model, loaded.genome
+    )
