@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from glm_core.errors import InputError
-from glm_core.gff import FEATURE_COLUMNS, read_annotation
+from glm_core.gff import FEATURE_COLUMNS, empty_feature_table, read_annotation
 
 DATA = Path(__file__).parent / "data"
 
@@ -97,7 +97,7 @@ def test_gtf_is_detected_from_its_attribute_syntax(tmp_path):
     table = read_annotation(renamed)
     assert table["gene_id"].iloc[0] == "geneA" and table["parent"].iloc[0] == "txA"
     pd.testing.assert_frame_equal(table, read_annotation(DATA / "tiny.gtf", format="gtf"))
-    with pytest.raises(InputError, match="format must be 'gff3', 'gtf' or None"):
+    with pytest.raises(InputError, match="format must be 'gff3', 'gtf', 'gff2' or None"):
         read_annotation(renamed, format="bed")
 
 
@@ -135,7 +135,9 @@ def test_gff3_and_gtf_of_the_test_data_give_the_same_genes_and_transcripts():
     assert np.array_equal(gtf["line"], np.arange(2, len(gtf) + 2))  # line 1 is a comment
 
 
-def test_empty_file_gives_an_empty_table_with_the_columns(tmp_path):
-    table = read_annotation(write(tmp_path / "empty.gff3", ["##gff-version 3"]))
+def test_file_without_features_is_refused_and_the_empty_table_keeps_the_columns(tmp_path):
+    with pytest.raises(InputError, match=r"empty\.gff3: no annotation features in its 2 lines"):
+        read_annotation(write(tmp_path / "empty.gff3", ["##gff-version 3", "# nothing here"]))
+    table = empty_feature_table()
     assert list(table.columns) == FEATURE_COLUMNS and len(table) == 0
     assert table["start"].dtype == np.int64 and table["phase"].dtype == "Int64"
