@@ -79,7 +79,7 @@ def test_tiny_transcripts_table(tiny_annotation):
             "transcript_id": ["transcript:txA", "transcript:txB", "transcript:txC"],
             "gene_id": ["gene:geneA", "gene:geneB", "gene:geneC"],
             "name": ["alpha1", "beta2", "gammaRNA"],
-            "description": ["alpha test protein, plus strand", "beta test protein on the minus strand", np.nan],
+            "description": ["alpha test protein, plus strand", "beta test protein on the minus strand", ""],
             "chrom": ["chrT"] * 3,
             "start": np.array([40, 200, 350], dtype=np.int64),
             "end": np.array([160, 320, 390], dtype=np.int64),
