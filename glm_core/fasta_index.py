@@ -473,12 +473,12 @@ def _scan_block(scan: _Scan, block: bytes, line: int, offset: int) -> int:
         first = int(np.flatnonzero(bad)[0])
         row = int(np.searchsorted(newline, first))
         text = data[starts[row] : content_end[row]]
-        characters = sorted({int(b) for b in text[~_VALID_BYTE[text]]})
+        characters = list(dict.fromkeys(int(b) for b in text[~_VALID_BYTE[text]]))
         shown = "".join(chr(b) if b < 128 else f"\\x{b:02x}" for b in characters)
         kind = " (non-ASCII: the file may be in another encoding or not a FASTA file)" if max(characters) >= 128 else ""
         raise scan.fail(
             line + row,
-            f"characters {shown!r} are not nucleotides{kind}; the first is at column {first - starts[row] + 1} "
+            f"characters '{shown}' are not nucleotides{kind}; the first is at column {first - starts[row] + 1} "
             f"(byte {offset + first:,} of the file); fix or remove it",
         )
     headers = np.flatnonzero(is_header)

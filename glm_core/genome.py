@@ -20,6 +20,7 @@ anything that is not an unambiguous base.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ import pandas as pd
 import pyfaidx
 
 from .errors import InputError
-from .fasta_index import prepare_fasta
+from .fasta_index import PreparedFasta, prepare_fasta
 from .file_formats import is_gzip  # noqa: F401  (glm_core.embedding imports it from here)
 
 NUCLEOTIDES = "ACGT"
@@ -144,18 +145,7 @@ class Genome:
         prepared = prepare_fasta(self.path, cache_dir)
         self.source_format = prepared.source_format
         self.warnings = list(prepared.warnings)
-        try:
-            self._fasta = pyfaidx.Fasta(
-                str(prepared.readable),
-                indexname=str(prepared.fai),
-                gzi_indexname=str(prepared.gzi) if prepared.gzi else None,
-                sequence_always_upper=False,
-                as_raw=True,
-                rebuild=False,
-                build_index=False,
-            )
-        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as error:
-            raise InputError(f"{self.path}: not a readable FASTA file ({error})") from error
+        self._fasta = _open_indexed(self.path, prepared)
         self.chrom_sizes: dict[str, int] = {name: len(self._fasta[name]) for name in self._fasta.keys()}
 
     @property
@@ -203,3 +193,22 @@ class Genome:
         """Boolean array, True where the base is lower case (soft-masked), for ``[start, end)``."""
         sequence = self.fetch(chrom, start, end)
         return np.frombuffer(sequence.encode("ascii"), dtype=np.uint8) >= ord("a")
+
+
+def _open_indexed(path: Path, prepared: PreparedFasta) -> pyfaidx.Fasta:
+    """pyfaidx on the prepared file and its index in the cache; it builds and writes nothing."""
+    try:
+        with warnings.catch_warnings():
+            # The cache's manifest (file size and mtime), not pyfaidx's mtime comparison, says the index is fresh.
+            warnings.filterwarnings("ignore", message="Index file .* is older than", category=RuntimeWarning)
+            return pyfaidx.Fasta(
+                str(prepared.readable),
+                indexname=str(prepared.fai),
+                gzi_indexname=str(prepared.gzi) if prepared.gzi else None,
+                sequence_always_upper=False,
+                as_raw=True,
+                rebuild=False,
+                build_index=False,
+            )
+    except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as error:
+        raise InputError(f"{path}: not a readable FASTA file ({error})") from error

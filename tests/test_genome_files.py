@@ -94,20 +94,25 @@ def test_jgi_gff2_groups_lines_into_named_genes_and_transcripts(tmp_path):
 def test_lines_that_name_no_transcript_are_refused_with_counts(tmp_path):
     path = tmp_path / "flat.gff"
     path.write_text(
-        "".join(f"chr1\tsrc\t{kind}\t{10 * i + 1}\t{10 * i + 9}\t.\t+\t.\tnote \"x\"\n" for i, kind in
-                enumerate(["exon", "CDS", "exon", "CDS", "stop_codon"]))
+        "".join(
+            f'chr1\tsrc\t{kind}\t{10 * i + 1}\t{10 * i + 9}\t.\t+\t.\tnote "x"\n'
+            for i, kind in enumerate(["exon", "CDS", "exon", "CDS", "stop_codon"])
+        )
     )
-    with pytest.raises(InputError, match=r"flat\.gff, line 1: 5 of 5 exon/CDS/codon lines \(2 exon, 2 CDS, "
-                       r"1 stop_codon\) name no transcript.*cannot be grouped"):
+    with pytest.raises(
+        InputError,
+        match=r"flat\.gff, line 1: 5 of 5 exon/CDS/codon lines \(2 exon, 2 CDS, "
+        r"1 stop_codon\) name no transcript.*cannot be grouped",
+    ):
         open_genome_files(*jgi_gff(tmp_path)[:1], path, cache_dir=tmp_path / "cache")
 
 
 def debian_pair(tmp_path):
     sequences = {"chr01": random_sequence(900, 5), "chr02": random_sequence(600, 6)}
     fasta = tmp_path / "Umaydis.fa"
-    fasta.write_text(fasta_text({
-        f"Umaydis:{name}:1:+:{len(sequence)}": sequence for name, sequence in sequences.items()
-    }))
+    fasta.write_text(
+        fasta_text({f"Umaydis:{name}:1:+:{len(sequence)}": sequence for name, sequence in sequences.items()})
+    )
     gff = tmp_path / "Umaydis.gff3"
     gff.write_text(
         "##gff-version 3\n"
