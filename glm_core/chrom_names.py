@@ -193,7 +193,12 @@ def _rules(fasta: list[str], annotation: list[str]):
                 take = _field(separator, index)
                 rule = f"{side} {separator!r}-field {index + 1}"
                 shapes.append((rule, take, same) if side == "FASTA" else (rule, same, take))
-        for kind, common in (("prefix", os.path.commonprefix(names)), ("suffix", _common_suffix(names))):
+        prefix, suffix = os.path.commonprefix(names), _common_suffix(names)
+        # A shared prefix may run into the part that differs ("Um_chr0" of Um_chr01, Um_chr02):
+        # try it cut back to its last separator first.
+        candidates = [("prefix", re.sub(r"[A-Za-z0-9]+$", "", prefix)), ("prefix", prefix)]
+        candidates += [("suffix", re.sub(r"^[A-Za-z0-9]+", "", suffix)), ("suffix", suffix)]
+        for kind, common in dict.fromkeys(candidates):
             if common and len(names) > 1:
                 cut = _without(kind, common)
                 rule = f"{side} names without the {kind} {common!r}"
