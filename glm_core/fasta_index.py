@@ -206,6 +206,12 @@ def _link(path: Path, folder: Path, building: Path, name: str) -> Path:
 
 def _source_format(path: Path) -> str:
     """``fasta`` or ``gff3`` (with sequences); InputError for annotations and other files."""
+    packed = file_formats.other_compression(path)
+    if packed:
+        raise InputError(
+            f"{path} is compressed with {packed}, which cannot be read in place; decompress it, then compress it "
+            "with bgzip (or leave it uncompressed)"
+        )
     kind = file_formats.sniff_format(path)
     if kind == file_formats.FASTA:
         return kind

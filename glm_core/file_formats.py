@@ -53,6 +53,16 @@ def has_bgzf_eof(path: str | Path) -> bool:
         return handle.read() == _BGZF_EOF
 
 
+_OTHER_COMPRESSION = {b"BZh": "bzip2", b"PK\x03\x04": "zip", b"\xfd7zXZ": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
+
+
+def other_compression(path: str | Path) -> str | None:
+    """``bzip2``, ``zip``, ``xz`` or ``zstd`` when the file is compressed in a way the readers cannot read."""
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    return next((name for prefix, name in _OTHER_COMPRESSION.items() if magic.startswith(prefix)), None)
+
+
 def open_text(path: str | Path):
     """The file as text (UTF-8, undecodable bytes replaced), decompressed if it is gzip."""
     if is_gzip(path):
@@ -89,6 +99,8 @@ def sniff_format(path: str | Path) -> str:
     Works on plain and gzip files alike.
     """
     path = Path(path)
+    if other_compression(path):
+        return UNKNOWN
     lines = head_lines(path)
     content = [line for line in lines if line.strip()]
     if not content:

@@ -19,9 +19,11 @@ import pandas as pd
 from .annotation import Annotation
 from .chrom_names import NameMapping, propose_name_mapping, read_aliases, rename_sequences
 from .errors import InputError
-from .file_formats import GFF3
+from .file_formats import ANNOTATION_FORMATS, FASTA, GFF3, sniff_format
 from .genome import Genome
-from .gff import feature_counts, read_annotation
+from .gff import fasta_section_line, feature_counts, read_annotation
+
+_INDEX_SUFFIXES = (".fai", ".gzi", ".tbi", ".csi", ".part")
 
 
 @dataclass
@@ -99,6 +101,34 @@ def open_genome_files(
             raise InputError(f"{error}{hint}") from error
         warnings.append(str(error))
     return GenomeFiles(genome, loaded, annotation, mapping, warnings)
+
+
+def find_genome_files(folder: str | Path) -> pd.DataFrame:
+    """Genome files in a data folder (recursively), told apart by content rather than name.
+
+    Hidden files, index files (``.fai``, ``.gzi`` ...) and links that lead out of ``folder``
+    are left out, so a link to a system file is neither listed nor opened.
+
+    Returns
+    -------
+    pd.DataFrame with columns ``path`` (Path), ``format`` (see
+    :func:`glm_core.file_formats.sniff_format`), ``sequences`` (bool: usable as the genome:
+    FASTA, or GFF3 with ``##FASTA``) and ``annotation`` (bool: GFF3, GTF or GFF2), sorted by path.
+    """
+    folder = Path(folder).resolve()
+    rows = []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or path.name.lower().endswith(_INDEX_SUFFIXES):
+            continue
+        if not path.resolve().is_relative_to(folder) or not path.is_file():
+            continue
+        kind = sniff_format(path)
+        if kind not in (FASTA, *ANNOTATION_FORMATS):
+            continue
+        sequences = kind == FASTA or (kind == GFF3 and fasta_section_line(path) is not None)
+        rows.append((path, kind, sequences, kind in ANNOTATION_FORMATS))
+    return pd.DataFrame(rows, columns=["path", "format", "sequences", "annotation"])
 
 
 @dataclass

@@ -221,6 +221,11 @@ def _sniffed_annotation_format(path: Path) -> str:
     kind = sniff_format(path)
     if kind in file_formats.ANNOTATION_FORMATS:
         return kind
+    if file_formats.other_compression(path):
+        raise InputError(
+            f"{path} is compressed with {file_formats.other_compression(path)}; decompress it, or recompress it "
+            "with gzip or bgzip"
+        )
     if kind == file_formats.EMPTY:
         raise InputError(f"{path}: the file is empty; choose the annotation (GFF3, GTF or GFF2) of this genome")
     if kind == file_formats.FASTA:

@@ -161,3 +161,23 @@ def test_embedded_genome_index_matches_the_shipped_one(tmp_path):
     built = next((tmp_path / "cache" / "fasta-index").iterdir())
     assert (built / "index.fai").read_bytes() == EMBEDDED_FASTA.with_name("umaydis.fa.gz.fai").read_bytes()
     assert (built / "index.gzi").read_bytes() == EMBEDDED_FASTA.with_name("umaydis.fa.gz.gzi").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        (
+            "genes.gff3",
+            "##gff-version 3\nchrT\tt\tgene\t1\t9\t.\t+\t.\tID=g\n",
+            r"is a GFF3 annotation without a ##FASTA",
+        ),
+        ("genes.gtf", 'chrT\tt\texon\t1\t9\t.\t+\t.\tgene_id "g"; transcript_id "t";\n', r"is a GTF annotation, not a"),
+        ("blank.fa", "\n", r"blank\.fa: the file is empty"),
+    ],
+)
+def test_an_annotation_or_empty_file_as_the_genome_says_what_it_is(user, tmp_path, name, text, message):
+    path = user / name
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        Genome(path, cache_dir=tmp_path / "cache")
+    assert sorted(p.name for p in user.iterdir()) == [name]

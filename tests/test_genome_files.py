@@ -13,7 +13,7 @@ import pytest
 
 from glm_core.errors import InputError
 from glm_core.genome import fasta_text
-from glm_core.genome_files import format_report, genome_report, open_genome_files
+from glm_core.genome_files import find_genome_files, format_report, genome_report, open_genome_files
 
 
 def sha256(path):
@@ -159,3 +159,29 @@ def test_bare_fasta_opens_with_an_empty_annotation(tmp_path):
     assert (report.genes, report.transcripts, report.feature_counts, report.total_length) == (0, 0, {}, 250)
     assert "Annotation:  none" in format_report(report)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bare.fa", "cache"]
+
+
+def test_data_folder_files_are_told_apart_by_content_and_links_out_are_left_out(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    prokka, _ = prokka_gff3(folder)
+    fasta, jgi = jgi_gff(folder)
+    (folder / "assembly.fasta.fai").write_text("scaffold_1\t500\t12\t60\t61\n")
+    (folder / "notes.txt").write_text("read me\n")
+    outside = tmp_path / "secret.fa"
+    outside.write_text(">s\nACGT\n")
+    (folder / "link.fa").symlink_to(outside)
+    found = find_genome_files(folder)
+    assert [p.name for p in found["path"]] == [jgi.name, prokka.name, fasta.name]
+    assert found["format"].tolist() == ["gff2", "gff3", "fasta"]
+    assert found["sequences"].tolist() == [False, True, True]
+    assert found["annotation"].tolist() == [True, True, False]
+
+
+def test_other_compression_is_named(tmp_path):
+    import bz2
+
+    path = tmp_path / "genome.fa.bz2"
+    path.write_bytes(bz2.compress(b">a\nACGT\n"))
+    with pytest.raises(InputError, match=r"genome\.fa\.bz2 is compressed with bzip2.*bgzip"):
+        open_genome_files(path, cache_dir=tmp_path / "cache")
