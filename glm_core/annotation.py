@@ -141,6 +141,19 @@ def _exon_parts(parts: pd.DataFrame, transcripts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _single_cds_genes(parts: pd.DataFrame) -> pd.Series:
+    """Transcript IDs for CDS lines without Parent or ID in a file of bare CDS lines (prokaryotes).
+
+    Where a file has no exon or codon lines, each bare CDS line is one gene, named
+    ``CDS:line<N>``, as prokaryote annotations mean it; in a file with exons the same lines
+    would be pieces of unknown transcripts, so they stay unassigned (and are refused).
+    """
+    bare = parts["parent"].isna() & parts["id"].isna()
+    if not bare.any() or not parts["type"].eq("cds").all():
+        return pd.Series(np.nan, index=parts.index, dtype=object)
+    return (parts["feature"] + ":line" + parts["line"].astype(str)).where(bare)
+
+
 class Annotation:
     """Transcripts with their exons and CDS, built from :func:`glm_core.gff.read_annotation`'s table.
 
@@ -198,6 +211,7 @@ class Annotation:
         parts = table[is_part].reset_index(drop=True)
         # A CDS or exon with no Parent but its own ID stands for itself (prokaryote-style CDS lines).
         parts["transcript_id"] = parts["parent"].fillna(parts["id"])
+        parts["transcript_id"] = parts["transcript_id"].fillna(_single_cds_genes(parts))
         self._check_groupable(table, parts)
         is_transcript_row = ~is_part & (
             table["id"].isin(parts["transcript_id"]).to_numpy() | table["type"].isin(TRANSCRIPT_TYPES).to_numpy()

@@ -243,3 +243,15 @@ def test_an_exon_with_two_parents_belongs_to_both(tmp_path):
     assert annotation.exons("t1")[["start", "end"]].values.tolist() == [[0, 30], [50, 100]]
     assert annotation.exons("t2")[["start", "end"]].values.tolist() == [[0, 30], [70, 100]]
     assert annotation.features["line"].tolist() == [1, 2, 3, 3, 4, 5]
+
+
+def test_bare_cds_lines_of_a_prokaryote_are_one_gene_each(tmp_path):
+    path = tmp_path / "bacterium.gff3"
+    path.write_text(
+        "##gff-version 3\n"
+        "ctg1\tGeneMark\tCDS\t1\t90\t.\t+\t0\tName=dnaA\n"
+        "ctg1\tGeneMark\tCDS\t201\t290\t.\t-\t0\tName=dnaN\n"
+    )
+    transcripts = Annotation.from_file(path).transcripts
+    assert transcripts["transcript_id"].tolist() == ["CDS:line2", "CDS:line3"]
+    assert transcripts["name"].tolist() == ["dnaA", "dnaN"]
