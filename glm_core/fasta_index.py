@@ -110,12 +110,15 @@ def prepare_fasta(path: str | Path, cache_dir: str | Path | None = None) -> Prep
             "gzi": prepared.gzi is not None,
         }
         (building / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        shutil.rmtree(folder, ignore_errors=True)
+        finished_meanwhile = _cached(folder, stat)
+        if finished_meanwhile is not None:  # another process (or session) indexed the same version first
+            return finished_meanwhile
+        shutil.rmtree(folder, ignore_errors=True)  # an index of an older version of the file
         folder.parent.mkdir(parents=True, exist_ok=True)
         try:
             building.rename(folder)
         except OSError:
-            pass  # another process finished the same index first; use theirs
+            pass  # the other process won the race after all; its index is the same
         return _cached(folder, stat) or prepared
     finally:
         shutil.rmtree(building, ignore_errors=True)

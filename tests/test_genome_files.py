@@ -185,3 +185,10 @@ def test_other_compression_is_named(tmp_path):
     path.write_bytes(bz2.compress(b">a\nACGT\n"))
     with pytest.raises(InputError, match=r"genome\.fa\.bz2 is compressed with bzip2.*bgzip"):
         open_genome_files(path, cache_dir=tmp_path / "cache")
+
+
+def test_a_bad_base_in_a_gff3_fasta_section_is_named_by_its_line_in_the_gff3(tmp_path):
+    path = tmp_path / "prokka.gff"
+    path.write_text("##gff-version 3\nc1\tP\tCDS\t1\t9\t.\t+\t0\tID=x\n##FASTA\n>c1\nACGTACGT\nACGJ\n")
+    with pytest.raises(InputError, match=r"prokka\.gff, line 6: characters 'J' are not nucleotides"):
+        open_genome_files(path, cache_dir=tmp_path / "cache")
