@@ -13,13 +13,18 @@ import pytest
 
 from glm_core.errors import InputError
 from glm_core.genome import Region
+from glm_core.annotation import Annotation
 from glm_core.locus import (
+    CDS,
     GENE_PARTS,
+    PROMOTER,
+    TSS,
     START_CODON,
     STOP_CODON,
     WHOLE_GENE,
     Locus,
     NoMatchingGene,
+    gene_parts,
     is_coordinate_query,
     resolve_locus,
 )
@@ -143,8 +148,8 @@ def test_gene_search_errors(tiny_genome, tiny_annotation):
         resolve_locus("no such gene", tiny_genome, tiny_annotation)
     with pytest.raises(InputError, match="gene search needs an annotation"):
         resolve_locus("alpha1", tiny_genome)
-    with pytest.raises(InputError, match="unknown gene part 'promoter'"):
-        resolve_locus("alpha1", tiny_genome, tiny_annotation, part="promoter")
+    with pytest.raises(InputError, match="unknown gene part 'exon 3'; choose one of .*donor of intron K"):
+        resolve_locus("alpha1", tiny_genome, tiny_annotation, part="exon 3")
     assert issubclass(NoMatchingGene, InputError) and issubclass(InputError, ValueError)
 
 
@@ -152,3 +157,58 @@ def test_loci_compare_by_interval_and_gene_not_by_hits(tiny_genome, tiny_annotat
     first = resolve_locus("alpha1", tiny_genome, tiny_annotation)
     assert first == Locus("chrT", 40, 160, "+", "transcript:txA", "alpha1", WHOLE_GENE, 0)
     assert GENE_PARTS[0] == START_CODON  # the logo page opens on the start codon
+
+
+@pytest.mark.parametrize(
+    "name, part, upstream, flank, span",
+    [
+        ("alpha1", CDS, 500, 0, (50, 130)),
+        ("beta2", CDS, 500, 0, (220, 300)),
+        ("alpha1", PROMOTER, 20, 0, (20, 40)),  # 20 bp before the TSS at 41 (1-based), TSS excluded
+        ("beta2", PROMOTER, 20, 0, (320, 340)),  # minus strand: upstream is to the right
+        ("alpha1", PROMOTER, 500, 0, (0, 40)),  # clipped at the sequence start
+        ("alpha1", TSS, 500, 5, (35, 46)),  # TSS +- 5
+        ("beta2", TSS, 500, 5, (314, 325)),
+        ("alpha1", "donor of intron 1", 500, 0, (70, 72)),  # exons 41-70 and 91-160 (1-based)
+        ("alpha1", "acceptor of intron 1", 500, 0, (88, 90)),
+        ("beta2", "donor of intron 1", 500, 0, (258, 260)),  # exons 261-320 then 201-240 on the minus strand
+        ("beta2", "Acceptor of intron 1", 500, 3, (237, 245)),
+    ],
+)
+def test_more_gene_parts_on_both_strands(tiny_genome, tiny_annotation, name, part, upstream, flank, span):
+    locus = resolve_locus(name, tiny_genome, tiny_annotation, part=part, upstream=upstream, flank=flank)
+    assert (locus.start, locus.end) == span
+    assert locus.strand == ("+" if name == "alpha1" else "-")
+
+
+def test_splice_sites_read_gt_ag_on_either_strand(embedded_genome, embedded_annotation):
+    # The first intron of the first 40 multi-exon transcripts on each strand: GT ... AG in all
+    # but one (um15048's 'intron' is a frameshift gap; um00206.2 has a GC-AG intron).
+    transcripts = embedded_annotation.transcripts
+    for strand in "+-":
+        chosen = transcripts[(transcripts["n_exons"] > 1) & (transcripts["strand"] == strand)].head(40)
+        sites = {}
+        for transcript_id in chosen["transcript_id"]:
+            parts = gene_parts(embedded_annotation, transcript_id)
+            assert parts[len(GENE_PARTS) : len(GENE_PARTS) + 2] == ["donor of intron 1", "acceptor of intron 1"]
+            sites[transcript_id] = tuple(
+                embedded_genome.fetch_region(resolve_locus(transcript_id, embedded_genome, embedded_annotation,
+                                                           part=part).region)
+                for part in parts[len(GENE_PARTS) : len(GENE_PARTS) + 2]
+            )
+        odd = {tid: bases for tid, bases in sites.items() if bases != ("GT", "AG")}
+        assert odd == ({"mRNA:um15048": ("AT", "AA")} if strand == "+" else {"mRNA:um00206.2": ("GC", "AG")})
+
+
+def test_gene_part_errors(tiny_genome, tiny_annotation):
+    with pytest.raises(InputError, match="alpha1 has 1 intron; there is no intron 2"):
+        resolve_locus("alpha1", tiny_genome, tiny_annotation, part="donor of intron 2")
+    with pytest.raises(InputError, match="promoter length must be 1 bp or more"):
+        resolve_locus("alpha1", tiny_genome, tiny_annotation, part=PROMOTER, upstream=0)
+    assert gene_parts(tiny_annotation, "transcript:txC")[:3] == [WHOLE_GENE, PROMOTER, TSS]  # non-coding
+
+
+def test_a_genome_without_annotation_says_so(tiny_genome):
+    with pytest.raises(InputError, match="no annotation"):
+        resolve_locus("alpha1", tiny_genome, Annotation.empty())
+    assert resolve_locus("chrT 1 10", tiny_genome, Annotation.empty()).region == Region("chrT", 0, 10, "+")
