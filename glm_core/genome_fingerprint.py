@@ -102,3 +102,47 @@ def is_training_genome(model_folder: str | Path, chrom_sizes: dict[str, int]) ->
     if record is None:
         return None
     return record["fingerprint"] == sequence_fingerprint(chrom_sizes)
+
+
+# Measured in docs/BENCHMARKS.md: train-mlm stage 1 on the 19.7-Mb U. maydis genome, 840 s on
+# one H100 (held-out accuracy 0.433); the one-pass distillation, 300 s on one H200.
+TRAIN_MLM_GPU_S_PER_MB = 840 / 19.7
+DISTILL_GPU_S = 300
+
+
+def held_out_suggestion(chrom_sizes: dict[str, int], fraction: float = 0.1) -> list[str]:
+    """The last sequences of the genome that together hold at least ``fraction`` of its bases
+    (at least one, never all): a held-out set for ``train-mlm --held-out``."""
+    names = list(chrom_sizes)
+    total, chosen, held = sum(chrom_sizes.values()), [], 0
+    for name in reversed(names[1:]):
+        if held >= fraction * total:
+            break
+        chosen.append(name)
+        held += chrom_sizes[name]
+    return list(reversed(chosen)) or names[-1:]
+
+
+def training_commands(fasta: str | Path, chrom_sizes: dict[str, int]) -> tuple[str, str]:
+    """``(commands, expected GPU time)`` that train a masked LM on this genome, then its one-pass student."""
+    held_out = " ".join(held_out_suggestion(chrom_sizes))
+    commands = (
+        f"glm-explore train-mlm --fasta {fasta} --held-out {held_out} --output-dir runs/mlm\n"
+        f"glm-explore distill --teacher runs/mlm/best --fasta {fasta} --held-out {held_out} --output-dir runs/onepass"
+    )
+    megabases = sum(chrom_sizes.values()) / 1e6
+    minutes = max(1, round(TRAIN_MLM_GPU_S_PER_MB * megabases / 60))
+    expected = (
+        f"about {minutes} min on one H100 for the masked LM ({megabases:,.1f} Mb; 14 min for the 19.7-Mb "
+        f"U. maydis genome, docs/BENCHMARKS.md), then about {DISTILL_GPU_S // 60} min for the one-pass model"
+    )
+    return commands, expected
+
+
+def other_genome_note(model_name: str, record: dict) -> str:
+    """One sentence for a model view when the loaded genome is not the model's training genome."""
+    return (
+        f"Predictions come from a model of another genome: {model_name} was trained on {record['name']} "
+        f"({record['sequences']:,} sequences, {record['total_length'] / 1e6:,.1f} Mb), not on the genome "
+        "loaded here, so its probabilities may be flat or misleading for this genome."
+    )

@@ -25,8 +25,9 @@ longest = summary.loc[summary["length"].idxmax()]
 columns = st.columns(4)
 columns[0].metric("Sequences", f"{len(summary):,}")
 columns[1].metric("Total length", f"{summary['length'].sum() / 1e6:,.2f} Mb")
-columns[2].metric("Genes", f"{annotation.transcripts['gene_id'].nunique():,}")
-columns[3].metric("Transcripts", f"{len(annotation.transcripts):,}")
+no_annotation = annotation.is_empty
+columns[2].metric("Genes", "no annotation" if no_annotation else f"{annotation.transcripts['gene_id'].nunique():,}")
+columns[3].metric("Transcripts", "no annotation" if no_annotation else f"{len(annotation.transcripts):,}")
 st.markdown(
     f"**{loaded.choice.label}**: {len(summary)} sequences, the longest **{longest['chrom']}** "
     f"({longest['length']:,} bp); GC {summary['gc'].mul(summary['length']).sum() / summary['length'].sum():.1%}."
@@ -72,8 +73,13 @@ if loaded.choice.is_embedded():
     gene_example, region_example = "um10944", "chr01:2,632-4,026"
 else:
     gene_example, region_example = None, f"{summary['chrom'].iloc[0]}:1,001-2,000"
+if no_annotation:
+    st.info("No annotation: no gene track and no gene search. Type a region; logos, scans, embeddings and VCF "
+            "scoring work without one (consequences read 'no annotation').")
 query_column, flank_column = st.columns([4, 1])
 placeholder = f"{gene_example}, phosphatase, {region_example}" if gene_example else f"gene ID or name, {region_example}"
+if no_annotation:
+    placeholder = region_example
 query = region_picker.query_input(QUERY_KEY, placeholder, column=query_column)
 flank = flank_column.number_input(
     "Flank around a gene (bp)", min_value=0, max_value=50_000, value=500, step=100, key="overview_flank"
@@ -112,4 +118,7 @@ if query_ok and locus is not None:
             )
 elif locus is None and query_ok:
     for_example = f" (for example {gene_example})" if gene_example else " by ID, name or description words"
-    st.info(f"Search for a gene{for_example} or type a region (for example {region_example}).")
+    if no_annotation:
+        st.info(f"Type a region (for example {region_example}).")
+    else:
+        st.info(f"Search for a gene{for_example} or type a region (for example {region_example}).")

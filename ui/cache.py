@@ -1,4 +1,4 @@
-"""Everything the app caches: ``st.cache_resource`` for genomes, annotations and models (one
+"""Everything the app caches: ``st.cache_resource`` for opened genome files and models (one
 object shared by every session: never mutate it), ``st.cache_data`` for results keyed by
 hashable inputs (a leading underscore keeps an argument out of the key).
 
@@ -8,8 +8,6 @@ under :func:`ui.choices.cache_dir`, never beside the user's files.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,48 +15,65 @@ import pandas as pd
 import streamlit as st
 
 from glm_core import embedding
-from glm_core.annotation import Annotation
+from glm_core.chrom_names import NameMapping, propose_name_mapping
 from glm_core.genome import Genome, format_region
+from glm_core.genome_files import GenomeFiles, find_genome_files, open_genome_files
+from glm_core.gff import read_annotation
 from glm_core.models import MaskedLM, load_masked_lm
 from ui.choices import GenomeChoice, LoadedGenome, cache_dir, file_stamp
 
 # --------------------------------------------------------------------------- genomes
 
 
-@st.cache_resource(show_spinner="Opening the FASTA file…", max_entries=8)
-def load_genome(fasta: str, stamp: tuple[int, int]) -> Genome:
-    """A :class:`Genome`, shared by all sessions; keyed by path and file stamp.
+@st.cache_resource(show_spinner="Opening the genome files…", max_entries=8)
+def open_files(
+    fasta: str,
+    fasta_stamp: tuple[int, int],
+    annotation: str | None,
+    annotation_stamp: tuple[int, int],
+    aliases: str | None,
+    aliases_stamp: tuple[int, int],
+) -> GenomeFiles:
+    """:func:`glm_core.genome_files.open_genome_files`, shared by all sessions; keyed by the
+    paths, their file stamps and the aliases choice.
 
-    Anything written for it (a decompressed copy of a plain-gzip FASTA) goes to a cache
-    folder of its own, never beside the user's file.
+    Anything written for it (the FASTA index, a decompressed copy, the sequences of a GFF3
+    with ``##FASTA``) goes to the app's cache folder, never beside the user's files.
     """
-    path = Path(fasta)
-    own_cache = cache_dir() / "fasta" / hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-    if path.is_file() and not Path(f"{path}.fai").is_file() and not os.access(path.parent, os.W_OK):
-        # pyfaidx writes its .fai index beside the FASTA; read a read-only folder through a link.
-        linked = own_cache / path.name
-        linked.parent.mkdir(parents=True, exist_ok=True)
-        if not linked.is_symlink():
-            linked.symlink_to(path.resolve())
-        path = linked
-    return Genome(path, cache_dir=own_cache)
-
-
-@st.cache_resource(show_spinner="Reading the annotation…", max_entries=8)
-def load_annotation(path: str, stamp: tuple[int, int]) -> Annotation:
-    """An :class:`Annotation`, shared by all sessions; keyed by path and file stamp."""
-    return Annotation.from_file(path)
+    return open_genome_files(fasta, annotation, aliases=aliases, cache_dir=cache_dir())
 
 
 def load(choice: GenomeChoice) -> LoadedGenome:
-    """Genome and annotation of ``choice``, checked to use the same sequence names.
+    """Genome and annotation of ``choice``, with agreeing sequence names (an empty annotation
+    when there is none).
 
-    Raises ValueError (naming both sets of names), KeyError or FileNotFoundError.
+    Raises InputError (a ValueError naming both sets of names), KeyError or FileNotFoundError.
     """
-    genome = load_genome(choice.fasta, choice.fasta_stamp)
-    annotation = load_annotation(choice.annotation, choice.annotation_stamp)
-    annotation.check_sequence_ids(genome.chrom_sizes)
-    return LoadedGenome(choice, genome, annotation)
+    files = open_files(
+        choice.fasta, choice.fasta_stamp, choice.annotation, choice.annotation_stamp, choice.aliases,
+        choice.aliases_stamp,
+    )
+    return LoadedGenome(choice, files.genome, files.annotation, tuple(files.warnings), files.name_mapping)
+
+
+@st.cache_data(show_spinner="Comparing sequence names…", max_entries=8)
+def proposed_name_mapping(choice: GenomeChoice) -> NameMapping | None:
+    """The mapping of the annotation's sequence names onto the FASTA's that
+    :func:`glm_core.chrom_names.propose_name_mapping` proposes; None without annotation or
+    when the names agree already."""
+    if choice.annotation is None or Path(choice.annotation) == Path(choice.fasta):
+        return None
+    genome = open_files(choice.fasta, choice.fasta_stamp, None, (0, 0), None, (0, 0)).genome
+    names = pd.unique(read_annotation(choice.annotation)["chrom"])
+    mapping = propose_name_mapping(genome.chrom_sizes, names)
+    return mapping if mapping.renames else None
+
+
+@st.cache_data(show_spinner="Looking for genome files…", max_entries=8)
+def genome_files_in(folder: str, listing: tuple) -> pd.DataFrame:
+    """:func:`glm_core.genome_files.find_genome_files` of ``folder``; ``listing`` (every
+    file's path and stamp) keys the cache, so added or edited files are seen."""
+    return find_genome_files(folder)
 
 
 @st.cache_data(show_spinner="Measuring the sequences…", max_entries=16)

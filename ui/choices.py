@@ -1,4 +1,4 @@
-"""What the user chose (a genome's FASTA + annotation, a model folder) and where the app keeps files.
+"""What the user chose (a genome's FASTA, its annotation if any, a model folder) and where the app keeps files.
 
 Choices are small frozen dataclasses so that they can key ``st.cache_*`` entries; each
 carries file stamps ``(mtime_ns, size)`` so that an edited file or a retrained model reloads.
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glm_core.annotation import Annotation
+from glm_core.chrom_names import NameMapping
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
 from glm_core.models import BUNDLED_MODELS_DIR, discover_models
 
@@ -45,30 +46,58 @@ def device() -> str | None:
 
 @dataclass(frozen=True)
 class GenomeChoice:
-    """A FASTA + annotation pair; ``*_stamp`` = (mtime_ns, size) so edited files reload."""
+    """A genome file (FASTA, or GFF3 with ``##FASTA``) and its annotation (None for none).
+
+    ``aliases`` says how annotation sequence names are matched to the FASTA's (as in
+    :func:`glm_core.genome_files.open_genome_files`): None = as they are, ``"auto"`` = the
+    proposed mapping the user confirmed, or the path of a two-column aliases file.
+    ``*_stamp`` = (mtime_ns, size) so that edited files reload.
+    """
 
     label: str
     fasta: str
-    annotation: str
+    annotation: str | None
     fasta_stamp: tuple[int, int]
     annotation_stamp: tuple[int, int]
+    aliases: str | None = None
+    aliases_stamp: tuple[int, int] = (0, 0)
 
     @classmethod
-    def of(cls, label: str, fasta: str | Path, annotation: str | Path) -> "GenomeChoice":
-        return cls(label, str(fasta), str(annotation), file_stamp(fasta), file_stamp(annotation))
+    def of(
+        cls, label: str, fasta: str | Path, annotation: str | Path | None = None, aliases: str | Path | None = None
+    ) -> "GenomeChoice":
+        return cls(
+            label,
+            str(fasta),
+            None if annotation is None else str(annotation),
+            file_stamp(fasta),
+            (0, 0) if annotation is None else file_stamp(annotation),
+            None if aliases is None else str(aliases),
+            (0, 0) if aliases in (None, "auto") else file_stamp(aliases),
+        )
 
     def is_embedded(self) -> bool:
+        """True for the embedded U. maydis genome with its own annotation (the text about it applies)."""
         return (
-            Path(self.fasta).resolve() == EMBEDDED_FASTA.resolve()
+            self.annotation is not None
+            and Path(self.fasta).resolve() == EMBEDDED_FASTA.resolve()
             and Path(self.annotation).resolve() == EMBEDDED_ANNOTATION.resolve()
         )
+
+    def with_aliases(self, aliases: str | Path | None) -> "GenomeChoice":
+        return GenomeChoice.of(self.label, self.fasta, self.annotation, aliases)
 
 
 @dataclass(frozen=True)
 class LoadedGenome:
+    """An opened :class:`GenomeChoice` (see :class:`glm_core.genome_files.GenomeFiles`):
+    ``annotation.is_empty`` without one; ``warnings`` are sentences for the user."""
+
     choice: GenomeChoice
     genome: Genome
     annotation: Annotation
+    warnings: tuple[str, ...] = ()
+    name_mapping: NameMapping | None = None
 
 
 def embedded_choice() -> GenomeChoice:

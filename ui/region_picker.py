@@ -13,7 +13,17 @@ import streamlit as st
 
 from glm_core.errors import user_message
 from glm_core.genome import Region, format_region
-from glm_core.locus import GENE_PARTS, WHOLE_GENE, Locus, NoMatchingGene, is_coordinate_query, resolve_locus
+from glm_core.locus import (
+    DEFAULT_PROMOTER_BP,
+    GENE_PARTS,
+    PROMOTER,
+    WHOLE_GENE,
+    Locus,
+    NoMatchingGene,
+    gene_parts,
+    is_coordinate_query,
+    resolve_locus,
+)
 from glm_core.models import MaskedLM
 from ui import cache
 from ui.choices import LoadedGenome
@@ -41,7 +51,13 @@ def _match_label(matches: pd.DataFrame, transcript_id: str) -> str:
 
 
 def pick_locus(
-    query: str, loaded: LoadedGenome, hit_key: str, part: str = WHOLE_GENE, flank: int = 0, show_matches: bool = False
+    query: str,
+    loaded: LoadedGenome,
+    hit_key: str,
+    part: str = WHOLE_GENE,
+    flank: int = 0,
+    show_matches: bool = False,
+    upstream: int = DEFAULT_PROMOTER_BP,
 ) -> Locus | None:
     """The locus ``query`` names, with a choice among several matching transcripts.
 
@@ -50,7 +66,7 @@ def pick_locus(
     """
     genome, annotation = loaded.genome, loaded.annotation
     try:
-        locus = resolve_locus(query, genome, annotation, part=part, flank=flank)
+        locus = resolve_locus(query, genome, annotation, part=part, flank=flank, upstream=upstream)
     except NoMatchingGene as error:
         st.warning(user_message(error))
         return None
@@ -73,8 +89,26 @@ def pick_locus(
             key=hit_key,
         )
         if chosen != locus.transcript_id:
-            locus = resolve_locus(query, genome, annotation, part=part, flank=flank, transcript_id=chosen)
+            try:
+                locus = resolve_locus(
+                    query, genome, annotation, part=part, flank=flank, transcript_id=chosen, upstream=upstream
+                )
+            except USER_ERRORS as error:  # e.g. an intron this transcript does not have
+                show_error(error)
+                return None
     return locus
+
+
+def _parts_of_query(query: str, loaded: LoadedGenome, hit_key: str) -> list[str]:
+    """The gene parts to offer for the transcript the query (and the choice among its hits) names:
+    :data:`GENE_PARTS` plus its splice sites; :data:`GENE_PARTS` when it names none yet."""
+    try:
+        hit = resolve_locus(query, loaded.genome, loaded.annotation)
+        chosen = st.session_state.get(hit_key)
+        transcript_id = chosen if chosen in set(hit.matches.get("transcript_id", ())) else hit.transcript_id
+        return gene_parts(loaded.annotation, transcript_id)
+    except USER_ERRORS:
+        return list(GENE_PARTS)
 
 
 def choose_scoring_region(
@@ -92,20 +126,33 @@ def choose_scoring_region(
         else (None, f"{next(iter(loaded.genome.chrom_sizes), 'chr01')}:1,001-1,020")
     )
     placeholder = f"{gene}, exoribonuclease, {region}" if gene else f"gene ID or name, {region}"
+    if loaded.annotation.is_empty:
+        placeholder = region
     query = query_input(f"{prefix}_query", placeholder, column=query_column)
     if not query.strip():
+        if loaded.annotation.is_empty:
+            st.info(f"Type a region (for example {region}); this genome has no annotation, so no gene search.")
+            return None, None
         for_example = f" (for example {gene})" if gene else " by ID, name or description words"
         st.info(f"Search for a gene{for_example} or type a region (for example {region}).")
         return None, None
-    part, flank = WHOLE_GENE, 0
-    if not is_coordinate_query(query, loaded.genome):
-        part = part_column.selectbox("Part of the gene", GENE_PARTS, key=f"{prefix}_part")
+    part, flank, upstream = WHOLE_GENE, 0, DEFAULT_PROMOTER_BP
+    if not is_coordinate_query(query, loaded.genome) and not loaded.annotation.is_empty:
+        parts = _parts_of_query(query, loaded, f"{prefix}_hit")
+        part = part_column.selectbox("Part of the gene", parts, key=f"{prefix}_part")
+        if part == PROMOTER:
+            upstream = int(
+                part_column.number_input(
+                    "Promoter length (bp before the TSS)", min_value=1, max_value=max_bp, value=DEFAULT_PROMOTER_BP,
+                    step=50, key=f"{prefix}_upstream",
+                )
+            )
         flank = int(
             flank_column.number_input(
                 "Flank (bp)", min_value=0, max_value=max_bp, value=default_flank, step=10, key=f"{prefix}_flank"
             )
         )
-    locus = pick_locus(query, loaded, f"{prefix}_hit", part=part, flank=flank)
+    locus = pick_locus(query, loaded, f"{prefix}_hit", part=part, flank=flank, upstream=upstream)
     if locus is None:
         return None, None
     if len(locus) > max_bp:

@@ -21,7 +21,10 @@ Keys
     ``st.cache_data`` cache, shared by all sessions).
 
 Widgets in the sidebar use keys starting with ``sidebar_``; those of a page start with the
-page's name (``overview_``, ``logo_``, ``variants_``, ``embeddings_``, ``generate_``).
+page's name (``overview_``, ``logo_``, ``variants_``, ``embeddings_``, ``generate_``). The
+widgets that name a place (keys ending in :data:`LOCUS_WIDGET_SUFFIXES`: the query box, the
+choice among hits, the gene part) are cleared with the locus when the genome changes
+(:func:`reset_locus`).
 
 Errors
 ------
@@ -36,6 +39,7 @@ import streamlit as st
 
 from glm_core.errors import user_message
 from glm_core.genome import Region
+from glm_core.genome_fingerprint import other_genome_note, sequence_fingerprint, training_commands, training_genome
 from glm_core.models import MaskedLM, trust_remote_code_from_env
 from ui import cache
 from ui.choices import LoadedGenome, data_dir, device
@@ -48,6 +52,7 @@ MODEL_KEY = "model"
 SCORED_KEY = "scored_regions"
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError)
+LOCUS_WIDGET_SUFFIXES = ("_query", "_hit", "_part")
 
 
 def show_error(error: BaseException, prefix: str = "") -> None:
@@ -63,7 +68,7 @@ def require_genome() -> LoadedGenome:
         if message:
             st.error(f"The selected genome could not be loaded. {message}")
         else:
-            st.info("Choose a genome and its annotation in the sidebar.")
+            st.info("Choose a genome in the sidebar (a FASTA file; an annotation is optional).")
         st.stop()
     return cache.load(choice)
 
@@ -75,10 +80,27 @@ def require_model() -> MaskedLM:
         st.info(f"No masked model found. Put a checkpoint folder under {data_dir() / 'models'} and reload.")
         st.stop()
     try:
-        return cache.load_model(choice.path, choice.stamp, device(), trust_remote_code_from_env())
+        model = cache.load_model(choice.path, choice.stamp, device(), trust_remote_code_from_env())
     except USER_ERRORS as error:
         show_error(error, prefix=f"The model {choice.name} could not be loaded: ")
         st.stop()
+    genome = st.session_state.get(GENOME_KEY)
+    if genome is not None:
+        show_model_genome_note(choice.path, choice.name, cache.load(genome))
+    return model
+
+
+def show_model_genome_note(model_folder, model_name: str, loaded: LoadedGenome) -> None:
+    """A visible note when ``loaded`` is not the genome the model was trained on (its
+    ``config.json`` ``training_genome``), with the commands that train one on this genome."""
+    record = training_genome(model_folder)
+    if record is None or record["fingerprint"] == sequence_fingerprint(loaded.genome.chrom_sizes):
+        return
+    st.warning(other_genome_note(model_name, record), icon=":material/warning:")
+    commands, expected = training_commands(loaded.choice.fasta, loaded.genome.chrom_sizes)
+    with st.expander("Train a model on this genome"):
+        st.code(commands, language="bash", wrap_lines=True)
+        st.caption(f"Expected GPU time: {expected}.")
 
 
 def get_locus() -> Region | None:
@@ -90,6 +112,15 @@ def set_locus(region: Region | None, transcript_id: str | None = None) -> None:
     """Make ``region`` the locus every page opens at; ``transcript_id`` if it is a gene."""
     st.session_state[LOCUS_KEY] = region
     st.session_state[LOCUS_TRANSCRIPT_KEY] = transcript_id
+
+
+def reset_locus() -> None:
+    """Forget the locus and every page's locus widgets (:data:`LOCUS_WIDGET_SUFFIXES`), so that
+    pages of a newly chosen genome open empty rather than on another genome's place."""
+    set_locus(None)
+    for key in list(st.session_state.keys()):
+        if not str(key).startswith("sidebar_") and str(key).endswith(LOCUS_WIDGET_SUFFIXES):
+            del st.session_state[key]
 
 
 def locus_query() -> str | None:

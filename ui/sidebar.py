@@ -1,8 +1,11 @@
-"""The sidebar: which genome (embedded, a data-directory pair, or uploads) and which masked LM.
+"""The sidebar: which genome (embedded, data-directory files, or uploads) and which masked LM.
 
 :func:`render_sidebar` runs on every rerun (``app.py`` calls it) and leaves the choices in
 ``st.session_state`` (see :mod:`ui.session`). Uploads are copied once into the cache folder
-(:func:`save_upload`), named after their content.
+(:func:`save_upload`), named after their content. A genome needs no annotation, and a GFF3
+with a ``##FASTA`` section is both. When the annotation names its sequences differently
+(``chr01`` for ``Umaydis:chr01:1:+:2476500``), the proposed mapping is shown and applied once
+the user confirms it, or an aliases file is used instead.
 """
 
 from __future__ import annotations
@@ -16,12 +19,22 @@ import streamlit as st
 from glm_core.errors import user_message
 from glm_core.models import BUNDLED_MLM, BUNDLED_MODELS_DIR
 from ui import cache
-from ui.choices import DATA_DIR_ENV, GenomeChoice, cache_dir, data_dir, embedded_choice, masked_model_choices
-from ui.session import GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS, set_locus
+from ui.choices import (
+    DATA_DIR_ENV,
+    GenomeChoice,
+    cache_dir,
+    data_dir,
+    embedded_choice,
+    file_stamp,
+    masked_model_choices,
+)
+from ui.session import GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS, reset_locus
 
 SOURCES = ("Embedded genome", "Data directory", "Upload")
-FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
-ANNOTATION_SUFFIXES = (".gff", ".gff3", ".gtf")
+NO_ANNOTATION = "none"
+APPLY_MAPPING_KEY = "sidebar_apply_name_mapping"
+ANNOTATION_KEY = "sidebar_data_annotation"
+ANNOTATION_FOR_KEY = "sidebar_data_annotation_for"  # the FASTA the annotation choice was made for
 
 
 def render_sidebar() -> None:
@@ -40,6 +53,8 @@ def render_sidebar() -> None:
                 choice = _data_dir_choice()
             else:
                 choice = _upload_choice()
+            if choice is not None and not choice.is_embedded():
+                choice = _name_mapping_choice(choice)
             if choice is not None:
                 loaded = cache.load(choice)
         except USER_ERRORS as error:
@@ -49,12 +64,18 @@ def render_sidebar() -> None:
             message = None
             if choice is not None:
                 sizes = loaded.genome.chrom_sizes
-                st.caption(
-                    f"**{choice.label}**: {len(sizes)} sequences, {sum(sizes.values()) / 1e6:,.1f} Mb, "
-                    f"{len(loaded.annotation.transcripts):,} transcripts"
+                genes = (
+                    "no annotation"
+                    if loaded.annotation.is_empty
+                    else f"{len(loaded.annotation.transcripts):,} transcripts"
                 )
+                st.caption(
+                    f"**{choice.label}**: {len(sizes)} sequences, {sum(sizes.values()) / 1e6:,.1f} Mb, {genes}"
+                )
+                for warning in loaded.warnings:
+                    st.warning(warning)
         if GENOME_KEY in st.session_state and choice != st.session_state[GENOME_KEY]:
-            set_locus(None)  # a locus of another genome means nothing here
+            reset_locus()  # a locus (or a typed query) of another genome means nothing here
         st.session_state[GENOME_KEY] = choice
         st.session_state[GENOME_ERROR_KEY] = message
 
@@ -65,35 +86,40 @@ def _data_dir_choice() -> GenomeChoice | None:
     folder = data_dir()
     st.caption(f"Files in `{folder}` (set {DATA_DIR_ENV} to use another folder).")
     if not folder.is_dir():
-        st.info(f"The data directory {folder} does not exist. Create it and put a FASTA and a GFF3/GTF file in it.")
+        st.info(f"The data directory {folder} does not exist. Create it and put a FASTA file in it.")
         return None
-    fastas = _files_with(folder, FASTA_SUFFIXES)
-    annotations = _files_with(folder, ANNOTATION_SUFFIXES)
-    if not fastas or not annotations:
+    listing = tuple((str(p), file_stamp(p)) for p in sorted(folder.rglob("*")) if p.is_file())
+    found = cache.genome_files_in(str(folder), listing)
+    sequences = [Path(p) for p in found.loc[found["sequences"], "path"]]
+    annotations = [Path(p) for p in found.loc[found["annotation"], "path"]]
+    if not sequences:
         st.info(
-            f"{folder} needs a FASTA ({', '.join(FASTA_SUFFIXES)}, optionally .gz) and an annotation "
-            f"({', '.join(ANNOTATION_SUFFIXES)}, optionally .gz); found {len(fastas)} and {len(annotations)}."
+            f"{folder} holds no FASTA file (nor a GFF3 with a ##FASTA section); found {len(annotations)} "
+            "annotation file(s). Files are recognised by their content, plain or gzip/bgzip."
         )
         return None
-    fasta = st.selectbox("FASTA", fastas, key="sidebar_data_fasta", format_func=lambda p: str(p.relative_to(folder)))
-    same_stem = [i for i, a in enumerate(annotations) if _stem(a) == _stem(fasta)]
+    shown = {NO_ANNOTATION: NO_ANNOTATION, **{p: str(p.relative_to(folder)) for p in sequences + annotations}}
+    fasta = st.selectbox("FASTA", sequences, key="sidebar_data_fasta", format_func=shown.get)
+    options = [NO_ANNOTATION, *annotations]
+    if st.session_state.get(ANNOTATION_FOR_KEY) != str(fasta):  # another FASTA: preselect its own annotation
+        st.session_state.pop(ANNOTATION_KEY, None)
+        st.session_state[ANNOTATION_FOR_KEY] = str(fasta)
     annotation = st.selectbox(
         "Annotation",
-        annotations,
-        index=same_stem[0] if same_stem else 0,
-        key="sidebar_data_annotation",
-        format_func=lambda p: str(p.relative_to(folder)),
+        options,
+        index=options.index(_default_annotation(fasta, annotations)),
+        key=ANNOTATION_KEY,
+        format_func=shown.get,
     )
-    return GenomeChoice.of(_stem(fasta), fasta, annotation)
+    return GenomeChoice.of(_stem(fasta), fasta, None if annotation == NO_ANNOTATION else annotation)
 
 
-def _files_with(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    found = []
-    for path in sorted(folder.rglob("*")):
-        name = path.name.lower().removesuffix(".gz")
-        if path.is_file() and name.endswith(suffixes):
-            found.append(path)
-    return found
+def _default_annotation(fasta: Path, annotations: list[Path]) -> Path | str:
+    """The FASTA itself when it is a GFF3 with ``##FASTA``, else one of the same stem, else the first."""
+    if fasta in annotations:
+        return fasta
+    same_stem = [a for a in annotations if _stem(a) == _stem(fasta)]
+    return (same_stem or annotations or [NO_ANNOTATION])[0]
 
 
 def _stem(path: Path) -> str:
@@ -101,12 +127,41 @@ def _stem(path: Path) -> str:
 
 
 def _upload_choice() -> GenomeChoice | None:
-    fasta = st.file_uploader("FASTA (.fa, .fasta, optionally .gz)", key="sidebar_upload_fasta")
-    annotation = st.file_uploader("Annotation (GFF3 or GTF, optionally .gz)", key="sidebar_upload_annotation")
-    if fasta is None or annotation is None:
-        st.info("Upload a FASTA file and its annotation.")
+    fasta = st.file_uploader(
+        "Genome: FASTA, or GFF3 with a ##FASTA section (optionally .gz)", key="sidebar_upload_fasta"
+    )
+    annotation = st.file_uploader(
+        "Annotation, optional (GFF3, GTF or GFF2, optionally .gz)", key="sidebar_upload_annotation"
+    )
+    if fasta is None:
+        st.info("Upload a FASTA file (or a GFF3 with its sequences after ##FASTA); the annotation is optional.")
         return None
-    return GenomeChoice.of(f"{fasta.name} (uploaded)", _saved(fasta), _saved(annotation))
+    return GenomeChoice.of(
+        f"{fasta.name} (uploaded)", _saved(fasta), None if annotation is None else _saved(annotation)
+    )
+
+
+def _name_mapping_choice(choice: GenomeChoice) -> GenomeChoice:
+    """``choice`` with the aliases the user confirmed: the proposed mapping, shown as a table,
+    or an uploaded two-column aliases file; unchanged when the names agree."""
+    if choice.annotation is None:
+        return choice
+    proposal = cache.proposed_name_mapping(choice)
+    aliases_file = None
+    if proposal is not None:
+        st.markdown("**Sequence names differ** between the FASTA and the annotation:")
+        table = proposal.table.rename(columns={"annotation_name": "annotation", "fasta_name": "FASTA"})
+        st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 250), key="sidebar_name_mapping")
+        st.caption(proposal.describe())
+        if st.checkbox("Use this name mapping", key=APPLY_MAPPING_KEY):
+            return choice.with_aliases("auto")
+    with st.expander("Sequence-name aliases file", expanded=False):
+        upload = st.file_uploader(
+            "Two columns, tab- or space-separated: annotation name, FASTA name", key="sidebar_upload_aliases"
+        )
+        if upload is not None:
+            aliases_file = _saved(upload)
+    return choice.with_aliases(aliases_file) if aliases_file is not None else choice
 
 
 def _saved(upload) -> Path:
