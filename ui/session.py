@@ -12,6 +12,9 @@ Keys
     half-open, with a strand). Read it with :func:`get_locus`, set it with :func:`set_locus`.
 ``LOCUS_TRANSCRIPT_KEY = "locus_transcript"``
     str or None: the transcript ID when the locus was chosen as a gene.
+``LOCUS_GENOME_KEY = "locus_genome"``
+    :class:`ui.choices.GenomeChoice`: the genome the locus and the query boxes belong to;
+    :func:`require_genome` clears them (:func:`reset_locus`) when another genome is chosen.
 ``MODEL_KEY = "model"``
     :class:`ui.choices.ModelChoice` or None: the masked LM chosen in the sidebar; pages get
     the loaded model with :func:`require_model`.
@@ -48,6 +51,7 @@ GENOME_KEY = "genome"
 GENOME_ERROR_KEY = "genome_error"
 LOCUS_KEY = "locus"
 LOCUS_TRANSCRIPT_KEY = "locus_transcript"
+LOCUS_GENOME_KEY = "locus_genome"
 MODEL_KEY = "model"
 SCORED_KEY = "scored_regions"
 
@@ -70,6 +74,10 @@ def require_genome() -> LoadedGenome:
         else:
             st.info("Choose a genome in the sidebar (a FASTA file; an annotation is optional).")
         st.stop()
+    if st.session_state.get(LOCUS_GENOME_KEY) != choice:
+        if LOCUS_GENOME_KEY in st.session_state:
+            reset_locus()  # a locus (or a typed query) of another genome means nothing here
+        st.session_state[LOCUS_GENOME_KEY] = choice
     return cache.load(choice)
 
 

@@ -28,7 +28,7 @@ from ui.choices import (
     file_stamp,
     masked_model_choices,
 )
-from ui.session import GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS, reset_locus
+from ui.session import GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS
 
 SOURCES = ("Embedded genome", "Data directory", "Upload")
 NO_ANNOTATION = "none"
@@ -41,7 +41,8 @@ def render_sidebar() -> None:
     """The genome selector and the model selector; called by ``app.py`` every run.
 
     Leaves the choice in ``st.session_state[GENOME_KEY]`` (None plus a message under
-    ``GENOME_ERROR_KEY`` if it cannot be loaded) and clears the locus when the genome changes.
+    ``GENOME_ERROR_KEY`` if it cannot be loaded); :func:`ui.session.require_genome` clears the
+    locus when the genome has changed.
     """
     with st.sidebar:
         st.subheader("Genome")
@@ -74,8 +75,6 @@ def render_sidebar() -> None:
                 )
                 for warning in loaded.warnings:
                     st.warning(warning)
-        if GENOME_KEY in st.session_state and choice != st.session_state[GENOME_KEY]:
-            reset_locus()  # a locus (or a typed query) of another genome means nothing here
         st.session_state[GENOME_KEY] = choice
         st.session_state[GENOME_ERROR_KEY] = message
 
