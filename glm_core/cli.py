@@ -16,6 +16,8 @@ from pathlib import Path
 from .evaluation import HELD_OUT_CHROMS
 from .genome import EMBEDDED_FASTA
 
+MIN_UMAP_WINDOWS = 4  # glm_core.embedding.umap_projection refuses fewer rows
+
 
 def _tqdm_progress(description: str):
     """A ``progress(done, total)`` callback drawing a tqdm bar on stderr."""
@@ -102,14 +104,19 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .models import BUNDLED_MLM, load_masked_lm
 
+    if args.umap and args.sample is not None and args.sample < MIN_UMAP_WINDOWS:
+        raise InputError(f"--umap needs at least {MIN_UMAP_WINDOWS} windows; --sample {args.sample} asks for fewer")
     windows = embedding.windows_from_bed(args.bed) if args.bed is not None else None
-    genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
+    genome, annotation = _genome_and_annotation(args.fasta, args.annotation, args.aliases)
     if windows is None:
         if annotation is None:
-            raise InputError("--sample needs the genome's annotation to find region classes: pass --annotation")
+            raise InputError("--sample needs the genome's annotation to find region classes: pass --annotation, "
+                             "or --bed with your own windows")
         windows = embedding.sample_windows(
             annotation, genome.chrom_sizes, args.sample, args.window_length, args.classes, args.seed, chroms=args.chroms
         )
+    if args.umap and len(windows) < MIN_UMAP_WINDOWS:  # checked before the slow part, embedding
+        raise InputError(f"--umap needs at least {MIN_UMAP_WINDOWS} windows; got {len(windows)}: sample or list more")
     model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
     bar = tqdm(total=len(windows), desc=f"embedding with {model.name}", unit="window", file=sys.stderr)
 
@@ -152,10 +159,8 @@ def _add_embed_parser(commands) -> None:
     windows.add_argument("--sample", type=int, metavar="N", help="sample N windows, the same number per region class")
     embed.add_argument("--out", type=Path, required=True, help="parquet file to write")
     embed.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
-    embed.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
-    embed.add_argument("--annotation", type=Path, default=None,
-                       help="GFF3/GTF for --sample and the nearest-gene column (default: the embedded one "
-                            "with the embedded genome)")
+    _add_genome_options(embed, "GFF3/GTF for --sample and the nearest-gene column (default: the embedded one "
+                               "with the embedded genome)")
     embed.add_argument("--window-length", type=int, default=100, help="bp per sampled window")
     embed.add_argument("--classes", nargs="+", default=None, help="region classes to sample (default: all present)")
     embed.add_argument("--chroms", nargs="+", default=None, help="sample only on these sequences")
@@ -172,31 +177,49 @@ def _add_embed_parser(commands) -> None:
     embed.set_defaults(handler=_cmd_embed)
 
 
-def _genome_and_annotation(fasta: Path, annotation_path: Path | None):
-    """The genome, and its annotation: ``annotation_path``, else the embedded one with the embedded genome."""
-    from .genome import Genome
-
-    genome = Genome(fasta)
-    return genome, _annotation_of(genome, fasta, annotation_path)
-
-
-def _annotation_of(genome, fasta: Path, annotation_path: Path | None):
-    """``annotation_path`` read and checked against ``genome``; the embedded one for the embedded genome; or None."""
-    from .annotation import Annotation
+def _genome_and_annotation(fasta: Path, annotation_path: Path | None, aliases: str | None = "auto"):
+    """The genome and its annotation, opened as the app opens them
+    (:func:`glm_core.genome_files.open_genome_files`): ``annotation_path``, else the GFF3
+    itself when ``fasta`` is a GFF3 with ``##FASTA``, else the embedded one with the embedded
+    genome, else None. ``aliases``: ``auto``, an aliases file, or ``none``."""
     from .genome import EMBEDDED_ANNOTATION
+    from .genome_files import open_genome_files
 
     if annotation_path is None and Path(fasta).resolve() == EMBEDDED_FASTA.resolve():
         annotation_path = EMBEDDED_ANNOTATION
-    annotation = Annotation.from_file(annotation_path) if annotation_path is not None else None
-    if annotation is not None:
-        annotation.check_sequence_ids(genome.chrom_sizes)
-    return annotation
+    files = open_genome_files(fasta, annotation_path, aliases=_aliases(aliases))
+    for warning in files.warnings:
+        print(f"glm-explore: {warning}", file=sys.stderr)
+    return files.genome, None if files.annotation.is_empty else files.annotation
+
+
+def _aliases(value: str | None) -> str | None:
+    return None if value is None or str(value).lower() == "none" else str(value)
+
+
+def _add_genome_options(parser, annotation_help: str) -> None:
+    """``--fasta``, ``--annotation`` and ``--aliases``, the same for every command that reads a genome."""
+    parser.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA,
+                        help="the genome: FASTA (plain, gzip or bgzip), or a GFF3 with a ##FASTA section, which is "
+                             "then its own annotation (default: the embedded U. maydis genome)")
+    parser.add_argument("--annotation", type=Path, default=None, help=annotation_help)
+    parser.add_argument("--aliases", default="auto", metavar="auto|FILE|none",
+                        help="match annotation sequence names to the FASTA's: 'auto' maps names that differ by a "
+                             "systematic pattern (prefix, suffix, chr, a ':'-field, a version), FILE is a two-column "
+                             "aliases file (annotation name, FASTA name), 'none' uses them as they are")
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .genome_files import format_report, genome_report
+
+    print(format_report(genome_report(args.fasta, args.annotation, aliases=_aliases(args.aliases))), end="")
+    return 0
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
     import time
 
-    from .genome import Genome
+    from .genome_files import open_genome_files
     from .locus import is_coordinate_query, resolve_locus
     from .logo import position_table
     from .models import BUNDLED_MLM, load_masked_lm
@@ -204,12 +227,12 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from .tracks import track_format, write_position_track
 
     track_format(args.out)  # refuse an unknown extension before scoring
-    genome = Genome(args.fasta)
+    genome = open_genome_files(args.fasta, None).genome
     # Coordinates need no annotation; reading one takes seconds.
-    annotation = None if is_coordinate_query(args.region, genome) else _annotation_of(genome, args.fasta,
-                                                                                      args.annotation)
-    locus = resolve_locus(args.region, genome, annotation, part=args.part.replace("-", " "), flank=args.flank,
-                          strand=args.strand)
+    annotation = None if is_coordinate_query(args.region, genome) else _genome_and_annotation(
+        args.fasta, args.annotation, args.aliases)[1]
+    locus = resolve_locus(args.region, genome, annotation, part=_part(args.part), flank=args.flank,
+                          strand=args.strand, upstream=args.upstream)
     if len(locus.matches) > 1:
         print(f"glm-explore scan: {len(locus.matches)} transcripts match {args.region!r}; using {locus.transcript_id} "
               "(pass its ID to choose another)", file=sys.stderr)
@@ -242,7 +265,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     for path in (args.out, tsv_path):
         if not Path(path).parent.is_dir():
             raise InputError(f"the folder of {path} does not exist; create it first")
-    genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
+    genome, annotation = _genome_and_annotation(args.fasta, args.annotation, args.aliases)
     model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
     if args.background:
         background = variants.read_llr_background(args.background)
@@ -265,8 +288,20 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _part(text: str) -> str:
+    """``start-codon`` -> ``start codon``, ``donor-of-intron-2`` -> ``donor of intron 2``; checked."""
+    from .errors import InputError
+    from .locus import GENE_PARTS, accepted_parts, is_gene_part
+
+    part = text.replace("-", " ").strip()
+    part = next((known for known in GENE_PARTS if known.lower() == part.lower()), part)
+    if not is_gene_part(part):
+        raise InputError(f"unknown --part {text!r}; choose one of {accepted_parts().replace(' ', '-')}")
+    return part
+
+
 def _add_scan_parsers(commands) -> None:
-    from .locus import GENE_PARTS
+    from .locus import DEFAULT_PROMOTER_BP, accepted_parts
     from .tracks import TRACK_SUFFIXES, TRACK_VALUES
 
     scan = commands.add_parser(
@@ -274,9 +309,13 @@ def _add_scan_parsers(commands) -> None:
     )
     scan.add_argument("region", help="CHR:START-END or 'CHR START END', 1-based inclusive (e.g. chr01:2,632-2,731), "
                                       "a sequence name, or a gene ID or name (e.g. um10944)")
-    scan.add_argument("--part", choices=[part.replace(" ", "-") for part in GENE_PARTS], default="whole-gene",
-                      help="for a gene: which part to scan (default: the whole gene)")
-    scan.add_argument("--flank", type=int, default=0, help="for a gene: bases to add on each side (default 0)")
+    scan.add_argument("--part", default="whole-gene",
+                      help="for a gene: which part to scan, one of " + accepted_parts().replace(" ", "-").replace(
+                          ",-", ", ") + " (K = 1, 2, ... from the 5' end; default: whole-gene)")
+    scan.add_argument("--upstream", type=int, default=DEFAULT_PROMOTER_BP,
+                      help=f"for --part promoter: bp before the TSS, gene's strand (default {DEFAULT_PROMOTER_BP})")
+    scan.add_argument("--flank", type=int, default=0,
+                      help="for a gene: bases to add on each side (default 0); --part TSS --flank N is TSS +- N")
     scan.add_argument("--strand", choices=["+", "-"], default=None,
                       help="strand to read the bases and probabilities on (TSV; default: the region's or gene's, "
                            "else +); tracks do not depend on it")
@@ -286,9 +325,7 @@ def _add_scan_parsers(commands) -> None:
                       help="what a bedGraph/bigWig carries: information content (bits, default), entropy, "
                            "reference-base probability, or the mean LLR of the three alternative alleles")
     scan.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
-    scan.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
-    scan.add_argument("--annotation", type=Path, default=None,
-                      help="GFF3/GTF to find genes in (default: the embedded one with the embedded genome)")
+    _add_genome_options(scan, "GFF3/GTF to find genes in (default: the embedded one with the embedded genome)")
     scan.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
     scan.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     scan.set_defaults(handler=_cmd_scan)
@@ -301,9 +338,8 @@ def _add_scan_parsers(commands) -> None:
                        help="output VCF (.vcf, or .vcf.gz for bgzip); one record per ALT allele")
     score.add_argument("--tsv", type=Path, default=None, help="output TSV (default: OUT with .tsv for .vcf[.gz])")
     score.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
-    score.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
-    score.add_argument("--annotation", type=Path, default=None,
-                       help="GFF3/GTF for consequences (default: the embedded one with the embedded genome)")
+    _add_genome_options(score, "GFF3/GTF for consequences (default: the embedded one with the embedded genome; "
+                               "without one, consequences read 'no annotation')")
     score.add_argument("--background", type=Path, default=None,
                        help="genome-wide LLR sample (.npy, or a `scan` TSV) for llr_percentile_genome "
                             "(default: llr_background.npy in the model folder, if there is one)")
@@ -461,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--out", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.set_defaults(handler=_cmd_eval_mlm)
+    info = commands.add_parser(
+        "info", help="what a genome and its annotation hold, read as the app reads them: sequences, genes, "
+                     "transcripts, features by type, the name mapping applied, warnings")
+    _add_genome_options(info, "GFF3, GTF or GFF2 annotation (default: none; a GFF3 with ##FASTA is its own)")
+    info.set_defaults(handler=_cmd_info)
     _add_embed_parser(commands)
     _add_scan_parsers(commands)
     _add_generation_parsers(commands)
@@ -468,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Library chatter off before transformers is imported: its warnings and "Loading weights" bars.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
