@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 
 from glm_core.custom_tags import summarize_tag_table, train_generator_command
-from glm_core.evaluation import dinucleotide_shuffle, sequence_pseudo_log_likelihood
+from glm_core.pseudo_likelihood import sequence_pseudo_log_likelihood
 from glm_core.promoters import load_tag_table
+from glm_core.shuffle import dinucleotide_shuffle
 from glm_core.scoring import masked_site_probabilities
 
 # --------------------------------------------------------------------------- dinucleotide shuffle
