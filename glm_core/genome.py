@@ -246,6 +246,7 @@ class Genome:
             rows = np.flatnonzero(chroms == chrom)
             order = rows[np.argsort(positions[rows], kind="stable")]
             sorted_positions = positions[order]
+            chrom = str(chrom)
             self.check_interval(chrom, int(sorted_positions[0]), int(sorted_positions[-1]) + 1)
             breaks = np.flatnonzero(np.diff(sorted_positions) > _BASES_AT_GAP) + 1
             for block in np.split(np.arange(len(order)), breaks):

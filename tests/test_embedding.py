@@ -117,32 +117,6 @@ def test_bad_sampling_requests_say_what_to_change(embedded_annotation, embedded_
         embedding.sample_windows(embedded_annotation, embedded_genome.chrom_sizes, **{"n_windows": 100, **kwargs})
 
 
-def test_bed_windows_keep_file_order_and_classes(tmp_path):
-    bed = tmp_path / "regions.bed"
-    bed.write_text("track name=x\n# comment\nchr01\t0\t100\tCDS\nchr02\t500\t600\n\nchr01\t10\t20\t.\textra\n")
-    expected = pd.DataFrame(
-        {"chrom": ["chr01", "chr02", "chr01"], "start": [0, 500, 10], "end": [100, 600, 20],
-         "region_class": ["CDS", embedding.UNLABELLED, embedding.UNLABELLED]}
-    )
-    pd.testing.assert_frame_equal(embedding.windows_from_bed(bed), expected)
-
-
-@pytest.mark.parametrize(
-    "text, message",
-    [
-        ("chr01\t0\t100\tA\nchr01\t100\n", "line 2: a BED line needs chrom, start and end"),
-        ("chr01\t0\t100\tA\nchr01\t1,000\t2000\n", "line 2: start and end must be whole numbers"),
-        ("chr01\t50\t50\tA\n", "line 1: BED intervals need 0 <= start < end"),
-        ("# only a comment\n", "no intervals found"),
-    ],
-)
-def test_bad_bed_lines_are_named(tmp_path, text, message):
-    bed = tmp_path / "bad.bed"
-    bed.write_text(text)
-    with pytest.raises(ValueError, match=message):
-        embedding.windows_from_bed(bed)
-
-
 def test_contexts_centre_windows_and_stay_on_the_chromosome(embedded_genome):
     # chr01 has 2,476,500 bp.
     windows = pd.DataFrame(

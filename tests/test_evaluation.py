@@ -24,6 +24,7 @@ from glm_core.evaluation import (
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome, nucleotide_codes, reverse_complement
 from glm_core.kmer import KmerModel
 from glm_core.scoring import information_content, site_probabilities_at
+from toy_models import FixedRowModel
 
 BASES = np.array(list("ACGT"))
 SENSE_CODONS = [c for c in ("".join(t) for t in itertools.product("ACGT", repeat=3)) if translate(c) != "*"]
@@ -87,19 +88,6 @@ def synthetic(tmp_path_factory):
     ]
     (folder / "genes.gff3").write_text("\n".join(gff) + "\n")
     return Genome(folder / "genome.fa"), Annotation.from_file(folder / "genes.gff3")
-
-
-class FixedRowModel:
-    """A site model that predicts the same distribution everywhere: LLR(ref->alt) = log p[alt] - log p[ref]."""
-
-    name = "fixed row"
-    context_flank = 3
-
-    def __init__(self, row):
-        self.row = np.asarray(row, dtype=np.float64)
-
-    def sequence_site_probabilities(self, sequence, positions, *, batch_size=None, progress=None):
-        return np.tile(self.row, (len(positions), 1))
 
 
 class PeekingModel:
