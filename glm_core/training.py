@@ -417,9 +417,35 @@ def _resume(config: MLMTrainingConfig, model, optimizer, generator: torch.Genera
     return 0, float("inf"), [], None
 
 
+def _optimizer_step(model, step_loss, optimizer, batch, device: torch.device) -> torch.Tensor:
+    """One AdamW step on a batch (input_ids, labels, weights), gradients clipped to norm 1; returns the loss."""
+    inputs, labels, weights = batch
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        loss = step_loss(inputs, labels, weights)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss
+
+
+def _save_checkpoint(out: Path, model, optimizer, generator: torch.Generator, step: int, best_loss: float,
+                     history: list) -> None:
+    """``checkpoint.pt`` to continue from (written aside, then renamed) and the ``latest`` model folder."""
+    checkpoint_path = out / "checkpoint.pt"
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "generator": generator.get_state(), "best_loss": best_loss, "history": history},
+               checkpoint_path.with_suffix(".tmp"))
+    checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
+    save_model_folder(model, out / "latest")
+    (out / "latest" / "trainer_state.json").write_text(
+        json.dumps({"step": step, "best_loss": best_loss, "history": history}))
+
+
 def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes: _Processes) -> dict:
     """The training loop; its steps are :func:`_training_data`, :func:`_optimizer`,
-    :func:`_resume`, then one optimiser step a batch with evaluation and checkpoints between."""
+    :func:`_resume`, then :func:`_optimizer_step` a batch with evaluation and
+    :func:`_save_checkpoint` between."""
     if config.batch_size % processes.world:
         raise ValueError(f"a batch of {config.batch_size} windows does not split evenly across "
                          f"{processes.world} processes; choose a multiple of {processes.world}")
@@ -451,15 +477,8 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
     local_batch = config.batch_size // processes.world
 
     def save_checkpoint():
-        if not processes.first:
-            return
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "generator": generator.get_state(), "best_loss": best_loss, "history": history},
-                   checkpoint_path.with_suffix(".tmp"))
-        checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
-        save_model_folder(model, out / "latest")
-        (out / "latest" / "trainer_state.json").write_text(
-            json.dumps({"step": step, "best_loss": best_loss, "history": history}))
+        if processes.first:
+            _save_checkpoint(out, model, optimizer, generator, step, best_loss, history)
 
     def evaluate():
         nonlocal best_loss
@@ -489,13 +508,7 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
         ramp = 1.0 if rewarm_from is None else min(1.0, (step - rewarm_from + 1) / 200)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, config, elapsed) * ramp
-        inputs, labels, weights = sampler.batch(local_batch)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = step_loss(inputs, labels, weights)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss = _optimizer_step(model, step_loss, optimizer, sampler.batch(local_batch), device)
         step += 1
         window_steps += 1
         if step % 200 == 0:

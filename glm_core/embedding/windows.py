@@ -65,6 +65,30 @@ def sample_windows(
             raise KeyError(f"chromosomes {unknown} are not in this genome; it has {', '.join(list(chrom_sizes)[:30])}")
         tiles = tiles[tiles["chrom"].isin(chroms)]
     labels = tiles["region_class"].astype(str).to_numpy()
+    classes = _classes_to_sample(classes, labels, on_chosen_chroms=bool(chroms))
+    if n_windows < len(classes):
+        raise ValueError(f"n_windows={n_windows} is fewer than the {len(classes)} classes asked for; ask for more")
+    sizes = tiles["chrom"].map(chrom_sizes).to_numpy(np.int64)
+    frames = []
+    for index, name in enumerate(classes):
+        need = n_windows // len(classes) + (index < n_windows % len(classes))
+        chosen = labels == name
+        rng = np.random.default_rng([int(seed), zlib.crc32(name.encode())])
+        frames.extend(_class_windows(
+            name, tiles["chrom"].to_numpy()[chosen], tiles["start"].to_numpy(np.int64)[chosen],
+            tiles["end"].to_numpy(np.int64)[chosen], sizes[chosen], need, window_length, rng,
+        ))
+    windows = pd.concat(frames, ignore_index=True)
+    windows["start"] = windows["start"].astype(np.int64)
+    windows["end"] = windows["start"] + window_length
+    order = {chrom: i for i, chrom in enumerate(chrom_sizes)}
+    windows = windows.assign(_order=windows["chrom"].map(order)).sort_values(["_order", "start"], kind="stable")
+    windows["chrom"] = windows["chrom"].astype(str)
+    return windows[["chrom", "start", "end", "region_class", "inside"]].reset_index(drop=True)
+
+
+def _classes_to_sample(classes: Sequence[str] | None, labels: np.ndarray, on_chosen_chroms: bool) -> list[str]:
+    """The requested classes, checked against the classes present in ``labels`` (all present when None)."""
     present = [name for name in REGION_CLASSES if name in set(labels)]
     if classes is None:
         classes = present
@@ -75,52 +99,40 @@ def sample_windows(
             raise ValueError(f"unknown region classes {unknown}; choose from {', '.join(REGION_CLASSES)}")
         absent = [name for name in classes if name not in present]
         if absent:
+            where = " on the chosen sequences" if on_chosen_chroms else ""
             raise ValueError(
-                f"this annotation has no {', '.join(absent)} bases{' on the chosen sequences' if chroms else ''}; "
-                f"classes present: {', '.join(present)}"
+                f"this annotation has no {', '.join(absent)} bases{where}; classes present: {', '.join(present)}"
             )
     if not classes:
         raise ValueError("no region classes to sample; pass at least one class present in the annotation")
-    if n_windows < len(classes):
-        raise ValueError(f"n_windows={n_windows} is fewer than the {len(classes)} classes asked for; ask for more")
-    sizes = tiles["chrom"].map(chrom_sizes).to_numpy(np.int64)
-    frames = []
-    for index, name in enumerate(classes):
-        need = n_windows // len(classes) + (index < n_windows % len(classes))
-        chosen = labels == name
-        chrom = tiles["chrom"].to_numpy()[chosen]
-        start = tiles["start"].to_numpy(np.int64)[chosen]
-        length = tiles["end"].to_numpy(np.int64)[chosen] - start
-        size = sizes[chosen]
-        rng = np.random.default_rng([int(seed), zlib.crc32(name.encode())])
-        slots = length // window_length
-        phase = rng.integers(0, length - slots * window_length + 1)
-        cumulative = np.cumsum(slots)
-        total = int(cumulative[-1]) if len(cumulative) else 0
-        pick = np.sort(rng.choice(total, size=min(need, total), replace=False)) if total else np.zeros(0, np.int64)
-        which = np.searchsorted(cumulative, pick, side="right")
-        starts = start[which] + phase[which] + (pick - (cumulative - slots)[which]) * window_length
+    return classes
+
+
+def _class_windows(name: str, chrom: np.ndarray, start: np.ndarray, end: np.ndarray, size: np.ndarray, need: int,
+                   window_length: int, rng: np.random.Generator) -> list[pd.DataFrame]:
+    """Up to ``need`` windows of one class from its intervals ``[start, end)`` on ``chrom`` (chromosome
+    lengths ``size``): whole-window slots first, then windows centred on shorter intervals."""
+    length = end - start
+    slots = length // window_length
+    phase = rng.integers(0, length - slots * window_length + 1)
+    cumulative = np.cumsum(slots)
+    total = int(cumulative[-1]) if len(cumulative) else 0
+    pick = np.sort(rng.choice(total, size=min(need, total), replace=False)) if total else np.zeros(0, np.int64)
+    which = np.searchsorted(cumulative, pick, side="right")
+    starts = start[which] + phase[which] + (pick - (cumulative - slots)[which]) * window_length
+    frames = [pd.DataFrame({"chrom": chrom[which], "start": starts, "region_class": name, "inside": True})]
+    if len(pick) < need:
+        short = np.flatnonzero((slots == 0) & (size >= window_length))
+        extra = rng.choice(short, size=min(need - len(pick), len(short)), replace=False)
+        centred = (2 * start[extra] + length[extra] - window_length) // 2
         frames.append(
-            pd.DataFrame({"chrom": chrom[which], "start": starts, "region_class": name, "inside": True})
-        )
-        if len(pick) < need:
-            short = np.flatnonzero((slots == 0) & (size >= window_length))
-            extra = rng.choice(short, size=min(need - len(pick), len(short)), replace=False)
-            centred = (2 * start[extra] + length[extra] - window_length) // 2
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "chrom": chrom[extra],
-                        "start": np.clip(centred, 0, size[extra] - window_length),
-                        "region_class": name,
-                        "inside": False,
-                    }
-                )
+            pd.DataFrame(
+                {
+                    "chrom": chrom[extra],
+                    "start": np.clip(centred, 0, size[extra] - window_length),
+                    "region_class": name,
+                    "inside": False,
+                }
             )
-    windows = pd.concat(frames, ignore_index=True)
-    windows["start"] = windows["start"].astype(np.int64)
-    windows["end"] = windows["start"] + window_length
-    order = {chrom: i for i, chrom in enumerate(chrom_sizes)}
-    windows = windows.assign(_order=windows["chrom"].map(order)).sort_values(["_order", "start"], kind="stable")
-    windows["chrom"] = windows["chrom"].astype(str)
-    return windows[["chrom", "start", "end", "region_class", "inside"]].reset_index(drop=True)
+        )
+    return frames
