@@ -134,8 +134,9 @@ def window_log_probs(
     return average_strands(log_p, reverse.flip(1), log=True)
 
 
-def _window_starts(positions: np.ndarray, sequence_length: int, context: int) -> np.ndarray:
-    """Window starts that centre each position where the sequence allows (clipped at its ends)."""
+def window_starts(positions: np.ndarray, sequence_length: int, context: int) -> np.ndarray:
+    """Start of the ``context``-long window each 0-based position is scored in: centred on it
+    where the sequence allows, clipped at its ends; shape=(len(positions),)."""
     return np.clip(positions - context // 2, 0, max(sequence_length - context, 0))
 
 
@@ -171,7 +172,7 @@ def masked_site_probabilities(
     ids = model.encode(sequence)
     if len(ids) < context:
         ids = np.concatenate([ids, np.full(context - len(ids), model.pad_id, dtype=ids.dtype)])
-    starts = _window_starts(positions, len(sequence), context)
+    starts = window_starts(positions, len(sequence), context)
     ids_on_device = torch.from_numpy(ids).to(device)
     all_windows = ids_on_device.unfold(0, context, 1)
     batch_size = batch_size or default_batch_size(device, context)
