@@ -29,6 +29,7 @@ __all__ = [
     "complement_token_table",
     "default_batch_size",
     "discover_models",
+    "encoder_and_head",
     "load_masked_lm",
     "resolve_device",
     "trust_remote_code_from_env",
@@ -79,6 +80,12 @@ def complement_token_table(nucleotide_ids: np.ndarray, vocab_size: int, device: 
     table = np.arange(vocab_size)
     table[nucleotide_ids] = np.asarray(nucleotide_ids)[COMPLEMENT_COLUMNS]
     return torch.from_numpy(table).to(device)
+
+
+def encoder_and_head(net: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """GPN's encoder (``.model``) and MLM head (``.cls``) of a ``GPNForMaskedLM``, for training
+    that runs the head only at the masked positions."""
+    return net.model, net.cls
 
 
 @dataclass

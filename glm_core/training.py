@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from .evaluation import HELD_OUT_CHROMS
 from .genome import Genome
-from .models import GPN_VOCABULARY, build_tokenizer, complement_token_table, resolve_device
+from .models import GPN_VOCABULARY, build_tokenizer, complement_token_table, encoder_and_head, resolve_device
 from .scoring import window_log_probs
 
 _BASE_IDS = np.array([GPN_VOCABULARY.index(b) for b in "acgt"])
@@ -469,7 +469,8 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
         (out / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
     log(f"{n_params / 1e6:.2f} M parameters on {device}")
 
-    step_loss = _MaskedLMLoss(torch.compile(model.model) if config.compile else model.model, model.cls)
+    encoder, head = encoder_and_head(model)
+    step_loss = _MaskedLMLoss(torch.compile(encoder) if config.compile else encoder, head)
     if processes.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
