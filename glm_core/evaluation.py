@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .consequence import annotate_snvs
 from .genome import NUCLEOTIDES, Genome, nucleotide_codes
 from .scoring import Progress, SiteModel, every_snv, information_content, site_probabilities_at
 
@@ -330,8 +331,6 @@ def cds_snv_llrs(
     :func:`glm_core.consequence.annotate_snvs` adds (``consequence``, ``transcript_id``,
     ``gene``, ``codon_position`` ...). Positions whose reference is not A/C/G/T are left out.
     """
-    from .consequence import annotate_snvs
-
     transcripts = _resolve_transcripts(annotation, transcripts, n_genes, seed)
     segments = [annotation.cds(tid)[["chrom", "start", "end"]] for tid in transcripts]
     segments = [segment for segment in segments if len(segment)]

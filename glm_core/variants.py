@@ -55,6 +55,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .consequence import CONSEQUENCES, annotate_snvs
 from .genome import NUCLEOTIDES, Genome, nucleotide_codes
 from .scoring import Progress, every_snv, site_probabilities_at, snv_table
 
@@ -162,11 +163,7 @@ def read_llr_background(path: str | Path) -> np.ndarray:
 def _with_consequences(annotation, genome: Genome, snvs: pd.DataFrame) -> pd.DataFrame:
     """``snvs`` (chrom, pos, ref, alt on genome sequence names) plus the consequence columns."""
     if annotation is not None and len(snvs):
-        from .consequence import annotate_snvs
-
         return annotate_snvs(annotation, genome, snvs)
-    from .consequence import CONSEQUENCES
-
     out = snvs.copy()
     out["consequence"] = pd.Categorical([None] * len(out), categories=CONSEQUENCES, ordered=True)
     for column in CONSEQUENCE_COLUMNS[1:]:
