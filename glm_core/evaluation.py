@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .consequence import annotate_snvs
+from .errors import InputError
 from .genome import NUCLEOTIDES, Genome, nucleotide_codes
 from .scoring import Progress, SiteModel, every_snv, information_content, site_probabilities_at
 
@@ -63,7 +64,7 @@ def _check_chroms(genome: Genome, chroms: Iterable[str]) -> list[str]:
     chroms = list(chroms)
     missing = [chrom for chrom in chroms if chrom not in genome.chrom_sizes]
     if missing:
-        raise KeyError(
+        raise InputError(
             f"chromosomes {missing} are not in {genome.path.name} (it has {', '.join(list(genome.chrom_sizes)[:30])}); "
             "pass the held-out sequence names of this genome as chroms"
         )
@@ -171,7 +172,7 @@ def _resolve_transcripts(annotation: Annotation, transcripts, n_genes: int | Non
     known = set(annotation.transcripts["transcript_id"])
     unknown = [tid for tid in transcripts if tid not in known]
     if unknown:
-        raise KeyError(f"transcripts {unknown[:5]} are not in the annotation ({len(unknown)} unknown)")
+        raise InputError(f"transcripts {unknown[:5]} are not in the annotation ({len(unknown)} unknown)")
     return transcripts
 
 

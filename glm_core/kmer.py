@@ -35,6 +35,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .errors import InputError
 from .genome import Genome, nucleotide_codes
 from .scoring import Progress
 
@@ -159,7 +160,7 @@ class KmerModel:
         chroms = list(chroms)
         missing = [chrom for chrom in chroms if chrom not in genome.chrom_sizes]
         if missing:
-            raise KeyError(f"chromosomes {missing} are not in {genome.path.name}; it has {list(genome.chrom_sizes)}")
+            raise InputError(f"chromosomes {missing} are not in {genome.path.name}; it has {list(genome.chrom_sizes)}")
         if not chroms:
             raise ValueError("no training chromosomes given; pass at least one sequence name to count on")
         forward = [np.zeros((4 ** (2 * j), 4), dtype=np.int64) for j in range(k + 1)]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .genome import nucleotide_codes
 from .kmer import kmer_ids
 from .kmer import kmer_names as single_k_names
@@ -141,7 +142,7 @@ def fit_oracle(promoters: pd.DataFrame, family: str, ks=DEFAULT_K, c: float = 0.
     from sklearn.metrics import roc_auc_score
 
     if family not in promoters:
-        raise KeyError(f"no tag column {family!r} in the promoter table; columns: {', '.join(promoters.columns)}")
+        raise InputError(f"no tag column {family!r} in the promoter table; columns: {', '.join(promoters.columns)}")
     train = promoters[~promoters["held_out"]]
     test = promoters[promoters["held_out"]]
     labels = ordered_labels(train[family])

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .evaluation import HELD_OUT_CHROMS
 from .genetic_code import GENETIC_CODE
 
@@ -74,7 +75,7 @@ def promoter_table(annotation, genome, upstream: int = DEFAULT_UPSTREAM, min_len
     rows = []
     for chrom, group in transcripts.groupby("chrom", sort=False):
         if chrom not in genome.chrom_sizes:
-            raise KeyError(f"{chrom!r} from the annotation is not in the FASTA; choose the matching genome")
+            raise InputError(f"{chrom!r} from the annotation is not in the FASTA; choose the matching genome")
         size = genome.chrom_sizes[chrom]
         starts, ends = group["start"].to_numpy(np.int64), group["end"].to_numpy(np.int64)
         for i, row in enumerate(group.itertuples(index=False)):

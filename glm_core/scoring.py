@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .errors import InputError
 from .genome import NUCLEOTIDES, Genome, nucleotide_codes
 
 if TYPE_CHECKING:
@@ -290,7 +291,7 @@ def site_probabilities_at(
         chrom_pos = pos[order]
         length = genome.chrom_sizes.get(chrom)
         if length is None:
-            raise KeyError(f"chromosome {chrom!r} of the positions table is not in {genome.path.name}")
+            raise InputError(f"chromosome {chrom!r} of the positions table is not in {genome.path.name}")
         if chrom_pos[0] < 0 or chrom_pos[-1] >= length:
             raise ValueError(
                 f"positions on {chrom} must lie in 0..{length - 1} (0-based); got {chrom_pos[0]}..{chrom_pos[-1]}"

@@ -24,8 +24,9 @@ import pytest
 import torch
 
 from glm_core import cli, embedding
-from glm_core.embedding import forward as embedding_forward
 from glm_core.annotation import REGION_CLASSES
+from glm_core.embedding import forward as embedding_forward
+from glm_core.errors import InputError
 from glm_core.genome import Genome, fasta_text, reverse_complement
 from glm_core.models import BUNDLED_MLM, load_masked_lm
 
@@ -109,7 +110,7 @@ def test_short_classes_are_topped_up_with_centred_windows(embedded_annotation, e
         ({"classes": ["five_prime_UTR"]}, ValueError, "no five_prime_UTR bases"),
         ({"classes": ["exon"]}, ValueError, "unknown region classes \\['exon'\\]"),
         ({"n_windows": 3}, ValueError, "fewer than the 5 classes"),
-        ({"chroms": ["chr99"]}, KeyError, "chr99"),
+        ({"chroms": ["chr99"]}, InputError, "chr99"),
     ],
 )
 def test_bad_sampling_requests_say_what_to_change(embedded_annotation, embedded_genome, kwargs, error, message):
@@ -129,7 +130,7 @@ def test_contexts_centre_windows_and_stay_on_the_chromosome(embedded_genome):
         embedding.embedding_contexts(windows.iloc[:2].assign(end=[100, 5600]), embedded_genome.chrom_sizes, 512)
     with pytest.raises(ValueError, match="window 3, .* whose valid range is 1-2,476,500"):
         embedding.embedding_contexts(windows.assign(end=windows["end"] + 1000), embedded_genome.chrom_sizes, 512)
-    with pytest.raises(KeyError, match="'chr99'"):
+    with pytest.raises(InputError, match="'chr99'"):
         embedding.embedding_contexts(windows.assign(chrom="chr99"), embedded_genome.chrom_sizes, 512)
 
 

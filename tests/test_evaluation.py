@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from Bio.Seq import translate
+from toy_models import FixedRowModel
 
 from glm_core.annotation import Annotation
+from glm_core.errors import InputError
 from glm_core.evaluation import (
     HELD_OUT_CHROMS,
     cds_snv_llrs,
@@ -24,7 +26,6 @@ from glm_core.evaluation import (
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome, nucleotide_codes, reverse_complement
 from glm_core.kmer import KmerModel
 from glm_core.scoring import information_content, site_probabilities_at
-from toy_models import FixedRowModel
 
 BASES = np.array(list("ACGT"))
 SENSE_CODONS = [c for c in ("".join(t) for t in itertools.product("ACGT", repeat=3)) if translate(c) != "*"]
@@ -127,7 +128,7 @@ def test_sample_eval_positions_is_deterministic_and_held_out(genome):
     alone = sample_eval_positions(genome, ["chr23"])
     np.testing.assert_array_equal(alone["pos"], on23["pos"])
     assert not sample_eval_positions(genome, seed=1)["pos"].equals(first["pos"])
-    with pytest.raises(KeyError, match="chr99"):
+    with pytest.raises(InputError, match="chr99"):
         sample_eval_positions(genome, ["chr99"])
 
 
@@ -253,7 +254,7 @@ def _mann_whitney_auroc(positive, negative):
     return float(np.mean((positive > negative) + 0.5 * (positive == negative)))
 
 
-def test_consequence_auroc_with_known_llrs(synthetic):
+def test_consequence_summary_aurocs_with_known_llrs(synthetic):
     genome, annotation = synthetic
     # No two (ref, alt) pairs share a probability ratio, so LLR ties mean the same base change.
     row = np.array([0.05, 0.15, 0.3, 0.5])

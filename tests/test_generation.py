@@ -18,9 +18,18 @@ import pytest
 import torch
 
 from glm_core import generation
-from glm_core.generation import (build_generator_tokenizer, designs_fasta, generate_promoters, guidance_warning,
-                                 load_generator, nearest_identity, recommended_guidance, shares_kmer,
-                                 unconditional_training_fraction)
+from glm_core.errors import InputError
+from glm_core.generation import (
+    build_generator_tokenizer,
+    designs_fasta,
+    generate_promoters,
+    guidance_warning,
+    load_generator,
+    nearest_identity,
+    recommended_guidance,
+    shares_kmer,
+    unconditional_training_fraction,
+)
 from glm_core.oracle import KmerOracle, fit_oracle, kmer_frequencies
 
 
@@ -82,7 +91,7 @@ def test_prefix_top_p_and_progress(tiny_generator):
 
 
 def test_bad_requests_name_the_problem(tiny_generator):
-    with pytest.raises(KeyError, match="unknown tag 'VERY_HIGH'.*LOW, MID, HIGH"):
+    with pytest.raises(InputError, match="unknown tag 'VERY_HIGH'.*LOW, MID, HIGH"):
         generate_promoters(tiny_generator, ["VERY_HIGH"], n=1, length=20)
     with pytest.raises(ValueError, match="one per family"):
         generate_promoters(tiny_generator, ["HIGH", "LOW"], n=1, length=20)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..errors import InputError
 from ..genome import Genome
 from ..models import MaskedLM
 from ..scoring import Progress, default_batch_size
@@ -37,7 +38,7 @@ def embedding_contexts(windows: pd.DataFrame, chrom_sizes: dict[str, int], conte
     if unknown:
         row = int(np.flatnonzero(chroms == unknown[0])[0])
         shown = ", ".join(list(chrom_sizes)[:12]) + (" ..." if len(chrom_sizes) > 12 else "")
-        raise KeyError(
+        raise InputError(
             f"window {row + 1} is on {unknown[0]!r}, which this genome does not have "
             f"({len(unknown)} unknown sequence names); it has {len(chrom_sizes)}: {shown}"
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..genome import NUCLEOTIDES
 from ..models import ASSETS_DIR, resolve_device
 from ..promoters import DEFAULT_FAMILY
@@ -65,7 +66,7 @@ class PromoterGenerator:
                 if "=" not in text and len(owners) == 1:
                     family, token = owners[0], self.tag_tokens[owners[0]][label]
             if token is None:
-                raise KeyError(f"unknown tag {tag!r}; this generator knows: {', '.join(self.tags)}")
+                raise InputError(f"unknown tag {tag!r}; this generator knows: {', '.join(self.tags)}")
             if family in families:
                 raise ValueError(f"two tags of the family {family!r} in {list(tags)}; give at most one per family")
             families.append(family)
