@@ -302,8 +302,26 @@ def _coding_consequences(annotation, genome, code_of, keys, alt):
     alt_base = np.where(minus, _COMPLEMENT_BYTE[alt[variant]], alt[variant])
     alt_codon = ref_codon.copy()
     alt_codon[np.arange(len(variant)), codon_position] = alt_base
-    ref_aa, alt_aa = amino_acid_bytes(ref_codon), amino_acid_bytes(alt_codon)
+    severity, ref_aa, alt_aa = _codon_severity(ref_codon, alt_codon, in_codon, codon_start)
+    # Per variant keep the most severe pair (ties: first transcript in genome order).
+    order = np.lexsort((transcript_row, severity, variant))
+    chosen = order[np.unique(variant[order], return_index=True)[1]]
+    target = variant[chosen]
+    result["severity"][target] = severity[chosen]
+    result["transcript_row"][target] = transcript_row[chosen]
+    result["in_codon"][target] = in_codon[chosen]
+    result["codon_position"][target] = codon_position[chosen] + 1
+    result["ref_codon"][target] = _codon_text(ref_codon[chosen])
+    result["alt_codon"][target] = _codon_text(alt_codon[chosen])
+    result["ref_aa"][target] = ref_aa[chosen].view("S1").astype(str)
+    result["alt_aa"][target] = alt_aa[chosen].view("S1").astype(str)
+    return result
 
+
+def _codon_severity(ref_codon: np.ndarray, alt_codon: np.ndarray, in_codon: np.ndarray, codon_start: np.ndarray):
+    """Severity rank of each (variant, CDS part) pair from its codons, shape=(n, 3) uint8, and the
+    ASCII amino acids; ``codon_start`` 0 marks the first codon (start_lost when it reads ATG)."""
+    ref_aa, alt_aa = amino_acid_bytes(ref_codon), amino_acid_bytes(alt_codon)
     first_codon = in_codon & (codon_start == 0)
     ref_is_atg = (ref_codon == np.frombuffer(b"ATG", dtype=np.uint8)).all(axis=1)
     star = ord("*")
@@ -324,19 +342,7 @@ def _coding_consequences(annotation, genome, code_of, keys, alt):
         ],
         default=SEVERITY["synonymous"],
     )
-    # Per variant keep the most severe pair (ties: first transcript in genome order).
-    order = np.lexsort((transcript_row, severity, variant))
-    chosen = order[np.unique(variant[order], return_index=True)[1]]
-    target = variant[chosen]
-    result["severity"][target] = severity[chosen]
-    result["transcript_row"][target] = transcript_row[chosen]
-    result["in_codon"][target] = in_codon[chosen]
-    result["codon_position"][target] = codon_position[chosen] + 1
-    result["ref_codon"][target] = _codon_text(ref_codon[chosen])
-    result["alt_codon"][target] = _codon_text(alt_codon[chosen])
-    result["ref_aa"][target] = ref_aa[chosen].view("S1").astype(str)
-    result["alt_aa"][target] = alt_aa[chosen].view("S1").astype(str)
-    return result
+    return severity, ref_aa, alt_aa
 
 
 def _codon_text(codons: np.ndarray) -> np.ndarray:

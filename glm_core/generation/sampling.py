@@ -149,6 +149,29 @@ def _sampling_processors(generator: PromoterGenerator, on_step: Callable[[], Non
     return processors
 
 
+def _check_request(generator: PromoterGenerator, tags: list, n: int, length: int, prefix: str, temperature: float,
+                   top_k: int | None, top_p: float | None, guidance_scale: float) -> None:
+    """Raise ``ValueError`` naming the first argument of :func:`generate_promoters` out of range."""
+    if set(prefix) - set(NUCLEOTIDES):
+        bad = "".join(sorted(set(prefix) - set(NUCLEOTIDES)))
+        raise ValueError(f"the prefix may hold only A, C, G, T; got {bad!r}")
+    if not 1 <= n <= 100_000:
+        raise ValueError(f"n must be between 1 and 100,000; got {n}")
+    max_length = generator.model.config.max_position_embeddings - 2 - len(generator.tag_tokens)
+    if not len(prefix) < length <= max_length:
+        raise ValueError(f"length must satisfy len(prefix)={len(prefix)} < length <= {max_length}; got {length}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0; got {temperature}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1]; got {top_p}")
+    if top_k is not None and top_k < 0:
+        raise ValueError(f"top_k must be >= 1 (or None/0 for off); got {top_k}")
+    if not (math.isfinite(guidance_scale) and guidance_scale >= 0):
+        raise ValueError(f"guidance_scale must be a number >= 0 (1 = no guidance); got {guidance_scale}")
+    if not tags:
+        raise ValueError(f"give at least one tag; this generator knows: {', '.join(generator.tags)}")
+
+
 def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: int = DEFAULT_UPSTREAM, *,
                        temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                        guidance_scale: float = 1.0, seed: int = 0, prefix: str = "", batch_size: int = 64,
@@ -179,25 +202,8 @@ def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: 
     from transformers import LogitsProcessorList
 
     prefix = prefix.strip().upper()
-    if set(prefix) - set(NUCLEOTIDES):
-        bad = "".join(sorted(set(prefix) - set(NUCLEOTIDES)))
-        raise ValueError(f"the prefix may hold only A, C, G, T; got {bad!r}")
-    if not 1 <= n <= 100_000:
-        raise ValueError(f"n must be between 1 and 100,000; got {n}")
-    max_length = generator.model.config.max_position_embeddings - 2 - len(generator.tag_tokens)
-    if not len(prefix) < length <= max_length:
-        raise ValueError(f"length must satisfy len(prefix)={len(prefix)} < length <= {max_length}; got {length}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0; got {temperature}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1]; got {top_p}")
-    if top_k is not None and top_k < 0:
-        raise ValueError(f"top_k must be >= 1 (or None/0 for off); got {top_k}")
-    if not (math.isfinite(guidance_scale) and guidance_scale >= 0):
-        raise ValueError(f"guidance_scale must be a number >= 0 (1 = no guidance); got {guidance_scale}")
     tags = list(tags)
-    if not tags:
-        raise ValueError(f"give at least one tag; this generator knows: {', '.join(generator.tags)}")
+    _check_request(generator, tags, n, length, prefix, temperature, top_k, top_p, guidance_scale)
     prefix_ids = [int(generator.nucleotide_ids[NUCLEOTIDES.index(b)]) for b in prefix]
     prompt = [generator.tokenizer.bos_token_id, *generator.tag_ids(tags), *prefix_ids]
     unconditional_prompt = [generator.tokenizer.bos_token_id, *prefix_ids]
