@@ -24,7 +24,8 @@ def test_no_glm_core_module_imports_streamlit():
     import glm_core
 
     modules = [f"glm_core.{m.name}" for m in pkgutil.iter_modules(glm_core.__path__)]
-    code = f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; print('streamlit' in sys.modules)"
+    code = (f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; "
+            "print('streamlit' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert len(modules) >= 10 and result.stdout.strip() == "False"
 

@@ -63,7 +63,8 @@ def sample_windows(
         chroms = list(chroms)
         unknown = [chrom for chrom in chroms if chrom not in chrom_sizes]
         if unknown:
-            raise InputError(f"chromosomes {unknown} are not in this genome; it has {', '.join(list(chrom_sizes)[:30])}")
+            shown = ", ".join(list(chrom_sizes)[:30])
+            raise InputError(f"chromosomes {unknown} are not in this genome; it has {shown}")
         tiles = tiles[tiles["chrom"].isin(chroms)]
     labels = tiles["region_class"].astype(str).to_numpy()
     classes = _classes_to_sample(classes, labels, on_chosen_chroms=bool(chroms))
