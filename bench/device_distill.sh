@@ -3,11 +3,11 @@
 # on one CUDA GPU, in one call of at most ~9.5 minutes:
 #   1. smoke: a few bf16 steps of a tiny student and one scored sequence (aborts the call on errors)
 #   2. glm-explore distill (teacher targets for TARGET_S s, training for TRAIN_S s)
-#   3. export to $OUT/model (fp16 safetensors, tokenizer, config), then bench/eval_onepass.py on it
+#   3. export to $OUT/gpn-umaydis-onepass (fp16 safetensors, tokenizer, config), then bench/eval_onepass.py on it
 # Run from the project root (or a copy of it holding assets/ one or two levels up).
 set -uo pipefail
 out=${OUT:-/tmp/out}
-mkdir -p "$out/model"
+mkdir -p "$out/gpn-umaydis-onepass"
 teacher=${TEACHER:-assets/models/gpn-umaydis}
 run_dir=${RUN_DIR:-/tmp/onepass-run}
 budget=${BUDGET_S:-570}
@@ -50,12 +50,12 @@ timeout $((remaining - 130)) python3 -m glm_core.cli distill --teacher "$teacher
 cp "$run_dir/training_metrics.json" "$out/" 2>/dev/null
 
 echo "== export" | tee -a "$log"
-python3 -c "from glm_core.distill import export_student; export_student('$run_dir', '$out/model')" 2>&1 \
+python3 -c "from glm_core.distill import export_student; export_student('$run_dir', '$out/gpn-umaydis-onepass')" 2>&1 \
   | grep -v "Loading weights\|Writing model" | tee -a "$log"
-ls -la "$out/model" | tee -a "$log"
+ls -la "$out/gpn-umaydis-onepass" | tee -a "$log"
 
 echo "== evaluate" | tee -a "$log"
 remaining=$((budget - SECONDS))
-timeout $((remaining > 30 ? remaining : 30)) python3 bench/eval_onepass.py --model "$out/model" --teacher "$teacher" \
+timeout $((remaining > 30 ? remaining : 30)) python3 bench/eval_onepass.py --model "$out/gpn-umaydis-onepass" --teacher "$teacher" \
   --out "$out/eval_onepass.json" ${EVAL_ARGS:-} 2>&1 | grep -v "Loading weights\|dilation" | tee -a "$log"
 echo "== done after $SECONDS s" | tee -a "$log"

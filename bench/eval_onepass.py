@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
     genome = Genome(EMBEDDED_FASTA)
     student = load_onepass_model(args.model, device=args.device)
+    if student.name in {"model", "teacher", "speed", "device"}:  # results are keyed by model name
+        student.name = f"{student.name}-onepass"
     result = {"model": args.model.name, "device": str(student.device), "parameters":
               sum(p.numel() for p in student.model.parameters()), "receptive_field": student.context_flank}
     if args.cpu_logo:
