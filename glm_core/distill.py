@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .errors import InputError
 from .evaluation import HELD_OUT_CHROMS, sample_eval_positions, site_model_metrics
 from .genome import EMBEDDED_FASTA, Genome, nucleotide_codes
 from .models import MaskedLM, load_masked_lm, resolve_device
@@ -82,7 +83,11 @@ class DistillationConfig:
 
     def __post_init__(self):
         if self.target_spacing < 1:
-            raise ValueError(f"target_spacing must be at least 1 base; got {self.target_spacing}")
+            raise InputError(f"target_spacing must be at least 1 base; got {self.target_spacing}")
+        receptive_field = self.first_kernel_size + (self.kernel_size - 1) * sum(self.dilations)
+        if self.window <= 2 * (receptive_field // 2):
+            raise InputError(f"window {self.window} is too short for a receptive field of {receptive_field} bases; "
+                             f"use at least {2 * receptive_field} bases")
 
 
 def _bit_reversed(n: int) -> list[int]:
@@ -267,7 +272,7 @@ def distill(config: DistillationConfig, log: Callable[[str], None] = print) -> d
     genome = Genome(config.fasta)
     missing = [c for c in config.held_out_chroms if c not in genome.chrom_sizes]
     if missing:
-        raise ValueError(f"held-out chromosomes {missing} are not in {config.fasta}; choose from {genome.chroms}")
+        raise InputError(f"held-out chromosomes {missing} are not in {config.fasta}; choose from {genome.chroms}")
     train_chroms = [c for c in genome.chroms if c not in config.held_out_chroms]
     student_ids, _soft, chrom_starts = encode_genome(genome, train_chroms)
     teacher = load_masked_lm(config.teacher, device=device)
@@ -315,9 +320,6 @@ def _train_student(student, config, device, genome, student_ids, chrom_starts, t
     span = torch.arange(config.window, device=device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     margin = student.config.receptive_field // 2
-    if 2 * margin >= config.window:
-        raise ValueError(f"window {config.window} is too short for a receptive field of "
-                         f"{student.config.receptive_field}; use at least {4 * margin} bases")
     eval_positions = sample_eval_positions(genome, config.held_out_chroms, fraction=config.eval_fraction,
                                            seed=config.seed + 1)
     decay = [p for p in student.parameters() if p.ndim >= 2]

@@ -73,3 +73,25 @@ def test_tiny_distillation_lowers_the_loss_and_saves_a_loadable_folder(tiny_gpn_
                                atol=2e-3)
     assert (exported / "README.md").read_text() == "# card\n"
     assert (exported / "training_config.json").is_file()
+
+
+def test_distill_subcommand_trains_and_reports_a_missing_held_out_chromosome(tiny_gpn_dir, periodic_fasta, tmp_path,
+                                                                          capsys):
+    from glm_core.cli import main
+
+    common = ["distill", "--teacher", str(tiny_gpn_dir), "--fasta", str(periodic_fasta), "--device", "cpu"]
+    assert main([*common, "--output-dir", str(tmp_path / "bad"), "--held-out", "chr20"]) == 2
+    assert "held-out chromosomes ['chr20'] are not in" in capsys.readouterr().err
+    out = tmp_path / "onepass"
+    assert main([*common, "--output-dir", str(out), "--held-out", "chrH", "--target-time-limit", "0",
+                 "--agreement-windows", "2", "--window", "700", "--batch-size", "2", "--max-steps", "2",
+                 "--eval-every", "2"]) == 0
+    assert f"one-pass model in {out}" in capsys.readouterr().out
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert metrics["targets"]["phases_done"] == 32 and metrics["best"]["step"] == 2
+    assert load_onepass_model(out, device="cpu").context_flank == 321
+
+
+def test_config_refuses_a_window_shorter_than_the_receptive_field():
+    with pytest.raises(ValueError, match="window 300 is too short for a receptive field of 321 bases"):
+        DistillationConfig(teacher="t", output_dir="o", window=300)
