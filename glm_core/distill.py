@@ -35,6 +35,7 @@ import torch
 from .errors import InputError
 from .evaluation import HELD_OUT_CHROMS, sample_eval_positions, site_model_metrics
 from .genome import EMBEDDED_FASTA, Genome, nucleotide_codes
+from .genome_fingerprint import genome_fingerprint
 from .models import MaskedLM, load_masked_lm, resolve_device
 from .onepass import OnePassConfig, OnePassForSiteProbabilities, OnePassSiteModel
 from .scoring import COMPLEMENT_COLUMNS, complement_ids, masked_site_probabilities
@@ -293,6 +294,7 @@ def distill(config: DistillationConfig, log: Callable[[str], None] = print) -> d
         torch.cuda.empty_cache()
 
     student = build_student(config).to(device)
+    student.config.training_genome = genome_fingerprint(genome)  # written into every saved config.json
     n_params = sum(p.numel() for p in student.parameters())
     summary["parameters"] = n_params
     log(f"student: {n_params / 1e6:.2f} M parameters, receptive field {student.config.receptive_field} bases "

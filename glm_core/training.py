@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from .evaluation import HELD_OUT_CHROMS
 from .genome import Genome
+from .genome_fingerprint import genome_fingerprint
 from .models import GPN_VOCABULARY, build_tokenizer, complement_token_table, encoder_and_head, resolve_device
 from .scoring import window_log_probs
 
@@ -460,6 +461,8 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
 
     sampler, generator, eval_inputs, eval_labels = _training_data(config, device, processes, log)
     model = build_model(config).to(device)
+    # Every saved config.json (latest, best, the export) names the genome the model learnt.
+    model.config.training_genome = genome_fingerprint(Genome(config.fasta))
     n_params = sum(p.numel() for p in model.parameters())
     optimizer = _optimizer(model, config, device)
     checkpoint_path = out / "checkpoint.pt"

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from glm_core.genome import Genome
+from glm_core.genome_fingerprint import sequence_fingerprint
 from glm_core.distill import DistillationConfig, _bit_reversed, distill, export_student, teacher_targets
 from glm_core.onepass import load_onepass_model
 
@@ -73,6 +75,10 @@ def test_tiny_distillation_lowers_the_loss_and_saves_a_loadable_folder(tiny_gpn_
                                atol=2e-3)
     assert (exported / "README.md").read_text() == "# card\n"
     assert (exported / "training_config.json").is_file()
+    # The exported student still names the genome it learnt (written once, kept by save_pretrained).
+    record = json.loads((exported / "config.json").read_text())["training_genome"]
+    assert record["name"] == periodic_fasta.name and record["fingerprint"] == sequence_fingerprint(
+        Genome(periodic_fasta).chrom_sizes)
 
 
 def test_distill_subcommand_trains_and_reports_a_missing_held_out_chromosome(tiny_gpn_dir, periodic_fasta, tmp_path,

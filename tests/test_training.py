@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from glm_core.genome_fingerprint import is_training_genome
 from glm_core.models import GPN_VOCABULARY, load_masked_lm
 from glm_core.training import (
     MLMTrainingConfig,
@@ -50,7 +51,8 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     assert learning_rate_at(10, config) == pytest.approx(1e-3)
     assert learning_rate_at(100, config) == pytest.approx(1e-3 * config.min_learning_rate_ratio)
     timed = MLMTrainingConfig(fasta="", output_dir="", warmup_steps=10, max_steps=10_000, time_limit_s=60)
-    assert learning_rate_at(20, timed, elapsed_s=60) == pytest.approx(timed.learning_rate * timed.min_learning_rate_ratio)
+    floor = timed.learning_rate * timed.min_learning_rate_ratio
+    assert learning_rate_at(20, timed, elapsed_s=60) == pytest.approx(floor)
 
 
 def test_held_out_set_is_deterministic_and_only_held_out(embedded_genome):
@@ -92,6 +94,10 @@ def test_tiny_run_trains_resumes_and_saves_a_loadable_model(tmp_path, embedded_g
     assert saved["held_out_chroms"] == ["chr20", "chr21", "chr22", "chr23"]
     model = load_masked_lm(tmp_path / "run" / "best", device="cpu")
     assert model.model.config.hidden_size == 32
+    # The saved config names the genome it was trained on (36 sequences of U. maydis).
+    record = json.loads((tmp_path / "run" / "best" / "config.json").read_text())["training_genome"]
+    assert (record["name"], record["sequences"], record["total_length"]) == ("umaydis.fa.gz", 36, 19_702_792)
+    assert is_training_genome(tmp_path / "run" / "best", embedded_genome.chrom_sizes)
 
 
 def test_eval_mlm_scores_trainer_style_corruption_above_all_mask(tmp_path):
