@@ -10,6 +10,8 @@ the caller passes ``trust_remote_code=True``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -189,6 +191,14 @@ def _lookup_from_tokenizer(tokenizer) -> tuple[np.ndarray, np.ndarray, int, int]
     return nucleotide_ids, byte_to_id, int(tokenizer.mask_token_id), int(pad)
 
 
+@contextlib.contextmanager
+def library_prints_silenced():
+    """Swallow what model code prints to stdout while a model is built (gpn prints its
+    ``dilation_schedule=[...]``), so command output and the app's logs carry only our lines."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
 def load_masked_lm(
     path: str | Path,
     device: str | torch.device | None = None,
@@ -224,7 +234,8 @@ def load_masked_lm(
     gpn.register_auto_classes("gpn")
     device = resolve_device(device)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-    model = AutoModelForMaskedLM.from_pretrained(folder, use_safetensors=True, trust_remote_code=trust_remote_code)
+    with library_prints_silenced():
+        model = AutoModelForMaskedLM.from_pretrained(folder, use_safetensors=True, trust_remote_code=trust_remote_code)
     # fp16 storage keeps the bundled checkpoint small; compute in fp32 (bf16 autocast on CUDA).
     model = model.float().to(device).eval()
     nucleotide_ids, byte_to_id, mask_id, pad_id = _lookup_from_tokenizer(tokenizer)

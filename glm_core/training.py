@@ -34,7 +34,14 @@ import torch.nn.functional as F
 from .evaluation import HELD_OUT_CHROMS
 from .genome import Genome
 from .genome_fingerprint import genome_fingerprint
-from .models import GPN_VOCABULARY, build_tokenizer, complement_token_table, encoder_and_head, resolve_device
+from .models import (
+    GPN_VOCABULARY,
+    build_tokenizer,
+    complement_token_table,
+    encoder_and_head,
+    library_prints_silenced,
+    resolve_device,
+)
 from .scoring import window_log_probs
 
 _BASE_IDS = np.array([GPN_VOCABULARY.index(b) for b in "acgt"])
@@ -230,7 +237,8 @@ def build_model(config: MLMTrainingConfig):
         hidden_dropout_prob=config.hidden_dropout_prob,
         pad_token_id=GPN_VOCABULARY.index("[PAD]"),
     )
-    return GPNForMaskedLM(model_config)
+    with library_prints_silenced():
+        return GPNForMaskedLM(model_config)
 
 
 def learning_rate_at(step: int, config: MLMTrainingConfig, elapsed_s: float = 0.0) -> float:

@@ -3,7 +3,8 @@
 Facts checked: info prints the Prokka GFF3's 2 contigs (4,200 bp), 4 genes and its features by
 type; the Debian pair's name mapping and what is left unmatched with ``--aliases none``; a bare
 FASTA's "no annotation"; ``scan --fasta`` takes a GFF3 with ``##FASTA`` and a promoter part
-(the 50 bp before a plus-strand CDS at 101, 1-based); ``embed --umap`` with 3 windows is refused
+(the 50 bp before a plus-strand CDS at 101, 1-based) and prints one line, without gpn's
+``dilation_schedule`` or weight-loading bars; ``embed --umap`` with 3 windows is refused
 before any model is loaded.
 """
 
@@ -74,6 +75,9 @@ def test_scan_takes_a_gff3_with_fasta_and_a_promoter_part(tmp_path, tiny_gpn_dir
     argv = ["scan", "PROKKA_00001", "--fasta", path, "--part", "promoter", "--upstream", 50, "--model", tiny_gpn_dir,
             "--device", "cpu", "--out", out]
     assert run_cli(*argv) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith("wrote 50 positions of contig000001:51-100 (+)")
+    assert "dilation_schedule" not in printed.out + printed.err and "Loading weights" not in printed.err
     table = pd.read_csv(out, sep="\t")
     assert table["pos"].tolist() == list(range(51, 101))  # 50 bp before the CDS at 101-700 (+), 1-based
     assert "".join(table["ref"]) == contigs["contig000001"][50:100]
