@@ -272,6 +272,10 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     else:
         background = variants.model_llr_background(model)
     began = time.perf_counter()
+    if annotation is None:  # consequences then read no_annotation
+        from .annotation import Annotation
+
+        annotation = Annotation.empty()
     scored = variants.score_vcf(
         model, genome, annotation, vcf, background=background, batch_size=args.batch_size,
         progress=_tqdm_progress(f"scoring {Path(args.vcf).name}"),

@@ -39,6 +39,7 @@ CONSEQUENCES = [
     "promoter",  # within promoter_length bp before a transcript's 5' end
     "downstream",  # within downstream_length bp after a transcript's 3' end
     "intergenic",
+    "no_annotation",  # the genome has no annotation: nothing is known about the base
 ]
 SEVERITY = {consequence: rank for rank, consequence in enumerate(CONSEQUENCES)}
 CONSEQUENCE_COLUMNS = [
@@ -81,6 +82,7 @@ def annotate_snvs(
     A new DataFrame: ``variants``' columns plus
 
     * ``consequence`` : ordered Categorical over :data:`CONSEQUENCES` (most severe first);
+      ``no_annotation`` for every SNV when ``annotation.is_empty``;
     * ``transcript_id``, ``gene`` : the transcript giving that consequence and its name (NA for
       intergenic);
     * ``codon_position`` : Int64 1..3 within the codon on the transcript's strand, NA outside codons;
@@ -93,6 +95,8 @@ def annotate_snvs(
     alleles that are not single bases, or a ``ref`` that differs from the genome.
     """
     chrom_codes, positions, ref, alt = _checked_variants(genome, variants)
+    if annotation.is_empty:
+        return _without_annotation(variants)
     annotation.check_sequence_ids(genome.chrom_sizes)
     code_of = {chrom: i for i, chrom in enumerate(genome.chrom_sizes)}
     keys = position_keys(chrom_codes, positions)
@@ -123,6 +127,16 @@ def annotate_snvs(
     result["codon_position"] = pd.Series(coding["codon_position"], index=variants.index, dtype="Int64").where(in_codon)
     for column in ("ref_codon", "alt_codon", "ref_aa", "alt_aa"):
         result[column] = per_codon(coding[column])
+    return result
+
+
+def _without_annotation(variants: pd.DataFrame) -> pd.DataFrame:
+    """Every SNV ``no_annotation``, no transcript, no codon (the columns of :func:`annotate_snvs`)."""
+    result = variants.copy()
+    result["consequence"] = pd.Categorical(["no_annotation"] * len(result), categories=CONSEQUENCES, ordered=True)
+    for column in CONSEQUENCE_COLUMNS[1:]:
+        dtype = "Int64" if column == "codon_position" else "str"
+        result[column] = pd.Series([pd.NA] * len(result), index=result.index, dtype=dtype)
     return result
 
 

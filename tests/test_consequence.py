@@ -119,7 +119,10 @@ def test_hand_made_cases_on_both_strands(tiny_annotation, tiny_genome):
     result = annotate_snvs(tiny_annotation, tiny_genome, variants, promoter_length=10, downstream_length=10)
     assert list(result.columns) == ["chrom", "pos", "ref", "alt"] + CONSEQUENCE_COLUMNS
     got = result.assign(consequence=result["consequence"].astype(str))
-    as_list = lambda values: [None if pd.isna(value) else value for value in values]
+
+    def as_list(values):
+        return [None if pd.isna(value) else value for value in values]
+
     for column in ["consequence", "transcript_id", "codon_position", "ref_codon", "alt_codon", "ref_aa", "alt_aa"]:
         expected, observed = as_list(cases[column]), as_list(got[column])
         mismatches = [(p, e, o) for p, e, o in zip(cases["pos"], expected, observed) if e != o]
@@ -128,7 +131,8 @@ def test_hand_made_cases_on_both_strands(tiny_annotation, tiny_genome):
 
 
 def test_every_consequence_class_is_covered_by_the_cases():
-    covered = {case[2] for case in HAND_MADE_CASES} | {"coding_sequence"}  # see the phase test below
+    # coding_sequence: see the phase test below; no_annotation: the test without annotation.
+    covered = {case[2] for case in HAND_MADE_CASES} | {"coding_sequence", "no_annotation"}
     assert covered == set(CONSEQUENCES)
 
 
@@ -359,3 +363,12 @@ def test_vectorised_codons_match_a_per_variant_reading(embedded_annotation, embe
         alt = row.alt if strand_of[tid] == "+" else COMPLEMENT[row.alt]
         assert (row.ref_codon, row.codon_position) == (codon, offset % 3 + 1)
         assert row.alt_codon == codon[: offset % 3] + alt + codon[offset % 3 + 1 :]
+
+
+def test_without_annotation_every_snv_reads_no_annotation(tiny_genome):
+    from glm_core.annotation import Annotation
+
+    result = annotate_snvs(Annotation.empty(), tiny_genome, snvs(tiny_genome, "chrT", [50, 5, 57], "GTA"))
+    assert result["consequence"].astype(str).tolist() == ["no_annotation"] * 3
+    assert list(result["consequence"].cat.categories) == CONSEQUENCES
+    assert result["transcript_id"].isna().all() and result["codon_position"].isna().all()
