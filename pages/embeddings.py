@@ -196,7 +196,15 @@ if points:
 with scores_area:
     st.subheader("Class from neighbours")
     labels = tuple(result.windows["region_class"].astype(str))
+    too_small = embedding.classes_too_small(labels)
     try:
+        if too_small:
+            shown = ", ".join(f"{name}: {n}" for name, n in too_small.items())
+            raise ValueError(
+                f"fewer than {embedding.MIN_WINDOWS_PER_CLASS} windows in {len(too_small)} class(es) ({shown}); on so "
+                "few held-out windows a macro-F1 swings by chance, even below the chance level. Sample at least "
+                f"{embedding.MIN_WINDOWS_PER_CLASS} windows a class."
+            )
         scores = cache.knn_scores(result.embeddings, result.spectrum, labels, KNN_NEIGHBOURS)
     except ValueError as error:
         st.info(f"No kNN score: {user_message(error)}")

@@ -87,6 +87,7 @@ try:
 except session.USER_ERRORS as error:
     session.show_error(error)
     st.stop()
+session.show_model_genome_note(BUNDLED_GENERATOR, generator.name, loaded)
 st.caption(
     f"**{generator.name}** writes promoters (the {generator.info.get('upstream', 250)} bp before the transcription "
     "start, 5'\u21923' on the gene's strand) for the tags you pick. The default tags are CAI tertiles of each gene's "

@@ -22,6 +22,10 @@ PASTE_EXAMPLE = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t71241\t.\
 loaded = session.require_genome()
 model = session.require_model()
 genome, annotation = loaded.genome, loaded.annotation
+if not loaded.choice.is_embedded():  # the example names a base of this genome, not of U. maydis
+    first = next(iter(genome.chrom_sizes))
+    base = genome.fetch(first, 0, 1).upper()
+    PASTE_EXAMPLE = PASTE_EXAMPLE.splitlines()[0] + f"\n{first}\t1\t.\t{base}\t{'C' if base != 'C' else 'T'}\t.\t.\t."
 
 st.title("Variant effects")
 st.caption(
@@ -63,14 +67,18 @@ with scan_tab:
                               key="variants_consequence_chart")
             right.plotly_chart(codon_position_llr_figure(snvs), config={"displaylogo": False},
                                key="variants_codon_chart")
+            held_out_figures = (
+                " For the bundled gpn-umaydis model on 150 held-out genes (chr20\u2013chr23, 736,758 CDS SNVs; see "
+                "its model card) the raw LLR separates stop-gained from synonymous SNVs at an AUROC of 0.947 but "
+                "missense from synonymous only at 0.467 (0.5 = chance; mean LLR \u22124.19 stop-gained, \u22120.75 "
+                "synonymous, \u22120.61 missense)."
+                if loaded.choice.is_embedded() else ""  # figures about U. maydis only
+            )
             st.markdown(
                 "Read these plots with care. Stop-gained SNVs should score far below synonymous ones. Synonymous "
                 "SNVs often score *below* missense ones: a model that has learnt the genome's codon usage finds a "
-                "change to a rarely used synonymous codon unlikely although the protein is unchanged. For the "
-                "bundled gpn-umaydis model on 150 held-out genes (chr20\u2013chr23, 736,758 CDS SNVs; see its model "
-                "card) the raw LLR separates stop-gained from synonymous SNVs at an AUROC of 0.947 but missense "
-                "from synonymous only at 0.467 (0.5 = chance; mean LLR \u22124.19 stop-gained, \u22120.75 "
-                "synonymous, \u22120.61 missense). The tables below give the same numbers for this region and model."
+                "change to a rarely used synonymous codon unlikely although the protein is unchanged."
+                f"{held_out_figures} The tables below give the numbers for this region and model."
             )
             summary_column, auroc_column = st.columns([3, 2])
             summary_column.dataframe(variants.consequence_llr_summary(snvs), hide_index=True,
@@ -84,7 +92,8 @@ with scan_tab:
             st.dataframe(shown, hide_index=True, height=320, key="variants_scan_table", column_config={
                 "pos": st.column_config.NumberColumn("pos (1-based)", format="%d"),
                 "llr": st.column_config.NumberColumn("LLR", format="%.3f"),
-                "llr_percentile": st.column_config.NumberColumn("percentile in region", format="%.1f"),
+                "llr_percentile": st.column_config.NumberColumn(f"percentile among the region's {len(snvs):,} SNVs",
+                                                                format="%.1f"),
             })
             st.download_button(
                 "All SNVs of the region (TSV)",
@@ -157,8 +166,10 @@ with vcf_tab:
                 )
                 n_positions = scored.loc[scored["status"] == "scored", ["genome_chrom", "pos"]].drop_duplicates()
                 st.caption(
-                    f"{len(n_positions):,} positions scored; llr_percentile places each LLR among all possible "
-                    "SNVs at those positions"
+                    f"{len(n_positions):,} positions scored; llr_percentile places each LLR among the "
+                    f"{3 * len(n_positions):,} possible SNVs at those positions"
+                    + (" (so few that a percentile moves in steps of "
+                       f"{100 / max(1, 3 * len(n_positions)):.0f} points)" if 3 * len(n_positions) < 100 else "")
                     + (", llr_percentile_genome among the model's genome-wide sample." if
                        "llr_percentile_genome" in scored.columns else ".")
                 )

@@ -154,6 +154,9 @@ def test_uploaded_bed_windows_are_mapped_by_their_name_column(open_page):
     spec = map_spec(at)
     assert {trace["name"] for trace in spec["data"]} == {"gene_body (8)", "elsewhere (8)"}
     assert any("um10944 (overlaps)" in str(point[2]) for trace in spec["data"] for point in trace["customdata"])
+    # 8 windows a class is below the minimum of 10: no macro-F1 number, and the reason.
+    assert not any("macro-F1" in metric.label for metric in at.metric)
+    assert any("fewer than 10 windows in 2 class(es) (gene_body: 8, elsewhere: 8)" in info.value for info in at.info)
 
 
 def test_a_bad_bed_line_is_shown_as_an_error(open_page):

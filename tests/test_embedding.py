@@ -335,3 +335,12 @@ def test_embed_command_reports_bad_input_in_one_line(tmp_path, capsys):
     bed.write_text("chr01\t100\t50\tx\n")
     assert cli.main(["embed", "--bed", str(bed), "--out", str(tmp_path / "x.parquet")]) == 2
     assert "line 1: BED intervals need 0 <= start < end" in capsys.readouterr().err
+
+
+def test_classes_below_the_minimum_are_named_with_their_counts():
+    from glm_core.embedding import MIN_WINDOWS_PER_CLASS, classes_too_small
+
+    labels = ["CDS"] * 12 + ["intron"] * 9 + ["promoter"] * 10
+    assert MIN_WINDOWS_PER_CLASS == 10
+    assert classes_too_small(labels) == {"intron": 9}
+    assert classes_too_small(labels, minimum=13) == {"CDS": 12, "intron": 9, "promoter": 10}

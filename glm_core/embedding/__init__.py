@@ -24,8 +24,9 @@ Comparator
 ----------
 :func:`kmer_spectrum` gives normalised 4-mer frequencies of the window itself, and
 :func:`knn_macro_f1` scores how well a k-nearest-neighbour classifier recovers the region
-class from either representation on held-out windows. The gLM sees up to ``context`` bp
-around a window, the spectrum only the window: the comparison asks what the model's
+class from either representation on held-out windows. Below :data:`MIN_WINDOWS_PER_CLASS`
+(10) windows in a class the score is not reported as a number (:func:`classes_too_small`).
+The gLM sees up to ``context`` bp around a window, the spectrum only the window: the comparison asks what the model's
 contextual embedding adds over the window's composition.
 
 Caching
@@ -46,7 +47,7 @@ Modules
 
 from ..bed import UNLABELLED, WINDOW_COLUMNS, windows_from_bed
 from ..kmer import kmer_names
-from .comparison import kmer_spectrum, knn_macro_f1
+from .comparison import MIN_WINDOWS_PER_CLASS, classes_too_small, kmer_spectrum, knn_macro_f1
 from .forward import embedding_contexts, estimate_seconds_per_window, window_embeddings
 from .projection import UMAP_COLUMNS, UMAP_METRICS, nearest_gene, umap_projection
 from .store import (
@@ -74,6 +75,8 @@ __all__ = [
     "kmer_spectrum",
     "kmer_names",
     "knn_macro_f1",
+    "MIN_WINDOWS_PER_CLASS",
+    "classes_too_small",
     "umap_projection",
     "nearest_gene",
     "embedding_cache_key",

@@ -48,6 +48,17 @@ def kmer_spectrum(genome: Genome, windows: pd.DataFrame, k: int = 4) -> np.ndarr
     return out
 
 
+# Below this many windows in a class a held-out macro-F1 rests on a handful of windows (3 of 10
+# at a 30 % split) and swings by chance, even below the chance level; it is not reported then.
+MIN_WINDOWS_PER_CLASS = 10
+
+
+def classes_too_small(labels: Sequence, minimum: int = MIN_WINDOWS_PER_CLASS) -> dict[str, int]:
+    """``{class: windows}`` of the classes with fewer than ``minimum`` windows (empty when all have enough)."""
+    counts = pd.Series(np.asarray(labels, dtype=object)).value_counts(sort=False)
+    return {str(name): int(n) for name, n in counts.items() if n < minimum}
+
+
 def knn_macro_f1(
     embeddings: np.ndarray,
     labels: Sequence,
