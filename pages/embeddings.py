@@ -72,6 +72,9 @@ with windows_column:
     windows = None
     try:
         if source == SOURCES[0]:
+            if annotation.is_empty:
+                st.info("No annotation: every window is intergenic. Upload a BED file to colour windows by classes "
+                        "of your own.")
             totals = cache.region_class_totals(loaded.choice)
             present = totals.loc[totals["bases"] > 0, "region_class"].tolist()
             left, middle, right = st.columns(3)
@@ -132,9 +135,13 @@ def keep(found):
     return kept
 
 
+shipped = cache.shipped_map(model)  # the default sample, embedded once on a GPU and shipped with the model
 if windows is not None and not current:
     try:
-        found = embedding.cached_embeddings(model, genome, windows, cache_folder)
+        if shipped is not None and shipped.matches(windows, genome.chrom_sizes):
+            found = shipped.embeddings
+        else:
+            found = embedding.cached_embeddings(model, genome, windows, cache_folder)
     except session.USER_ERRORS as error:
         session.show_error(error)
         found = None
@@ -171,8 +178,13 @@ if not current:
         f"The map below shows the last windows embedded ({len(result.windows):,}); "
         "press the button above to map the current choice."
     )
+umap_settings = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric, "seed": int(umap_seed)}
 try:
-    coordinates = cache.projection(result.embeddings, int(n_neighbors), float(min_dist), metric, int(umap_seed))
+    if shipped is not None and shipped.umap == umap_settings and shipped.matches(result.windows, genome.chrom_sizes):
+        coordinates = shipped.projection
+        st.caption(f"Precomputed map shipped with {model.name} (embedded on {shipped.metadata.get('device')}).")
+    else:
+        coordinates = cache.projection(result.embeddings, int(n_neighbors), float(min_dist), metric, int(umap_seed))
 except session.USER_ERRORS as error:
     session.show_error(error)
     st.stop()

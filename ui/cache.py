@@ -190,6 +190,24 @@ def sampled_windows(
     )
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def precomputed_map(model_folder: str, weights_stamp: tuple):
+    """The map shipped in a model folder (:func:`glm_core.precomputed_map.read_precomputed_map`),
+    or None; keyed by the folder and the stamps of its weights, so new weights are checked again."""
+    from glm_core.precomputed_map import read_precomputed_map
+
+    return read_precomputed_map(model_folder)
+
+
+def shipped_map(model):
+    """:func:`precomputed_map` of a loaded model (None for a model without a folder)."""
+    if model.path is None:
+        return None
+    folder = Path(model.path)
+    stamps = tuple(file_stamp(p) for p in sorted(folder.glob("*.safetensors")))
+    return precomputed_map(str(folder), (stamps, file_stamp(folder / "embedding_map.parquet")))
+
+
 @st.cache_data(show_spinner="Timing the model on this device…", max_entries=8)
 def seconds_per_window(model_id: str, _model) -> float:
     return embedding.estimate_seconds_per_window(_model)
