@@ -8,7 +8,7 @@ import streamlit as st
 
 from glm_core.plots.genome_figures import region_class_figure
 from glm_core.plots.locus_tracks import MAX_SEQUENCE_BP, locus_figure
-from ui import cache, region_picker, session
+from ui import cache, region_picker, session, tour
 
 QUERY_KEY = "overview_locus_query"
 CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
@@ -67,6 +67,9 @@ with right:
         )
 
 # --------------------------------------------------------------------------- locus
+
+if loaded.choice.is_embedded():
+    tour.render_tour()
 
 st.header("Locus")
 if loaded.choice.is_embedded():
