@@ -114,7 +114,8 @@ def _parts_of_query(query: str, loaded: LoadedGenome, hit_key: str) -> list[str]
 def choose_scoring_region(
     loaded: LoadedGenome, prefix: str, max_bp: int = MAX_SCORED_BP, default_flank: int = 20
 ) -> tuple[Region | None, str | None]:
-    """Widgets to pick a region to score: a gene (its start codon, whole span or stop codon,
+    """Widgets to pick a region to score: a gene (one of its parts, :func:`glm_core.locus.gene_parts`:
+    start codon, whole span, CDS, stop codon, promoter of a chosen length, TSS, a splice site;
     plus a flank) or typed coordinates. Opens at the shared locus and stores the choice there.
 
     Returns ``(region, title)``, or ``(None, None)`` after showing why there is none.
