@@ -6,7 +6,8 @@ Facts checked: a Prokka GFF3 with ``##FASTA`` is sequences and annotation at onc
 4 genes); a JGI GTF named ``.gff`` is 2 genes, not 9 feature lines; Debian's U. maydis pair
 (``Umaydis:chr01:1:+:900`` vs ``chr01``) opens once the proposed mapping is confirmed; a bare
 FASTA opens with "no annotation"; the bundled model's note appears on a genome it was not
-trained on and not on the embedded one.
+trained on and not on the embedded one; on a bare FASTA the logo page scores typed coordinates and a
+scored VCF reads "no_annotation".
 """
 
 from pathlib import Path
@@ -116,3 +117,35 @@ def test_model_views_note_a_model_of_another_genome(data):
     embedded = start()
     embedded.switch_page("pages/logo.py").run()
     assert not any("model of another genome" in w.value for w in embedded.main.warning)
+
+
+def test_a_bare_fasta_gets_logos_and_vcf_scores_with_no_annotation(data, tiny_gpn_dir, served):
+    import io
+    import shutil
+
+    import pandas as pd
+
+    sequence = random_sequence(3000, 8)
+    (data / "bare.fa").write_text(fasta_text({"seq1": sequence}))
+    shutil.copytree(tiny_gpn_dir, data / "models" / "tiny")
+    tiny = next(choice for choice in choices.masked_model_choices() if choice.name == "tiny")
+    at = start("Data directory", sidebar_model=tiny)
+    at.switch_page("pages/logo.py").run()
+    at.text_input(key="logo_query").input("seq1:101-104").run()
+    at.button(key="logo_score").click().run()
+    assert not at.exception and not at.error
+    button = next(b for b in at.get("download_button") if b.proto.id.endswith("logo_download_tsv"))
+    logo_table = pd.read_csv(io.BytesIO(served[button.proto.url]), sep="\t")
+    assert "".join(logo_table["ref"]) == sequence[100:104]  # 1-based 101-104 of the bare FASTA
+    at.switch_page("pages/variants.py").run()
+    base = sequence[1000]
+    alt = "C" if base != "C" else "T"
+    at.text_area(key="variants_vcf_text").input(
+        f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nseq1\t1001\t.\t{base}\t{alt}\t.\t.\t.\n"
+    ).run()
+    at.button(key="variants_vcf_score").click().run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Scored SNVs"] == "1"
+    button = next(b for b in at.get("download_button") if b.proto.id.endswith("variants_download_tsv"))
+    table = pd.read_csv(io.BytesIO(served[button.proto.url]), sep="\t")
+    assert table["consequence"].tolist() == ["no_annotation"] and table["status"].tolist() == ["scored"]
