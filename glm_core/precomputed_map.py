@@ -84,11 +84,20 @@ def default_windows(annotation, chrom_sizes: dict[str, int], context: int) -> pd
     )
 
 
-def write_precomputed_map(model, genome, annotation, target: str | Path | None = None, progress=None) -> Path:
+def write_precomputed_map(
+    model, genome, annotation, target: str | Path | None = None, progress=None, *, vectors=None, device=None
+) -> Path:
     """Embed the default sample with ``model``, project it with :data:`DEFAULT_UMAP` and write
-    ``<model folder>/embedding_map.parquet`` (or ``target``); returns the path written."""
+    ``<model folder>/embedding_map.parquet`` (or ``target``); returns the path written.
+
+    ``vectors`` (shape=(n, hidden)) are embeddings of the default sample computed elsewhere
+    (on a GPU machine, with ``device`` naming it) so that only the UMAP runs here.
+    """
     windows = default_windows(annotation, genome.chrom_sizes, model.context)
-    vectors = embedding.window_embeddings(model, genome, windows, progress=progress)
+    if vectors is None:
+        vectors = embedding.window_embeddings(model, genome, windows, progress=progress)
+    elif len(vectors) != len(windows):
+        raise ValueError(f"{len(vectors)} embeddings for the {len(windows)} windows of the default sample")
     umap = DEFAULT_UMAP
     projection = embedding.umap_projection(vectors, umap["n_neighbors"], umap["min_dist"], umap["metric"], umap["seed"])
     bundle = embedding_map(model, genome, annotation, windows, vectors, genome.path.name, with_spectrum=False)
@@ -98,7 +107,9 @@ def write_precomputed_map(model, genome, annotation, target: str | Path | None =
     table = bundle.table(projection)
     notes = bundle.settings(sample=sample, umap=umap)
     notes.update(
-        weights_key=weights_key(model.path), genome_fingerprint=genome_fingerprint(genome), device=str(model.device)
+        weights_key=weights_key(model.path),
+        genome_fingerprint=genome_fingerprint(genome),
+        device=str(device or model.device),
     )
     embedding.write_embedding_table(table, partial, notes)
     partial.replace(target)

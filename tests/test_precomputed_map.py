@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from glm_core import embedding, precomputed_map
-from glm_core.models import load_masked_lm
+from glm_core.models import BUNDLED_MLM, load_masked_lm
 from ui import choices
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +74,19 @@ def test_the_page_opens_the_shipped_map_without_embedding(shipped_model, tmp_pat
     assert not any(button.key == "embeddings_run" for button in at.button)  # nothing to embed
     assert any("Precomputed map shipped with tiny" in caption.value for caption in at.caption)
     assert at.session_state["embeddings_result"].embeddings.shape == (60, 32)
+
+
+@pytest.mark.skipif(not (BUNDLED_MLM / precomputed_map.PRECOMPUTED_MAP_FILE).is_file(),
+                    reason="the bundled model ships no embedding map")
+def test_the_bundled_models_map_opens_at_once_on_the_embedded_genome(tmp_path, monkeypatch):
+    monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv("GLM_EXPLORER_DEVICE", "cpu")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/embeddings.py").run()  # the default: 2,000 windows, every class, seed 0
+    assert not at.exception, at.exception
+    assert not any(button.key == "embeddings_run" for button in at.button)
+    assert any("Precomputed map shipped with gpn-umaydis" in caption.value for caption in at.caption)
+    result = at.session_state["embeddings_result"]
+    assert result.embeddings.shape == (2000, 256)
+    assert {metric.label for metric in at.metric} == {"gLM embedding, macro-F1", "4-mer spectrum, macro-F1"}
