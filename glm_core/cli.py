@@ -60,7 +60,7 @@ def _check_device(name: str | None) -> None:
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise InputError(f"--device {name!r} is not a device; use cuda, mps or cpu, or leave --device out "
+        raise InputError(f"--device {name} is not a device; use cuda, mps or cpu, or leave --device out "
                          "for the best one available") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
