@@ -185,7 +185,7 @@ def test_truncated_gzip_fasta_names_the_file_and_line(tmp_path):
 def test_ragged_lines_name_the_file(tmp_path):
     path = tmp_path / "ragged.fa"
     path.write_text(">a\nACGTACGTAC\nACGTAC\nACGTACGTAC\n")
-    with pytest.raises(ValueError, match=r"ragged\.fa: not a readable FASTA file.*line 3"):
+    with pytest.raises(ValueError, match=r"ragged\.fa, line 3: not a readable FASTA file.*line 4 continues"):
         Genome(path)
 
 
