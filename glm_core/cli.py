@@ -51,30 +51,9 @@ def _positive_int(text: str) -> int:
 
 def _check_device(name: str | None) -> None:
     """Refuse, before loading anything, a ``--device`` this machine cannot run on."""
-    if name is None:
-        return
-    import torch
+    from .devices import check_device
 
-    from .errors import InputError
-
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise InputError(f"--device {name} is not a device; use cuda, mps or cpu, or leave --device out "
-                         "for the best one available") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"--device {name}: this machine has no usable CUDA GPU (PyTorch {torch.__version__}, "
-                             f"built for CUDA {torch.version.cuda or 'none: a CPU build'}); use --device cpu, or "
-                             "install a CUDA build of PyTorch (README, GPU install)")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise InputError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
-                             f"numbered 0-{torch.cuda.device_count() - 1}")
-    elif device.type == "mps":
-        if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-            raise InputError(f"--device {name}: Apple MPS is not available on this machine; use --device cpu")
-    elif device.type != "cpu":
-        raise InputError(f"--device {name}: only cuda, mps and cpu are supported")
+    check_device(name, "--device")
 
 
 def _model_folder(path: Path | None) -> Path:

@@ -146,6 +146,17 @@ def test_an_unavailable_device_is_named(device, message, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_app_names_an_unavailable_device_variable(monkeypatch):
+    from glm_core.errors import InputError
+    from ui import choices
+
+    monkeypatch.setenv(choices.DEVICE_ENV, "tpu")
+    with pytest.raises(InputError, match="GLM_EXPLORER_DEVICE tpu is not a device; use cuda, mps or cpu"):
+        choices.device()
+    monkeypatch.setenv(choices.DEVICE_ENV, "cpu")
+    assert choices.device() == "cpu"
+
+
 @pytest.mark.parametrize("command", [["generate", "--tag", "HIGH", "--out", "x.fa"], ["scan", "chr22:1-9", "--out",
                                      "x.tsv"], ["embed", "--sample", "4", "--out", "x.parquet"]])
 @pytest.mark.parametrize("value", ["0", "-3"])
