@@ -113,6 +113,40 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield temporary
 
 
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """A new temporary folder beside ``path`` to fill; it replaces ``path`` when the block succeeds.
+
+    For outputs that are folders (a ``save_pretrained`` model): files written in the block
+    are fsynced, then the old folder (if any) is moved aside, the new one renamed into
+    place and the old one removed. A kill leaves the old folder, or (between the two
+    renames) the new one under its temporary name, ``<name>.incomplete-<random>``; on an
+    error the temporary folder is removed.
+    """
+    import shutil
+
+    path = Path(path)
+    _check_folder(path)
+    temporary = path.with_name(f"{path.name}{INCOMPLETE_MARK}{secrets.token_hex(4)}")
+    temporary.mkdir()
+    try:
+        yield temporary
+        for member in temporary.rglob("*"):
+            if member.is_file():
+                _fsync_file(member)
+        replaced = None
+        if path.exists():
+            replaced = path.with_name(f"{path.name}.replaced-{secrets.token_hex(4)}")
+            os.replace(path, replaced)
+        os.replace(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    _fsync_folder(path.parent)
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
+
+
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` (``str`` as UTF-8) to ``path`` atomically (see :func:`atomic_path`); returns ``path``."""
     path = Path(path)
