@@ -40,6 +40,8 @@ for _code, _base in enumerate(NUCLEOTIDES):
     _CODE_OF_BYTE[ord(_base)] = _code
     _CODE_OF_BYTE[ord(_base.lower())] = _code
 
+_BASES_AT_GAP = 100_000  # scattered positions closer than this share one fetch (Genome.bases_at)
+
 EMBEDDED_GENOME_DIR = Path(__file__).resolve().parent.parent / "assets" / "genomes" / "umaydis"
 EMBEDDED_FASTA = EMBEDDED_GENOME_DIR / "umaydis.fa.gz"
 EMBEDDED_ANNOTATION = EMBEDDED_GENOME_DIR / "umaydis.gff3.gz"
@@ -188,6 +190,40 @@ class Genome:
 
     def fetch_region(self, region: Region) -> str:
         return self.fetch(region.chrom, region.start, region.end, region.strand)
+
+    def bases_at(self, chroms, positions) -> str:
+        """The upper-case plus-strand base at each of scattered 0-based positions.
+
+        Parameters
+        ----------
+        chroms : sequence name of each position, shape=(n,) (or one name for all).
+        positions : 0-based positions, shape=(n,).
+
+        Returns
+        -------
+        str of length n, one base per position in the order given (``N`` and IUPAC codes as
+        stored, upper-cased). Positions close together are read with one fetch.
+
+        Raises ``KeyError`` for an unknown chromosome and ``ValueError`` for a position
+        outside its chromosome, naming both.
+        """
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        chroms = np.full(len(positions), chroms, dtype=object) if isinstance(chroms, str) else np.asarray(chroms)
+        if len(chroms) != len(positions):
+            raise ValueError(f"bases_at needs one chromosome per position; got {len(chroms)} and {len(positions)}")
+        bases = np.empty(len(positions), dtype=np.uint8)
+        for chrom in pd.unique(chroms):
+            rows = np.flatnonzero(chroms == chrom)
+            order = rows[np.argsort(positions[rows], kind="stable")]
+            sorted_positions = positions[order]
+            chrom = str(chrom)
+            self.check_interval(chrom, int(sorted_positions[0]), int(sorted_positions[-1]) + 1)
+            breaks = np.flatnonzero(np.diff(sorted_positions) > _BASES_AT_GAP) + 1
+            for block in np.split(np.arange(len(order)), breaks):
+                start, end = int(sorted_positions[block[0]]), int(sorted_positions[block[-1]]) + 1
+                text = self.fetch(chrom, start, end).upper().encode("ascii")
+                bases[order[block]] = np.frombuffer(text, dtype=np.uint8)[sorted_positions[block] - start]
+        return bases.tobytes().decode("ascii")
 
     def soft_mask(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Boolean array, True where the base is lower case (soft-masked), for ``[start, end)``."""
