@@ -203,9 +203,18 @@ def _lookup_from_tokenizer(tokenizer) -> tuple[np.ndarray, np.ndarray, int, int]
 @contextlib.contextmanager
 def library_prints_silenced():
     """Swallow what model code prints to stdout while a model is built (gpn prints its
-    ``dilation_schedule=[...]``), so command output and the app's logs carry only our lines."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
+    ``dilation_schedule=[...]``) and transformers' weight-loading bar, so command output and
+    the app's logs carry only our lines."""
+    from transformers.utils import logging as transformers_logging
+
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # the "Loading weights" bar of from_pretrained
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
 
 
 def load_masked_lm(

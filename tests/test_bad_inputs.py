@@ -258,7 +258,8 @@ def test_upload_names_up_to_the_filesystem_limit_are_saved(length, tmp_path, mon
 def test_a_data_directory_link_to_a_system_file_is_not_offered(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from ui import choices, sidebar
+    from glm_core.genome_files import find_genome_files
+    from ui import choices
 
     secret = tmp_path / "outside" / "passwd"
     secret.parent.mkdir()
@@ -269,8 +270,9 @@ def test_a_data_directory_link_to_a_system_file_is_not_offered(tmp_path, monkeyp
     (data / "genes.gff3").symlink_to(secret)
     (data / "inside.fa").write_text(">chr1\nACGT\n")
     (data / "alias.fa").symlink_to(data / "inside.fa")  # a link that stays inside is fine
-    assert [p.name for p in sidebar._files_with(data, sidebar.FASTA_SUFFIXES)] == ["alias.fa", "inside.fa"]
-    assert sidebar._files_with(data, sidebar.ANNOTATION_SUFFIXES) == []
+    found = find_genome_files(data)  # what the sidebar offers
+    assert [p.name for p in found.loc[found["sequences"], "path"]] == ["alias.fa", "inside.fa"]
+    assert not found["annotation"].any()
     monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(choices.DATA_DIR_ENV, str(data))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
