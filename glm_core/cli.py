@@ -598,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compile", action="store_true", help="torch.compile the encoder (CUDA)")
     train.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     train.add_argument("--resume-weights", type=Path, default=None,
-                       help="continue from a 'latest' weights folder when no checkpoint.pt is present")
+                       help="continue from a 'latest' weights folder when the output folder has no checkpoint")
     train.set_defaults(handler=_cmd_train_mlm)
 
     evaluate = commands.add_parser(

@@ -297,3 +297,76 @@ def test_server_defaults_are_safe():
     dockerfile = [line.split() for line in (ROOT / "Dockerfile").read_text().splitlines() if line.strip()]
     users = [words[1] for words in dockerfile if words[0] == "USER"]
     assert users and users[-1] not in ("root", "0")
+
+
+# --------------------------------------------------------------------------- checkpoints and models
+
+
+class _PlantedPayload:
+    """Unpickling this runs ``open(marker, 'w')``: what a malicious checkpoint.pt would do."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def tiny_training_args(fasta, output_dir) -> list:
+    return ["train-mlm", "--fasta", fasta, "--output-dir", output_dir, "--held-out", "chr2", "--context", "64",
+            "--hidden-size", "16", "--layers", "1", "--batch-size", "4", "--max-steps", "2", "--warmup-steps", "1",
+            "--eval-every", "2", "--eval-windows", "2", "--checkpoint-every", "2", "--device", "cpu"]
+
+
+@pytest.fixture
+def small_fasta(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    fasta = tmp_path / "input" / "small.fa"
+    fasta.parent.mkdir()
+    fasta.write_text("".join(f">chr{i}\n{''.join(rng.choice('ACGT') for _ in range(3000))}\n" for i in (1, 2)))
+    return fasta
+
+
+def test_a_planted_pickle_checkpoint_is_not_run(small_fasta, tmp_path, capsys):
+    import torch
+
+    run = tmp_path / "run"
+    run.mkdir()
+    marker = tmp_path / "the-pickle-ran"
+    torch.save({"step": 1, "payload": _PlantedPayload(str(marker))}, run / "checkpoint.pt")
+    before = digests(run)
+    status, err = run_cli(capsys, *tiny_training_args(small_fasta, run))
+    assert status == 2 and "is not a plain-tensor checkpoint and is not loaded" in error_line(err)
+    assert not marker.exists()
+    assert digests(run) == before
+
+
+def test_training_resumes_from_safetensors_and_json_only(small_fasta, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert run_cli(capsys, *tiny_training_args(small_fasta, run))[0] == 0
+    assert sorted(p.name for p in (run / "checkpoint").iterdir()) == ["model.safetensors", "optimizer.safetensors",
+                                                                      "state.json"]
+    assert not list(run.rglob("*.pt")) and not list(run.rglob("*.bin"))
+    argv = tiny_training_args(small_fasta, run)
+    argv[argv.index("--max-steps") + 1] = "4"
+    status = main([str(arg) for arg in argv])
+    out = capsys.readouterr().out
+    assert status == 0 and "resumed from step 2" in out
+
+
+def test_a_damaged_checkpoint_is_named(small_fasta, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert run_cli(capsys, *tiny_training_args(small_fasta, run))[0] == 0
+    weights = run / "checkpoint" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    status, err = run_cli(capsys, *tiny_training_args(small_fasta, run))
+    assert status == 2 and "a .safetensors file is damaged" in error_line(err) and str(run / "checkpoint") in err
+
+
+def test_holding_out_every_chromosome_is_refused(small_fasta, tmp_path, capsys):
+    argv = tiny_training_args(small_fasta, tmp_path / "run")
+    argv[argv.index("--held-out") + 1: argv.index("--held-out") + 2] = ["chr1", "chr2"]
+    status, err = run_cli(capsys, *argv)
+    assert status == 2 and "--held-out names every sequence" in error_line(err)
