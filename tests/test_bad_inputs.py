@@ -370,3 +370,84 @@ def test_holding_out_every_chromosome_is_refused(small_fasta, tmp_path, capsys):
     argv[argv.index("--held-out") + 1: argv.index("--held-out") + 2] = ["chr1", "chr2"]
     status, err = run_cli(capsys, *argv)
     assert status == 2 and "--held-out names every sequence" in error_line(err)
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tmp_path_factory):
+    """A single-nucleotide BERT sequence classifier: loads as a masked LM only with a random head."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from glm_core.models import build_tokenizer
+
+    folder = tmp_path_factory.mktemp("classifier")
+    config = BertConfig(vocab_size=7, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=600)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    build_tokenizer().save_pretrained(folder)
+    return folder
+
+
+def copy_folder(source: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(source, target)
+    return target
+
+
+def test_a_classifier_checkpoint_is_not_taken_for_a_masked_lm(classifier_dir, tmp_path, capsys):
+    import json
+
+    status, err = run_cli(capsys, "scan", "chr22:69,094-69,193", "--model", classifier_dir, "--out",
+                          tmp_path / "x.tsv")
+    assert status == 2 and "BertForSequenceClassification checkpoint, no masked LM" in error_line(err)
+    # the same weights with the architecture removed from config.json: the missing head gives it away
+    unlabelled = copy_folder(classifier_dir, tmp_path / "unlabelled")
+    config = json.loads((unlabelled / "config.json").read_text())
+    del config["architectures"]
+    (unlabelled / "config.json").write_text(json.dumps(config))
+    status, err = run_cli(capsys, "scan", "chr22:69,094-69,193", "--model", unlabelled, "--out", tmp_path / "x.tsv")
+    assert status == 2 and "weights of a masked-LM model (cls.predictions" in error_line(err)
+    assert "which would be random numbers" in error_line(err)
+    assert not (tmp_path / "x.tsv").exists()
+
+
+def test_a_generator_is_not_taken_for_a_masked_lm(tmp_path, capsys):
+    from glm_core.generation import BUNDLED_GENERATOR
+
+    status, err = run_cli(capsys, "scan", "chr22:1-10", "--model", BUNDLED_GENERATOR, "--out", tmp_path / "x.tsv")
+    assert status == 2 and "a causal LM (a sequence generator)" in error_line(err)
+
+
+def test_damaged_weights_and_config_are_named(tiny_gpn_dir, tmp_path, capsys):
+    broken = copy_folder(tiny_gpn_dir, tmp_path / "broken")
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: len(weights.read_bytes()) // 2])
+    status, err = run_cli(capsys, "scan", "chr22:1-10", "--model", broken, "--out", tmp_path / "x.tsv")
+    assert status == 2 and f"{weights} is damaged or incomplete" in error_line(err)
+    bad_json = copy_folder(tiny_gpn_dir, tmp_path / "bad-json")
+    (bad_json / "config.json").write_text('{"model_type": "ConvNet",\n "hidden_size": 32,,}')
+    status, err = run_cli(capsys, "scan", "chr22:1-10", "--model", bad_json, "--out", tmp_path / "x.tsv")
+    assert status == 2 and f"{bad_json / 'config.json'} is not valid JSON" in error_line(err)
+    assert "line 2, column" in error_line(err)
+
+
+def test_a_pickle_only_generator_is_refused_unread(tmp_path, capsys):
+    from glm_core.generation import BUNDLED_GENERATOR
+
+    folder = copy_folder(BUNDLED_GENERATOR, tmp_path / "pickled")
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    marker = tmp_path / "the-pickle-ran"
+    import torch
+
+    torch.save({"payload": _PlantedPayload(str(marker))}, folder / "pytorch_model.bin")
+    status, err = run_cli(capsys, "generate", "--tag", "HIGH", "--model", folder, "--out", tmp_path / "d.fa")
+    assert status == 2 and "no .safetensors weights (only pickled pytorch_model.bin)" in error_line(err)
+    assert not marker.exists() and not (tmp_path / "d.fa").exists()
+
+
+def test_generate_refuses_a_zero_batch_size_in_the_library_too():
+    from glm_core.generation import generate_promoters, load_generator
+
+    with pytest.raises(ValueError, match="batch_size .* must be a whole number >= 1; got 0"):
+        generate_promoters(load_generator(device="cpu"), ["HIGH"], n=2, length=20, batch_size=0)
