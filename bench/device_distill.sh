@@ -3,7 +3,7 @@
 # on one CUDA GPU, in one call of at most ~9.5 minutes:
 #   1. smoke: a few bf16 steps of a tiny student and one scored sequence (aborts the call on errors)
 #   2. glm-explore distill (teacher targets for TARGET_S s, training for TRAIN_S s)
-#   3. export to $OUT/gpn-umaydis-onepass (fp16 safetensors, tokenizer, config), then bench/eval_onepass.py on it
+#   3. export to $OUT/gpn-umaydis-onepass (fp16 safetensors, tokenizer, config), then python -m bench.eval_onepass on it
 # Run from the project root (or a copy of it holding assets/ one or two levels up).
 set -uo pipefail
 out=${OUT:-/tmp/out}
@@ -56,6 +56,6 @@ ls -la "$out/gpn-umaydis-onepass" | tee -a "$log"
 
 echo "== evaluate" | tee -a "$log"
 remaining=$((budget - SECONDS))
-timeout $((remaining > 30 ? remaining : 30)) python3 bench/eval_onepass.py --model "$out/gpn-umaydis-onepass" --teacher "$teacher" \
+timeout $((remaining > 30 ? remaining : 30)) python3 -m bench.eval_onepass --model "$out/gpn-umaydis-onepass" --teacher "$teacher" \
   --out "$out/eval_onepass.json" ${EVAL_ARGS:-} 2>&1 | grep -v "Loading weights\|dilation" | tee -a "$log"
 echo "== done after $SECONDS s" | tee -a "$log"

@@ -16,8 +16,8 @@ With the evaluation functions of :mod:`glm_core.evaluation` (any SiteModel):
 
 Usage::
 
-    python bench/eval_onepass.py --model assets/models/gpn-umaydis-onepass --out runs/eval_onepass.json
-    python bench/eval_onepass.py --model assets/models/gpn-umaydis-onepass --cpu-logo --device cpu
+    python -m bench.eval_onepass --model assets/models/gpn-umaydis-onepass --out runs/eval_onepass.json
+    python -m bench.eval_onepass --model assets/models/gpn-umaydis-onepass --cpu-logo --device cpu
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.eval_baselines import _records  # noqa: E402
-from glm_core.annotation import Annotation  # noqa: E402
-from glm_core.evaluation import (  # noqa: E402
+from bench import json_records
+from glm_core.annotation import Annotation
+from glm_core.evaluation import (
     HELD_OUT_CHROMS,
     cds_snv_llrs,
     consequence_summary,
@@ -46,10 +45,10 @@ from glm_core.evaluation import (  # noqa: E402
     site_model_metrics,
     site_probabilities_at,
 )
-from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome  # noqa: E402
-from glm_core.models import BUNDLED_MLM, BUNDLED_MODELS_DIR, load_masked_lm  # noqa: E402
-from glm_core.onepass import load_onepass_model  # noqa: E402
-from glm_core.scoring import minus_strand, site_probabilities  # noqa: E402
+from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
+from glm_core.models import BUNDLED_MLM, BUNDLED_MODELS_DIR, load_masked_lm
+from glm_core.onepass import load_onepass_model
+from glm_core.scoring import minus_strand, site_probabilities
 
 BUNDLED_ONEPASS = BUNDLED_MODELS_DIR / "gpn-umaydis-onepass"
 # The teacher's single-site row of its model card (same positions, bench/eval_mlm.py).
@@ -166,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - started
         tables[name] = snvs
         motifs = motif_information(model, genome, annotation, transcripts)
-        result[name] = {"consequences": _records(consequence_summary(snvs)),
-                        "motif_information": _records(motifs), "n_cds_snvs": int(len(snvs)),
+        result[name] = {"consequences": json_records(consequence_summary(snvs)),
+                        "motif_information": json_records(motifs), "n_cds_snvs": int(len(snvs)),
                         "cds_seconds": round(seconds, 1),
                         "cds_positions_per_s": round(len(snvs) / 3 / seconds)}
         print(name, f"{len(snvs):,} CDS SNVs in {seconds:.1f} s", flush=True)

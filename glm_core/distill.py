@@ -37,7 +37,7 @@ from .evaluation import HELD_OUT_CHROMS, sample_eval_positions, site_model_metri
 from .genome import EMBEDDED_FASTA, Genome, nucleotide_codes
 from .models import MaskedLM, load_masked_lm, resolve_device
 from .onepass import OnePassConfig, OnePassForSiteProbabilities, OnePassSiteModel
-from .scoring import COMPLEMENT_COLUMNS, complement_ids, masked_site_probabilities
+from .scoring import average_strands, masked_site_probabilities
 from .training import encode_genome, learning_rate_at, save_model_folder, valid_window_starts
 
 
@@ -102,23 +102,14 @@ def _masked_window_log_probs(teacher: MaskedLM, windows: torch.Tensor, offsets: 
     context = windows.shape[1]
     masked = windows.clone()
     masked[:, offsets] = teacher.mask_id
-    reverse = complement_ids(teacher)[masked].flip(1)
-    net = teacher.model
-    nucleotide_ids = torch.as_tensor(teacher.nucleotide_ids, device=windows.device)
+    reverse = teacher.reverse_complement_ids(masked)
+    forward_at = offsets.expand(len(windows), -1)
     use_bf16 = windows.device.type == "cuda"
     with torch.inference_mode(), torch.autocast(windows.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        both = torch.cat([masked, reverse])
-        if hasattr(net, "cls") and hasattr(net, "model"):
-            # GPN: the MLM head only where bases were masked.
-            forward_at = torch.cat([offsets.expand(len(windows), -1), (context - 1 - offsets).expand(len(windows), -1)])
-            hidden = net.model(input_ids=both).last_hidden_state
-            logits = net.cls(torch.gather(hidden, 1, forward_at[..., None].expand(-1, -1, hidden.shape[-1])))
-        else:
-            logits = net(input_ids=both).logits
-            logits = torch.cat([logits[: len(windows), offsets], logits[len(windows):, context - 1 - offsets]])
-        log_p = torch.log_softmax(logits[..., nucleotide_ids].float(), -1)
+        log_p = teacher.nucleotide_log_probs(torch.cat([masked, reverse]),
+                                             torch.cat([forward_at, context - 1 - forward_at]))
     forward, backward = log_p.chunk(2)
-    return torch.log_softmax((forward + backward[..., COMPLEMENT_COLUMNS]) / 2, -1)
+    return average_strands(forward, backward, log=True)
 
 
 def _target_windows(chrom_starts: np.ndarray, context: int) -> np.ndarray:
@@ -276,7 +267,6 @@ def distill(config: DistillationConfig, log: Callable[[str], None] = print) -> d
     train_chroms = [c for c in genome.chroms if c not in config.held_out_chroms]
     student_ids, _soft, chrom_starts = encode_genome(genome, train_chroms)
     teacher = load_masked_lm(config.teacher, device=device)
-    teacher.model.eval()
     summary = {"device": str(device), "train_bases": int(len(student_ids)), "train_chroms": len(train_chroms)}
     log(f"training on {len(student_ids):,} bases of {len(train_chroms)} sequences; held out {config.held_out_chroms}")
 

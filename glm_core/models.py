@@ -138,20 +138,29 @@ class MaskedLM:
         return self.complement_ids[ids].flip(1)
 
     def nucleotide_log_probs(self, windows: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """log P over A,C,G,T at one offset per window, shape=(batch, 4), float32.
+        """log P over A,C,G,T at the given offsets of each window, float32.
 
-        ``windows``: token ids, shape=(batch, length); ``offsets``: shape=(batch,), 0-based.
+        ``windows``: token ids, shape=(batch, length). ``offsets``: 0-based, shape=(batch,)
+        for one offset a window -> returns shape=(batch, 4); or shape=(batch, k) for k
+        offsets a window (e.g. several bases masked at once) -> returns shape=(batch, k, 4).
         """
         net = self.model
-        rows = torch.arange(len(windows), device=windows.device)
-        if hasattr(net, "cls") and hasattr(net, "model"):
-            # GPN: run the MLM head only where a base was masked, not on all 512 positions.
-            hidden = net.model(input_ids=windows).last_hidden_state[rows, offsets]
-            logits = net.cls(hidden)
-        else:
-            logits = net(input_ids=windows).logits[rows, offsets]
         nucleotide_ids = torch.as_tensor(self.nucleotide_ids, device=windows.device)
-        return torch.log_softmax(logits[:, nucleotide_ids].float(), dim=-1)
+        if offsets.ndim == 1:
+            rows = torch.arange(len(windows), device=windows.device)
+            if hasattr(net, "cls") and hasattr(net, "model"):
+                # GPN: run the MLM head only where a base was masked, not on all 512 positions.
+                logits = net.cls(net.model(input_ids=windows).last_hidden_state[rows, offsets])
+            else:
+                logits = net(input_ids=windows).logits[rows, offsets]
+            return torch.log_softmax(logits[:, nucleotide_ids].float(), dim=-1)
+        if hasattr(net, "cls") and hasattr(net, "model"):
+            hidden = net.model(input_ids=windows).last_hidden_state
+            logits = net.cls(torch.gather(hidden, 1, offsets[..., None].expand(-1, -1, hidden.shape[-1])))
+        else:
+            logits = net(input_ids=windows).logits
+            logits = torch.gather(logits, 1, offsets[..., None].expand(-1, -1, logits.shape[-1]))
+        return torch.log_softmax(logits[..., nucleotide_ids].float(), dim=-1)
 
     def hidden_states(self, ids: torch.Tensor) -> torch.Tensor:
         """Last hidden layer for token windows ``ids`` (batch, length), shape=(batch, length, hidden)."""
