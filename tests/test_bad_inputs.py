@@ -282,6 +282,18 @@ def test_a_data_directory_link_to_a_system_file_is_not_offered(tmp_path, monkeyp
     assert "secret first line" not in shown and "root:x" not in shown
 
 
+def test_a_model_folder_linked_from_outside_the_data_directory_is_not_offered(tiny_gpn_dir, tmp_path, monkeypatch):
+    from ui import choices
+
+    data = tmp_path / "data"
+    (data / "models").mkdir(parents=True)
+    (data / "models" / "elsewhere").symlink_to(tiny_gpn_dir)
+    copy_folder(tiny_gpn_dir, data / "models" / "own")
+    monkeypatch.setenv(choices.DATA_DIR_ENV, str(data))
+    offered = [choice.name for choice in choices.masked_model_choices()]
+    assert "own" in offered and "elsewhere" not in offered
+
+
 # --------------------------------------------------------------------------- server defaults
 
 
