@@ -285,7 +285,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     model = load_masked_lm(model_folder, device=args.device)
     began = time.perf_counter()
     job = ChunkedJob.open(args.out, {
-        "command": "scan", "fasta": file_fingerprint(args.fasta), "model": file_fingerprint(model_folder),
+        "command": "scan", "region": f"{region} ({region.strand})", "fasta": file_fingerprint(args.fasta),
+        "model": file_fingerprint(model_folder),
         "device": str(model.device), "batch_size": args.batch_size,
     })
     probabilities = site_probabilities(
