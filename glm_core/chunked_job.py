@@ -103,8 +103,7 @@ class ChunkedJob:
     def open(cls, output: str | Path, key: dict) -> "ChunkedJob":
         """The job for ``output`` under ``key``: continued when the folder holds the same key, else new.
 
-        Raises ``InputError`` (through ``FileNotFoundError``'s message) when the output's
-        folder does not exist.
+        Raises ``FileNotFoundError`` when the output's folder does not exist.
         """
         folder = job_folder(output)
         if not folder.parent.is_dir():
@@ -193,7 +192,10 @@ class ResumableSiteModel:
         self.chunk_batches = chunk_batches
 
     def __getattr__(self, name):
-        return getattr(self.__dict__["model"], name)
+        model = self.__dict__.get("model")
+        if model is None:
+            raise AttributeError(name)
+        return getattr(model, name)
 
     def _batch_size(self, batch_size: int | None) -> int:
         if batch_size:

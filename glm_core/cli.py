@@ -307,7 +307,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     model = load_masked_lm(model_folder, device=args.device)
     began = time.perf_counter()
     job = ChunkedJob.open(args.out, {
-        "command": "scan", "fasta": file_fingerprint(args.fasta), "model": file_fingerprint(model_folder),
+        "command": "scan", "region": f"{region} ({region.strand})", "fasta": file_fingerprint(args.fasta),
+        "model": file_fingerprint(model_folder),
         "device": str(model.device), "batch_size": args.batch_size,
     })
     probabilities = site_probabilities(
@@ -637,7 +638,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compile", action="store_true", help="torch.compile the encoder (CUDA)")
     train.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     train.add_argument("--resume-weights", type=Path, default=None,
-                       help="continue from a 'latest' weights folder when no checkpoint.pt is present")
+                       help="continue from a 'latest' weights folder when the output folder has no checkpoint")
     train.set_defaults(handler=_cmd_train_mlm)
 
     evaluate = commands.add_parser(

@@ -147,6 +147,35 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(replaced, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def atomic_files_in(folder: str | Path) -> Iterator[Path]:
+    """A staging folder inside ``folder``; its files are moved into ``folder`` when the block succeeds.
+
+    For writers that fill a folder that holds other files too (``save_pretrained`` into a
+    training output folder): every file is written in the staging folder, fsynced, then
+    renamed into ``folder`` one after the other, replacing files of the same name. A kill
+    during the writing leaves ``folder`` as it was (plus a ``.incomplete-`` staging folder).
+    """
+    import shutil
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = folder / f".staging{INCOMPLETE_MARK}{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        yield staging
+        files = [member for member in sorted(staging.rglob("*")) if member.is_file()]
+        for member in files:
+            _fsync_file(member)
+        for member in files:
+            target = folder / member.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(member, target)
+        _fsync_folder(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` (``str`` as UTF-8) to ``path`` atomically (see :func:`atomic_path`); returns ``path``."""
     path = Path(path)

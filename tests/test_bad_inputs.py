@@ -252,7 +252,7 @@ def test_upload_names_up_to_the_filesystem_limit_are_saved(length, tmp_path, mon
     assert saved.read_bytes() == b"\x1f\x8b fake" and saved.name.endswith(".fa.gz")
     assert len(saved.name.encode()) <= sidebar.MAX_UPLOAD_NAME
     other = sidebar.save_upload("h" + name[1:], b"\x1f\x8b fake")
-    assert other.name != saved.name or length <= sidebar.MAX_UPLOAD_NAME
+    assert other.name != saved.name  # two long names that differ stay apart
 
 
 def test_a_data_directory_link_to_a_system_file_is_not_offered(tmp_path, monkeypatch):
@@ -284,6 +284,18 @@ def test_a_data_directory_link_to_a_system_file_is_not_offered(tmp_path, monkeyp
     assert "secret first line" not in shown and "root:x" not in shown
 
 
+def test_a_model_folder_linked_from_outside_the_data_directory_is_not_offered(tiny_gpn_dir, tmp_path, monkeypatch):
+    from ui import choices
+
+    data = tmp_path / "data"
+    (data / "models").mkdir(parents=True)
+    (data / "models" / "elsewhere").symlink_to(tiny_gpn_dir)
+    copy_folder(tiny_gpn_dir, data / "models" / "own")
+    monkeypatch.setenv(choices.DATA_DIR_ENV, str(data))
+    offered = [choice.name for choice in choices.masked_model_choices()]
+    assert "own" in offered and "elsewhere" not in offered
+
+
 # --------------------------------------------------------------------------- server defaults
 
 
@@ -299,3 +311,157 @@ def test_server_defaults_are_safe():
     dockerfile = [line.split() for line in (ROOT / "Dockerfile").read_text().splitlines() if line.strip()]
     users = [words[1] for words in dockerfile if words[0] == "USER"]
     assert users and users[-1] not in ("root", "0")
+
+
+# --------------------------------------------------------------------------- checkpoints and models
+
+
+class _PlantedPayload:
+    """Unpickling this runs ``open(marker, 'w')``: what a malicious checkpoint.pt would do."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def tiny_training_args(fasta, output_dir) -> list:
+    return ["train-mlm", "--fasta", fasta, "--output-dir", output_dir, "--held-out", "chr2", "--context", "64",
+            "--hidden-size", "16", "--layers", "1", "--batch-size", "4", "--max-steps", "2", "--warmup-steps", "1",
+            "--eval-every", "2", "--eval-windows", "2", "--checkpoint-every", "2", "--device", "cpu"]
+
+
+@pytest.fixture
+def small_fasta(tmp_path):
+    import random
+
+    rng = random.Random(0)
+    fasta = tmp_path / "input" / "small.fa"
+    fasta.parent.mkdir()
+    fasta.write_text("".join(f">chr{i}\n{''.join(rng.choice('ACGT') for _ in range(3000))}\n" for i in (1, 2)))
+    return fasta
+
+
+def test_a_planted_pickle_checkpoint_is_not_run(small_fasta, tmp_path, capsys):
+    import torch
+
+    run = tmp_path / "run"
+    run.mkdir()
+    marker = tmp_path / "the-pickle-ran"
+    torch.save({"step": 1, "payload": _PlantedPayload(str(marker))}, run / "checkpoint.pt")
+    before = digests(run)
+    status, err = run_cli(capsys, *tiny_training_args(small_fasta, run))
+    assert status == 2 and "is not a plain-tensor checkpoint and is not loaded" in error_line(err)
+    assert not marker.exists()
+    assert digests(run) == before
+
+
+def test_training_resumes_from_safetensors_and_json_only(small_fasta, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert run_cli(capsys, *tiny_training_args(small_fasta, run))[0] == 0
+    assert sorted(p.name for p in (run / "checkpoint").iterdir()) == ["model.safetensors", "optimizer.safetensors",
+                                                                      "state.json"]
+    assert not list(run.rglob("*.pt")) and not list(run.rglob("*.bin"))
+    argv = tiny_training_args(small_fasta, run)
+    argv[argv.index("--max-steps") + 1] = "4"
+    status = main([str(arg) for arg in argv])
+    out = capsys.readouterr().out
+    assert status == 0 and "resumed from step 2" in out
+
+
+def test_a_damaged_checkpoint_is_named(small_fasta, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert run_cli(capsys, *tiny_training_args(small_fasta, run))[0] == 0
+    weights = run / "checkpoint" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    status, err = run_cli(capsys, *tiny_training_args(small_fasta, run))
+    assert status == 2 and "a .safetensors file is damaged" in error_line(err) and str(run / "checkpoint") in err
+
+
+def test_holding_out_every_chromosome_is_refused(small_fasta, tmp_path, capsys):
+    argv = tiny_training_args(small_fasta, tmp_path / "run")
+    argv[argv.index("--held-out") + 1: argv.index("--held-out") + 2] = ["chr1", "chr2"]
+    status, err = run_cli(capsys, *argv)
+    assert status == 2 and "--held-out names every sequence" in error_line(err)
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tmp_path_factory):
+    """A single-nucleotide BERT sequence classifier: loads as a masked LM only with a random head."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from glm_core.models import build_tokenizer
+
+    folder = tmp_path_factory.mktemp("classifier")
+    config = BertConfig(vocab_size=7, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=600)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    build_tokenizer().save_pretrained(folder)
+    return folder
+
+
+def copy_folder(source: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(source, target)
+    return target
+
+
+def test_a_classifier_checkpoint_is_not_taken_for_a_masked_lm(classifier_dir, tmp_path, capsys):
+    import json
+
+    status, err = run_cli(capsys, "scan", "chr22:69,094-69,193", "--model", classifier_dir, "--out",
+                          tmp_path / "x.tsv")
+    assert status == 2 and "BertForSequenceClassification checkpoint, no masked LM" in error_line(err)
+    # the same weights with the architecture removed from config.json: the missing head gives it away
+    unlabelled = copy_folder(classifier_dir, tmp_path / "unlabelled")
+    config = json.loads((unlabelled / "config.json").read_text())
+    del config["architectures"]
+    (unlabelled / "config.json").write_text(json.dumps(config))
+    status, err = run_cli(capsys, "scan", "chr22:69,094-69,193", "--model", unlabelled, "--out", tmp_path / "x.tsv")
+    assert status == 2 and "weights of a masked-LM model (cls.predictions" in error_line(err)
+    assert "which would be random numbers" in error_line(err)
+    assert not (tmp_path / "x.tsv").exists()
+
+
+def test_a_generator_is_not_taken_for_a_masked_lm(tmp_path, capsys):
+    from glm_core.generation import BUNDLED_GENERATOR
+
+    status, err = run_cli(capsys, "scan", "chr22:1-10", "--model", BUNDLED_GENERATOR, "--out", tmp_path / "x.tsv")
+    assert status == 2 and "a causal LM (a sequence generator)" in error_line(err)
+
+
+def test_damaged_weights_and_config_are_named(tiny_gpn_dir, tmp_path, capsys):
+    broken = copy_folder(tiny_gpn_dir, tmp_path / "broken")
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: len(weights.read_bytes()) // 2])
+    status, err = run_cli(capsys, "scan", "chr22:1-10", "--model", broken, "--out", tmp_path / "x.tsv")
+    assert status == 2 and f"{weights} is damaged or incomplete" in error_line(err)
+    bad_json = copy_folder(tiny_gpn_dir, tmp_path / "bad-json")
+    (bad_json / "config.json").write_text('{"model_type": "ConvNet",\n "hidden_size": 32,,}')
+    status, err = run_cli(capsys, "scan", "chr22:1-10", "--model", bad_json, "--out", tmp_path / "x.tsv")
+    assert status == 2 and f"{bad_json / 'config.json'} is not valid JSON" in error_line(err)
+    assert "line 2, column" in error_line(err)
+
+
+def test_a_pickle_only_generator_is_refused_unread(tmp_path, capsys):
+    from glm_core.generation import BUNDLED_GENERATOR
+
+    folder = copy_folder(BUNDLED_GENERATOR, tmp_path / "pickled")
+    for weights in folder.glob("*.safetensors"):
+        weights.unlink()
+    marker = tmp_path / "the-pickle-ran"
+    import torch
+
+    torch.save({"payload": _PlantedPayload(str(marker))}, folder / "pytorch_model.bin")
+    status, err = run_cli(capsys, "generate", "--tag", "HIGH", "--model", folder, "--out", tmp_path / "d.fa")
+    assert status == 2 and "no .safetensors weights (only pickled pytorch_model.bin)" in error_line(err)
+    assert not marker.exists() and not (tmp_path / "d.fa").exists()
+
+
+def test_generate_refuses_a_zero_batch_size_in_the_library_too():
+    from glm_core.generation import generate_promoters, load_generator
+
+    with pytest.raises(ValueError, match="batch_size .* must be a whole number >= 1; got 0"):
+        generate_promoters(load_generator(device="cpu"), ["HIGH"], n=2, length=20, batch_size=0)

@@ -119,3 +119,21 @@ def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
         (folder / "model.safetensors").write_bytes(b"new weights")
     assert [p.name for p in target.iterdir()] == ["model.safetensors"]
     assert [p.name for p in tmp_path.iterdir()] == ["latest"]
+
+
+def test_files_staged_in_a_folder_arrive_together_or_not_at_all(tmp_path):
+    from glm_core.outputs import atomic_files_in
+
+    (tmp_path / "oracle.json").write_text("kept")
+    (tmp_path / "config.json").write_text("old")
+    with pytest.raises(RuntimeError, match="killed"):
+        with atomic_files_in(tmp_path) as staging:
+            (staging / "config.json").write_text("new")
+            raise RuntimeError("killed while saving")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "oracle.json"]
+    assert (tmp_path / "config.json").read_text() == "old"
+    with atomic_files_in(tmp_path) as staging:
+        (staging / "config.json").write_text("new")
+        (staging / "model.safetensors").write_bytes(b"w")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors", "oracle.json"]
+    assert (tmp_path / "config.json").read_text() == "new"

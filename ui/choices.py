@@ -120,7 +120,12 @@ class ModelChoice:
 
 
 def masked_model_choices() -> list[ModelChoice]:
-    """Masked LMs: the bundled ones first, then those under ``<data dir>/models``."""
+    """Masked LMs: the bundled ones first, then those under ``<data dir>/models``.
+
+    A model folder reached through a link that leaves its folder is not offered.
+    """
+    roots = (BUNDLED_MODELS_DIR.resolve(), data_dir().resolve())
     found = discover_models(BUNDLED_MODELS_DIR, data_dir() / "models")
     found = found[found["kind"] == "masked"]
-    return [ModelChoice(row.name, row.path, file_stamp(Path(row.path) / "config.json")) for row in found.itertuples()]
+    return [ModelChoice(row.name, row.path, file_stamp(Path(row.path) / "config.json")) for row in found.itertuples()
+            if any(Path(row.path).resolve().is_relative_to(root) for root in roots)]
