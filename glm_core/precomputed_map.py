@@ -25,6 +25,7 @@ import pandas as pd
 from . import embedding
 from .embedding_map import embedding_map
 from .genome_fingerprint import genome_fingerprint, sequence_fingerprint
+from .outputs import atomic_path
 
 PRECOMPUTED_MAP_FILE = "embedding_map.parquet"
 DEFAULT_SAMPLE = {"n_windows": 2000, "window_length": 100, "seed": 0}
@@ -102,17 +103,20 @@ def write_precomputed_map(
     projection = embedding.umap_projection(vectors, umap["n_neighbors"], umap["min_dist"], umap["metric"], umap["seed"])
     bundle = embedding_map(model, genome, annotation, windows, vectors, genome.path.name, with_spectrum=False)
     target = Path(target) if target is not None else Path(model.path) / PRECOMPUTED_MAP_FILE
-    partial = target.with_name(target.name + ".part")
     sample = {**DEFAULT_SAMPLE, "classes": default_classes(annotation, genome.chrom_sizes)}
     table = bundle.table(projection)
+    # Half precision keeps the shipped file small (1 MB, not 3); the page's kNN scores and
+    # map are computed from these values, so they are what it shows.
+    embedding_columns = [column for column in table.columns if str(column).startswith(embedding.EMBEDDING_PREFIX)]
+    table[embedding_columns] = table[embedding_columns].astype(np.float16)
     notes = bundle.settings(sample=sample, umap=umap)
     notes.update(
         weights_key=weights_key(model.path),
         genome_fingerprint=genome_fingerprint(genome),
         device=str(device or model.device),
     )
-    embedding.write_embedding_table(table, partial, notes)
-    partial.replace(target)
+    with atomic_path(target) as partial:
+        embedding.write_embedding_table(table, partial, notes)
     return target
 
 

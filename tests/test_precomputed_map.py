@@ -40,8 +40,9 @@ def test_the_shipped_map_is_the_default_sample_and_its_embeddings(shipped_model,
     assert shipped.matches(windows, embedded_genome.chrom_sizes)
     assert not shipped.matches(windows.iloc[::-1], embedded_genome.chrom_sizes)
     assert not shipped.matches(windows, {"other": 1_000})
+    # Stored in half precision: 11 significant bits.
     np.testing.assert_allclose(shipped.embeddings, embedding.window_embeddings(model, embedded_genome, windows),
-                               rtol=1e-5, atol=1e-6)
+                               rtol=2e-3, atol=1e-3)
     assert shipped.projection.shape == (60, 2) and shipped.umap == precomputed_map.DEFAULT_UMAP
     assert shipped.metadata["weights_key"] == precomputed_map.weights_key(folder)
 
