@@ -4,16 +4,12 @@ chromium + chromium-driver). Skipped, with the install command, where they are m
 Screenshots are saved in pytest's tmp_path (``pytest --basetemp DIR`` keeps them somewhere known).
 """
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from live_server import live_server
 
 pytestmark = pytest.mark.browser
 
@@ -35,56 +31,11 @@ SERVER_START_S = 90
 PAGE_WAIT_S = 60
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
     """`streamlit run app.py` on a free port of 127.0.0.1, until the module's tests are done."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "GLM_EXPLORER_CACHE": str(tmp_path_factory.mktemp("cache")),
-        "GLM_EXPLORER_DATA": str(tmp_path_factory.mktemp("data")),
-    }
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py",
-        "--server.headless", "true",
-        "--server.address", "127.0.0.1",
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-    ]
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"streamlit exited with {server.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer on {url} within {SERVER_START_S} s:\n{log_path.read_text()}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    with live_server(tmp_path_factory, SERVER_START_S) as server:
+        yield server.url
 
 
 @pytest.fixture

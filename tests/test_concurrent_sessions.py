@@ -14,17 +14,13 @@ exception or an error box, and the server log has no traceback. Bounded: 8 sessi
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from live_server import live_server
 
 pytest.importorskip("websockets.sync.client")
 from streamlit.proto.Alert_pb2 import Alert  # noqa: E402
@@ -41,47 +37,11 @@ LOCUS_KEY = "overview_locus_query"
 LOGO_KEY = "logo_query"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`streamlit run app.py` on 127.0.0.1; yields (port, log path) and stops the server afterwards."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GLM_EXPLORER_CACHE": str(tmp_path_factory.mktemp("cache")),
-           "GLM_EXPLORER_DATA": str(tmp_path_factory.mktemp("data")),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
-                    if reply.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start within {SERVER_START_S} s:\n{log_path.read_text()}")
-            time.sleep(0.3)
-        yield port, log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with live_server(tmp_path_factory, SERVER_START_S) as running:
+        yield running.port, running.log_path
 
 
 class Session:
