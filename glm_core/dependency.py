@@ -68,7 +68,7 @@ MAX_CPU_BP = 200
 CPU_TIME_BUDGET_S = 300.0
 LOG_ODDS_CLIP = 1e-6
 # Positions of the timing probe (the per-position cost is the slope between 1 and this many).
-PROBE_POSITIONS = 16
+PROBE_POSITIONS = 8
 
 _COMPLEMENT_CODES = np.array([3, 2, 1, 0], dtype=np.int8)
 
@@ -352,29 +352,36 @@ def dependency_map(
     reference, alternatives, variants = sequence_dependency(
         model, sequence, offset, offset + end - start, full_flanks=full, batch_size=batch_size, progress=progress
     )
-    bases = genome.fetch(chrom, start, end).upper()
-    positions = np.arange(start, end, dtype=np.int64)
-    if strand == "-":
-        reference, alternatives, variants = _minus_strand(reference, alternatives, variants)
-        bases, positions = reverse_complement(bases), positions[::-1].copy()
-    return DependencyMap(
-        chrom=chrom, start=start, end=end, strand=strand, model_name=str(model.name), positions=positions,
-        reference=bases, reference_probabilities=reference, alternatives=alternatives,
-        variant_probabilities=variants, matrix=dependency_matrix(reference, variants),
+    plus = DependencyMap(
+        chrom=chrom, start=start, end=end, strand="+", model_name=str(model.name),
+        positions=np.arange(start, end, dtype=np.int64), reference=genome.fetch(chrom, start, end).upper(),
+        reference_probabilities=reference, alternatives=alternatives, variant_probabilities=variants,
+        matrix=dependency_matrix(reference, variants),
     )
+    return minus_strand_map(plus) if strand == "-" else plus
 
 
-def _minus_strand(reference: np.ndarray, alternatives: np.ndarray, variants: np.ndarray):
-    """Plus-strand predictions -> minus strand read 5'->3': rows reversed, bases complemented."""
+def minus_strand_map(plus: DependencyMap) -> DependencyMap:
+    """The plus-strand map read on the minus strand, 5'->3': rows and columns reversed, bases
+    complemented, the three substitutions of each query kept in A, C, G, T order.
+
+    Exact for fwd/RC-averaged predictions, so the second strand of a map costs nothing.
+    """
+    if plus.strand != "+":
+        raise InputError(f"minus_strand_map takes a plus-strand map; got strand {plus.strand!r}")
     complement_columns = [3, 2, 1, 0]
-    reference = reference[::-1][:, complement_columns].copy()
-    flipped = np.where(alternatives >= 0, _COMPLEMENT_CODES[np.maximum(alternatives, 0)], -1)[::-1]
-    variants = variants[::-1][:, :, ::-1][..., complement_columns]
-    # Keep the three substitutions of each query in A, C, G, T order of the minus strand.
+    reference = plus.reference_probabilities[::-1][:, complement_columns].copy()
+    flipped = np.where(plus.alternatives >= 0, _COMPLEMENT_CODES[np.maximum(plus.alternatives, 0)], -1)[::-1]
+    variants = plus.variant_probabilities[::-1][:, :, ::-1][..., complement_columns]
     order = np.argsort(np.where(flipped >= 0, flipped, 9), axis=1, kind="stable")
     alternatives = np.take_along_axis(flipped, order, axis=1).astype(np.int8)
-    variants = np.take_along_axis(variants, order[:, :, None, None], axis=1)
-    return reference, alternatives, np.ascontiguousarray(variants)
+    variants = np.ascontiguousarray(np.take_along_axis(variants, order[:, :, None, None], axis=1))
+    return DependencyMap(
+        chrom=plus.chrom, start=plus.start, end=plus.end, strand="-", model_name=plus.model_name,
+        positions=plus.positions[::-1].copy(), reference=reverse_complement(plus.reference),
+        reference_probabilities=reference, alternatives=alternatives, variant_probabilities=variants,
+        matrix=dependency_matrix(reference, variants),
+    )
 
 
 # --------------------------------------------------------------------------- estimate and limits

@@ -17,7 +17,7 @@ from glm_core.errors import user_message
 from glm_core.models import BUNDLED_MLM, BUNDLED_MODELS_DIR
 from ui import cache
 from ui.choices import DATA_DIR_ENV, GenomeChoice, cache_dir, data_dir, embedded_choice, masked_model_choices
-from ui.session import GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS, set_locus
+from ui.session import COMPARE_MODEL_KEY, GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS, set_locus
 
 SOURCES = ("Embedded genome", "Data directory", "Upload")
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
@@ -139,9 +139,15 @@ def _render_model_selector() -> None:
     st.subheader("Model")
     choices = masked_model_choices()
     if not choices:
-        st.session_state[MODEL_KEY] = None
+        st.session_state[MODEL_KEY] = st.session_state[COMPARE_MODEL_KEY] = None
         st.caption(f"No masked model found in {BUNDLED_MODELS_DIR} or {data_dir() / 'models'}.")
         return
     default = next((i for i, c in enumerate(choices) if Path(c.path) == BUNDLED_MLM), 0)
     choice = st.selectbox("Masked LM", choices, index=default, format_func=lambda c: c.name, key="sidebar_model")
     st.session_state[MODEL_KEY] = choice
+    # A second model for the logo and variant pages to set beside the first (None: no comparison).
+    st.session_state[COMPARE_MODEL_KEY] = st.selectbox(
+        "Compare with", [None, *choices], format_func=lambda c: "(no second model)" if c is None else c.name,
+        key="sidebar_compare_model", help="Logo and variant pages then show both models, their per-base KL "
+        "divergence and difference of P(ref), and the two LLRs of every SNV.",
+    )
