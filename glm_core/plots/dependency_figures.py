@@ -83,8 +83,7 @@ def dependency_track(dependency, clickable: bool | None = None) -> Track:
     start, end = int(dependency.positions.min()), int(dependency.positions.max()) + 1
     # The 5' query on the strand read sits at the top.
     y_range = [end + 0.5, start + 0.5] if dependency.strand == "+" else [start + 0.5, end + 0.5]
-    axis = {"range": y_range, "fixedrange": False, "showgrid": False, "zeroline": False, "tickformat": ",d",
-            "scaleanchor": None}
+    axis = {"range": y_range, "fixedrange": False, "showgrid": False, "zeroline": False, "tickformat": ",d"}
     return Track("query base i", traces, height=HEATMAP_PX, yaxis=axis)
 
 
