@@ -1,8 +1,8 @@
 """Sampling speed of the promoter generator.
 
-    .venv/bin/python bench/bench_generation.py --device cuda     # batched throughput on a GPU
-    .venv/bin/python bench/bench_generation.py --device cpu      # also here: 10 designs on the CPU
-    .venv/bin/python bench/bench_generation.py --guidance 1 3    # unguided and guided sampling
+    .venv/bin/python -m bench.bench_generation --device cuda     # batched throughput on a GPU
+    .venv/bin/python -m bench.bench_generation --device cpu      # also here: 10 designs on the CPU
+    .venv/bin/python -m bench.bench_generation --guidance 1 3    # unguided and guided sampling
 
 Reports, as JSON on stdout: tokens/s for batched sampling (``--batch-size`` designs of
 ``--length`` bases at once, KV cache on, median of ``--repeats`` after one warm-up; target on
@@ -22,9 +22,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from glm_core.generation import BUNDLED_GENERATOR, generate_promoters, load_generator  # noqa: E402
+from glm_core.generation import BUNDLED_GENERATOR, generate_promoters, load_generator
 
 
 def _synchronise(device: torch.device) -> None:

@@ -12,8 +12,8 @@ ratio, and the end-to-end time of a 200-bp logo on both strands.
 
 Usage::
 
-    python bench/bench_scoring.py --out runs/bench_scoring.json            # GPU if present
-    python bench/bench_scoring.py --device cpu --logo-only                 # the CPU logo time
+    python -m bench.bench_scoring --out runs/bench_scoring.json            # GPU if present
+    python -m bench.bench_scoring --device cpu --logo-only                 # the CPU logo time
 """
 
 from __future__ import annotations
@@ -29,11 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from glm_core.genome import EMBEDDED_FASTA, Genome  # noqa: E402
-from glm_core.models import BUNDLED_MLM, load_masked_lm  # noqa: E402
-from glm_core.scoring import COMPLEMENT_COLUMNS, _window_starts, site_probabilities  # noqa: E402
+from glm_core.genome import EMBEDDED_FASTA, Genome
+from glm_core.models import BUNDLED_MLM, load_masked_lm
+from glm_core.scoring import average_strands, site_probabilities, window_starts
 
 CHROM, START = "chr20", 100_000
 
@@ -59,9 +57,8 @@ def reference_probabilities(model, sequence: str, positions: np.ndarray, batch_s
     """One full HF forward per masked window, fp32, ``batch_size`` windows a pass."""
     context = model.context
     ids = model.encode(sequence)
-    starts = _window_starts(positions, len(sequence), context)
-    complement = np.arange(model.vocab_size)
-    complement[model.nucleotide_ids] = model.nucleotide_ids[COMPLEMENT_COLUMNS]
+    starts = window_starts(positions, len(sequence), context)
+    complement = model.complement_ids.cpu().numpy()
     out = np.empty((len(positions), 4))
     for first in range(0, len(positions), batch_size):
         chunk = slice(first, first + batch_size)
@@ -74,7 +71,7 @@ def reference_probabilities(model, sequence: str, positions: np.ndarray, batch_s
             picked = logits[torch.arange(len(batch)), torch.from_numpy(where).to(model.device)]
             log_probs.append(torch.log_softmax(picked[:, torch.as_tensor(model.nucleotide_ids)].float(), -1).cpu())
         forward, backward = log_probs
-        out[chunk] = torch.softmax((forward + backward[:, COMPLEMENT_COLUMNS]) / 2, -1).numpy()
+        out[chunk] = average_strands(forward, backward).numpy()
     return out
 
 

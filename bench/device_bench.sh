@@ -14,6 +14,6 @@ python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
 model=${MODEL:-assets/models/gpn-umaydis}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-python3 bench/bench_scoring.py --model "$model" --out "$out/bench_scoring.json" 2>&1 | grep -v "Loading weights\|dilation"
-python3 bench/eval_mlm.py --model "$model" --out "$out/eval_mlm.json" 2>&1 | grep -v "Loading weights\|dilation"
-python3 bench/eval_embeddings.py --model "$model" --out "$out/eval_embeddings.json" 2>&1 | grep -v "Loading weights\|dilation"
+python3 -m bench.bench_scoring --model "$model" --out "$out/bench_scoring.json" 2>&1 | grep -v "Loading weights\|dilation"
+python3 -m bench.eval_mlm --model "$model" --out "$out/eval_mlm.json" 2>&1 | grep -v "Loading weights\|dilation"
+python3 -m bench.eval_embeddings --model "$model" --out "$out/eval_embeddings.json" 2>&1 | grep -v "Loading weights\|dilation"

@@ -88,11 +88,7 @@ wait_for_training() {
 }
 
 export_best() {
-  python3 -c "
-from pathlib import Path
-from glm_core.training import export_model
-export_model(Path('$run_dir/best'), Path('$run_dir/gpn-umaydis'))
-"
+  python3 -m bench.export_mlm "$run_dir/best" "$run_dir/gpn-umaydis"
   tar -C "$run_dir/gpn-umaydis" -cf - . | split -b 15m - "$out/gpn-umaydis.tar."
 }
 
@@ -164,7 +160,7 @@ case $phase in
         CUDA_VISIBLE_DEVICES=1 python3 -m glm_core.cli train-mlm --output-dir /root/mlm-probe $default_recipe \
           --max-steps 3700 --warmup-steps 500 --eval-every 1000 --checkpoint-every 1000 --eval-windows 1024 \
           --compile --seed 0 >"$out/probe3700.train.log" 2>&1
-        CUDA_VISIBLE_DEVICES=1 python3 bench/eval_mlm.py --model /root/mlm-probe/latest \
+        CUDA_VISIBLE_DEVICES=1 python3 -m bench.eval_mlm --model /root/mlm-probe/latest \
           --out "$out/probe3700_eval.json" >"$out/probe3700_eval.log" 2>&1
       ) &
       probe_pid=$!
@@ -190,7 +186,7 @@ case $phase in
     grep -v "Writing model" "$run_dir/log" >"$out/train.log"
     export_best
     # the model-card evaluation (every protocol, biology, k-mer rows) on the exported weights
-    python3 bench/eval_mlm.py --model "$run_dir/gpn-umaydis" --out "$out/eval_mlm.json" 2>&1 |
+    python3 -m bench.eval_mlm --model "$run_dir/gpn-umaydis" --out "$out/eval_mlm.json" 2>&1 |
       grep -v "Loading weights\|dilation"
     ;;
   anneal)
@@ -198,7 +194,7 @@ case $phase in
       --learning-rate "${ANNEAL_LR:-2.5e-4}" "${common_args[@]}" --warmup-steps 500 --eval-every 1000 \
       --time-limit "$wait_s" 2>&1 | grep -v "Writing model" | tee -a "$run_dir/log" | grep "held-out\|resumed\|limit"
     export_best
-    python3 bench/eval_mlm.py --model "$run_dir/gpn-umaydis" --out "$out/eval_mlm.json" 2>&1 |
+    python3 -m bench.eval_mlm --model "$run_dir/gpn-umaydis" --out "$out/eval_mlm.json" 2>&1 |
       grep -v "Loading weights\|dilation"
     grep -v "Writing model" "$run_dir/log" >"$out/train.log"
     ;;

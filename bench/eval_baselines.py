@@ -7,8 +7,8 @@ k = 4. Prints the tables and writes them to a JSON file.
 
 Usage::
 
-    python bench/eval_baselines.py --out runs/baselines.json
-    python bench/eval_baselines.py --ks 4 --save-model runs/kmer4.npz   # also keep the k=4 model
+    python -m bench.eval_baselines --out runs/baselines.json
+    python -m bench.eval_baselines --ks 4 --save-model runs/kmer4.npz   # also keep the k=4 model
 
 Runs on CPU in well under a minute a model.
 """
@@ -22,12 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from glm_core.annotation import Annotation  # noqa: E402
-from glm_core.evaluation import (  # noqa: E402
+from bench import json_records
+from glm_core.annotation import Annotation
+from glm_core.evaluation import (
     HELD_OUT_CHROMS,
     cds_snv_llrs,
     consequence_summary,
@@ -37,8 +35,8 @@ from glm_core.evaluation import (  # noqa: E402
     site_model_metrics,
     training_chroms,
 )
-from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome  # noqa: E402
-from glm_core.kmer import KmerModel  # noqa: E402
+from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
+from glm_core.kmer import KmerModel
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             "n_genes": len(transcripts),
             "n_cds_snvs": int(len(snvs)),
             "motif_information": motifs.to_dict(orient="records"),
-            "consequences": _records(consequences),
-            "llr_by_codon_position": _records(by_codon) if by_codon is not None else None,
+            "consequences": json_records(consequences),
+            "llr_by_codon_position": json_records(by_codon) if by_codon is not None else None,
             "seconds": {
                 "motif_information": round(motif_seconds, 2),
                 "consequences": round(consequence_seconds, 2),
@@ -148,14 +146,6 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0
-
-
-def _records(table) -> list[dict]:
-    """DataFrame -> JSON-ready records (NA -> null, numpy scalars -> Python)."""
-    out = []
-    for record in table.astype(object).where(table.notna(), None).to_dict(orient="records"):
-        out.append({key: value.item() if isinstance(value, np.generic) else value for key, value in record.items()})
-    return out
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ Two splits:
 
 Usage::
 
-    python bench/eval_embeddings.py --out runs/embeddings.json            # GPU: under a minute
-    python bench/eval_embeddings.py --n-windows 60 --out /tmp/smoke.json  # CPU smoke check, about a minute
+    python -m bench.eval_embeddings --out runs/embeddings.json            # GPU: under a minute
+    python -m bench.eval_embeddings --n-windows 60 --out /tmp/smoke.json  # CPU smoke check, about a minute
 """
 
 from __future__ import annotations
@@ -35,12 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from glm_core import embedding  # noqa: E402
-from glm_core.annotation import Annotation  # noqa: E402
-from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome  # noqa: E402
-from glm_core.models import BUNDLED_MLM, load_masked_lm  # noqa: E402
+from glm_core import embedding
+from glm_core.annotation import Annotation
+from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
+from glm_core.models import BUNDLED_MLM, load_masked_lm
 
 
 def scores(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int, splits: int) -> dict:

@@ -1,7 +1,7 @@
 """Evaluate a promoter generator against its independent k-mer oracle and real promoters.
 
-    .venv/bin/python bench/eval_generator.py --n 200 --guidance 1 2 3 --out runs/eval_generator.json
-    .venv/bin/python bench/eval_generator.py --n 200 --guidance 1 3 --pll 30 --device cuda   # + masked-gLM check
+    .venv/bin/python -m bench.eval_generator --n 200 --guidance 1 2 3 --out runs/eval_generator.json
+    .venv/bin/python -m bench.eval_generator --n 200 --guidance 1 3 --pll 30 --device cuda   # + masked-gLM check
 
 For every guidance scale in ``--guidance`` (classifier-free tag guidance, 1 = off) and every tag
 of the generator's family, sample ``--n`` designs (250 bp by default) and report:
@@ -36,16 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from glm_core.annotation import Annotation  # noqa: E402
-from glm_core.evaluation import dinucleotide_shuffle, sequence_pseudo_log_likelihood  # noqa: E402
-from glm_core.generation import (BUNDLED_GENERATOR, GeneratorTrainingConfig, gc_fraction,  # noqa: E402
+from glm_core.annotation import Annotation
+from glm_core.generation import (BUNDLED_GENERATOR, GeneratorTrainingConfig, gc_fraction,
                                  generate_promoters, load_generator, nearest_identity, recommended_guidance,
                                  shares_kmer, tagged_promoters, unconditional_training_fraction)
-from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome  # noqa: E402
-from glm_core.models import BUNDLED_MLM  # noqa: E402
-from glm_core.oracle import KmerOracle, kmer_frequencies, kmer_names  # noqa: E402
+from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
+from glm_core.models import BUNDLED_MLM
+from glm_core.oracle import KmerOracle, kmer_frequencies, kmer_names
+from glm_core.pseudo_likelihood import sequence_pseudo_log_likelihood
+from glm_core.shuffle import dinucleotide_shuffle
 
 CONTROL_BAR = 0.7
 NOVELTY_BAR = 0.05

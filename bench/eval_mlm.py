@@ -14,7 +14,7 @@ same held-out genes:
 
 Usage (a GPU makes the LM part take about a minute)::
 
-    python bench/eval_mlm.py --model assets/models/gpn-umaydis --out runs/eval_mlm.json
+    python -m bench.eval_mlm --model assets/models/gpn-umaydis --out runs/eval_mlm.json
 """
 
 from __future__ import annotations
@@ -25,11 +25,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.eval_baselines import _records  # noqa: E402
-from glm_core.annotation import Annotation  # noqa: E402
-from glm_core.evaluation import (  # noqa: E402
+from bench import json_records
+from glm_core.annotation import Annotation
+from glm_core.evaluation import (
     HELD_OUT_CHROMS,
     cds_snv_llrs,
     consequence_summary,
@@ -39,10 +37,10 @@ from glm_core.evaluation import (  # noqa: E402
     site_model_metrics,
     training_chroms,
 )
-from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome  # noqa: E402
-from glm_core.kmer import KmerModel  # noqa: E402
-from glm_core.models import BUNDLED_MLM, load_masked_lm  # noqa: E402
-from glm_core.training import heldout_eval_set, masked_lm_metrics  # noqa: E402
+from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
+from glm_core.kmer import KmerModel
+from glm_core.models import BUNDLED_MLM, load_masked_lm
+from glm_core.training import heldout_eval_set, masked_lm_metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             .reset_index()
         )
         result[model.name] = {
-            "motif_information": _records(motifs),
-            "consequences": _records(consequences),
-            "llr_by_codon_position": _records(by_codon),
+            "motif_information": json_records(motifs),
+            "consequences": json_records(consequences),
+            "llr_by_codon_position": json_records(by_codon),
             "n_cds_snvs": int(len(snvs)),
             "seconds": round(time.perf_counter() - started, 1),
         }

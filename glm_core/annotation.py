@@ -38,7 +38,16 @@ from Bio.Seq import translate
 from . import region_classes as _region_classes
 from .errors import InputError
 from .genome import reverse_complement
-from .gff import CDS_TYPES, PART_TYPES, TRANSCRIPT_TYPES, UTR_TYPES, read_annotation
+from .gff import (
+    CDS_TYPES,
+    PART_TYPES,
+    TRANSCRIPT_TYPES,
+    UTR_TYPES,
+    describe_counts,
+    empty_feature_table,
+    feature_counts,
+    read_annotation,
+)
 from .intervals import merge_per_group
 
 TRANSCRIPT_COLUMNS = [
@@ -70,6 +79,8 @@ def _with_gene_fields(transcripts: pd.DataFrame, genes: pd.DataFrame) -> pd.Data
     shown_id = own_id.where(~transcripts["gene_id"].isin(genes.index), transcripts["gene_id"])
     # "mRNA:um10944" -> "um10944": the type prefix says nothing a user searches for.
     transcripts["name"] = transcripts["name"].fillna(shown_id.str.replace(r"^[A-Za-z_]+:", "", regex=True))
+    # Files without descriptions (GTF, JGI) get "" rather than NaN, which pages would print as "nan".
+    transcripts["description"] = transcripts["description"].fillna("")
     return transcripts
 
 
@@ -130,6 +141,19 @@ def _exon_parts(parts: pd.DataFrame, transcripts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _single_cds_genes(parts: pd.DataFrame) -> pd.Series:
+    """Transcript IDs for CDS lines without Parent or ID in a file of bare CDS lines (prokaryotes).
+
+    Where a file has no exon or codon lines, each bare CDS line is one gene, named
+    ``CDS:line<N>``, as prokaryote annotations mean it; in a file with exons the same lines
+    would be pieces of unknown transcripts, so they stay unassigned (and are refused).
+    """
+    bare = parts["parent"].isna() & parts["id"].isna()
+    if not bare.any() or not parts["type"].eq("cds").all():
+        return pd.Series(np.nan, index=parts.index, dtype=object)
+    return (parts["feature"] + ":line" + parts["line"].astype(str)).where(bare)
+
+
 class Annotation:
     """Transcripts with their exons and CDS, built from :func:`glm_core.gff.read_annotation`'s table.
 
@@ -144,7 +168,8 @@ class Annotation:
     transcripts : pd.DataFrame, one row a transcript, columns :data:`TRANSCRIPT_COLUMNS`:
         ``transcript_id``, ``gene_id`` (the transcript's parent, else its ``gene_id``
         attribute, else the transcript id), ``name`` (Name of transcript or gene, else the id
-        without a ``type:`` prefix, e.g. ``um10944``), ``description``, ``chrom``, ``start``,
+        without a ``type:`` prefix, e.g. ``um10944``), ``description`` (``""`` where the file has
+        none), ``chrom``, ``start``,
         ``end``, ``strand``, ``cds_start``, ``cds_end`` (Int64, genomic, NA if non-coding),
         ``n_exons``. Coordinates 0-based half-open, sorted by chromosome (file order) and start.
     exon_table, cds_table : every exon / CDS part, columns ``transcript_id, chrom, start, end,
@@ -159,8 +184,23 @@ class Annotation:
 
     @classmethod
     def from_file(cls, path: str | Path, format: str | None = None) -> "Annotation":
-        """Read a GFF3/GTF file (plain or gzip); see :func:`glm_core.gff.read_annotation`."""
+        """Read a GFF3/GTF/GFF2 file (plain or gzip); see :func:`glm_core.gff.read_annotation`."""
         return cls(read_annotation(path, format=format), source=str(path))
+
+    @classmethod
+    def empty(cls, source: str = "no annotation") -> "Annotation":
+        """An annotation without transcripts, for a FASTA opened on its own.
+
+        Every table has its columns and no rows: :meth:`search` finds nothing,
+        :meth:`region_classes` calls every base ``intergenic`` and :attr:`is_empty` is True,
+        which is how callers tell "no annotation" from "no gene here".
+        """
+        return cls(empty_feature_table(), source=source)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is no annotation at all (see :meth:`empty`)."""
+        return self.features.empty
 
     # ------------------------------------------------------------------ construction
 
@@ -169,9 +209,10 @@ class Annotation:
         table["type"] = table["feature"].str.lower()
         is_part = table["type"].isin(PART_TYPES).to_numpy()
         parts = table[is_part].reset_index(drop=True)
-        # A CDS or exon with no Parent stands for itself (e.g. prokaryote-style CDS lines).
-        orphan_id = parts["feature"] + ":line" + parts["line"].astype(str)
-        parts["transcript_id"] = parts["parent"].fillna(parts["id"]).fillna(orphan_id)
+        # A CDS or exon with no Parent but its own ID stands for itself (prokaryote-style CDS lines).
+        parts["transcript_id"] = parts["parent"].fillna(parts["id"])
+        parts["transcript_id"] = parts["transcript_id"].fillna(_single_cds_genes(parts))
+        self._check_groupable(table, parts)
         is_transcript_row = ~is_part & (
             table["id"].isin(parts["transcript_id"]).to_numpy() | table["type"].isin(TRANSCRIPT_TYPES).to_numpy()
         )
@@ -232,6 +273,29 @@ class Annotation:
         transcripts["start"] = np.fmin(transcripts["start"], span["start"]).astype("int64")
         transcripts["end"] = np.fmax(transcripts["end"], span["end"]).astype("int64")
         return transcripts
+
+    def _check_groupable(self, table: pd.DataFrame, parts: pd.DataFrame) -> None:
+        """Refuse a file whose parts cannot be grouped into transcripts, rather than read one gene a line."""
+        if table.empty:
+            return
+        orphans = parts[parts["transcript_id"].isna()]
+        found = describe_counts(feature_counts(table))
+        if len(orphans):
+            first = orphans.iloc[0]
+            raise InputError(
+                f"{self.source}, line {first['line']}: {len(orphans):,} of {len(parts):,} exon/CDS/codon lines "
+                f"({describe_counts(feature_counts(orphans))}) name no transcript (no Parent or ID in GFF3, no "
+                f"transcript_id or gene_id in GTF, no name or transcriptId in GFF2), so they cannot be grouped "
+                f"into genes; the file has {found}. Use the annotation as the annotation tool wrote it "
+                "(GFF3 with ID/Parent, or GTF)"
+            )
+        has_transcripts = len(parts) or table["feature"].str.lower().isin(TRANSCRIPT_TYPES).any()
+        if not has_transcripts:
+            raise InputError(
+                f"{self.source}: no transcripts, exons or CDS among its features ({found}); gene models need "
+                "mRNA/transcript, exon or CDS lines. Choose the gene annotation of this genome, or open the "
+                "FASTA without one"
+            )
 
     def _check_parts_agree(self, parts: pd.DataFrame, transcripts: pd.DataFrame) -> None:
         expected = transcripts.loc[parts["transcript_id"], ["chrom", "strand"]].to_numpy()

@@ -517,6 +517,72 @@ def _add_generation_parsers(commands) -> None:
     generate.set_defaults(handler=_cmd_generate)
 
 
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from .distill import DistillationConfig, distill
+
+    config = DistillationConfig(
+        teacher=str(args.teacher),
+        output_dir=str(args.output_dir),
+        fasta=str(args.fasta),
+        held_out_chroms=tuple(args.held_out),
+        hidden_size=args.hidden_size,
+        dropout=args.dropout,
+        target_spacing=args.target_spacing,
+        target_time_limit_s=args.target_time_limit if args.target_time_limit > 0 else None,
+        agreement_windows=args.agreement_windows,
+        window=args.window,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        max_steps=args.max_steps,
+        time_limit_s=args.time_limit,
+        kl_weight=args.kl_weight,
+        ce_weight=args.ce_weight,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        compile=args.compile,
+        device=args.device,
+    )
+    summary = distill(config, log=lambda line: print(line, flush=True))
+    best = summary["best"]
+    print(f"best held-out accuracy {best['accuracy']:.4f}, {best['bits_per_base']:.4f} bits/base at step "
+          f"{best['step']}; one-pass model in {args.output_dir}")
+    return 0
+
+
+def _add_distill_parser(commands) -> None:
+    distill = commands.add_parser(
+        "distill", help="train a one-pass site model from a masked LM (distillation)",
+        description="Labels the training chromosomes with the teacher (one base in every --target-spacing "
+                    "masked at once in each window's central half, fwd/RC averaged), then trains a blind-spot "
+                    "one-pass model on KL to those targets plus cross-entropy on the true base. The held-out "
+                    "chromosomes are never trained on; the best held-out model is saved as a save_pretrained folder.")
+    distill.add_argument("--teacher", type=Path, required=True, help="a masked LM save_pretrained folder")
+    distill.add_argument("--output-dir", type=Path, required=True, help="the one-pass model is saved here")
+    distill.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
+    distill.add_argument("--held-out", nargs="+", default=list(HELD_OUT_CHROMS))
+    distill.add_argument("--hidden-size", type=int, default=256)
+    distill.add_argument("--dropout", type=float, default=0.1)
+    distill.add_argument("--target-spacing", type=int, default=32, help="bases between bases masked together")
+    distill.add_argument("--target-time-limit", type=float, default=90.0,
+                         help="seconds of teacher labelling (bases spread over the genome); 0 or less: all phases")
+    distill.add_argument("--agreement-windows", type=int, default=512,
+                         help="held-out windows on which the cheap targets are compared with exact single-site ones")
+    distill.add_argument("--window", type=int, default=2048, help="bases per training window")
+    distill.add_argument("--batch-size", type=int, default=64, help="windows a step")
+    distill.add_argument("--learning-rate", type=float, default=2e-3)
+    distill.add_argument("--warmup-steps", type=int, default=300)
+    distill.add_argument("--max-steps", type=int, default=20_000)
+    distill.add_argument("--time-limit", type=float, default=None, help="seconds of training; the schedule ends there")
+    distill.add_argument("--kl-weight", type=float, default=1.0)
+    distill.add_argument("--ce-weight", type=float, default=0.5)
+    distill.add_argument("--eval-every", type=int, default=500)
+    distill.add_argument("--seed", type=int, default=0)
+    distill.add_argument("--compile", action="store_true", help="torch.compile the student (CUDA)")
+    distill.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    distill.set_defaults(handler=_cmd_distill)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glm-explore", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -566,6 +632,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_embed_parser(commands)
     _add_scan_parsers(commands)
     _add_generation_parsers(commands)
+    _add_distill_parser(commands)
     return parser
 
 

@@ -7,19 +7,19 @@ Codons come from the spliced CDS of each transcript (so a codon split across an 
 junction is read whole), in the frame set by the cumulative CDS length on the
 transcript's strand after skipping the first CDS part's phase; internal GFF phases are
 not used (in the embedded U. maydis annotation a third of the internal minus-strand
-phases disagree with the spliced sequence). Amino acids follow Biopython's standard
-genetic code.
+phases disagree with the spliced sequence). Amino acids follow the standard genetic code
+(:mod:`glm_core.genetic_code`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from Bio.Data.CodonTable import standard_dna_table
 
 from glm_core.annotation import Annotation
+from glm_core.genetic_code import amino_acid_bytes
+from glm_core.genome import NUCLEOTIDES
 from glm_core.intervals import CoveringIntervals, position_keys, split_position_keys
-from glm_core.genome import NUCLEOTIDES, nucleotide_codes
 
 # Most severe first. Where a variant touches several transcripts the first one listed wins.
 CONSEQUENCES = [
@@ -53,22 +53,9 @@ CONSEQUENCE_COLUMNS = [
 ]
 
 
-def _codon_number(codon: str) -> int:
-    """0..63 for a codon of A/C/G/T, base 4 with the first base most significant."""
-    first, second, third = (NUCLEOTIDES.index(base) for base in codon)
-    return 16 * first + 4 * second + third
-
-
-# ASCII one-letter amino acid of each codon number, from Biopython's standard table.
-_AMINO_ACID_OF_CODON = np.full(64, ord("X"), dtype=np.uint8)
-for _codon, _amino_acid in standard_dna_table.forward_table.items():
-    _AMINO_ACID_OF_CODON[_codon_number(_codon)] = ord(_amino_acid)
-for _codon in standard_dna_table.stop_codons:
-    _AMINO_ACID_OF_CODON[_codon_number(_codon)] = ord("*")
 _COMPLEMENT_BYTE = np.arange(256, dtype=np.uint8)
 for _base, _partner in zip(b"ACGTN", b"TGCAN"):
     _COMPLEMENT_BYTE[_base] = _partner
-_FETCH_GAP = 100_000  # variants closer than this share one genome fetch
 
 
 def annotate_snvs(
@@ -182,7 +169,7 @@ def _checked_variants(genome, variants: pd.DataFrame):
     if same.any():
         row = int(np.flatnonzero(same)[0])
         raise ValueError(f"variant row {row}: ref and alt are both {chr(alleles['ref'][row])}; an SNV changes the base")
-    reference = _genome_bases(genome, chrom_codes, positions)
+    reference = np.frombuffer(genome.bases_at(chrom, positions).encode("ascii"), dtype=np.uint8)
     differs = reference != alleles["ref"]
     if differs.any():
         rows = np.flatnonzero(differs)
@@ -194,26 +181,6 @@ def _checked_variants(genome, variants: pd.DataFrame):
             "1-based); pos must be 0-based (VCF POS - 1) and ref on the + strand"
         )
     return chrom_codes, positions, alleles["ref"], alleles["alt"]
-
-
-def _genome_bases(genome, chrom_codes: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Upper-case genome base (ASCII byte) at each position, fetching nearby positions together."""
-    chroms = list(genome.chrom_sizes)
-    keys = position_keys(chrom_codes, positions)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    new_block = np.ones(len(order), dtype=bool)
-    new_block[1:] = (np.diff(sorted_keys) > _FETCH_GAP) | (chrom_codes[order][1:] != chrom_codes[order][:-1])
-    firsts = np.flatnonzero(new_block)
-    lasts = np.append(firsts[1:], len(order)) - 1
-    bases = np.empty(len(positions), dtype=np.uint8)
-    for first, last in zip(firsts, lasts):
-        members = order[first : last + 1]
-        chrom = chroms[chrom_codes[members[0]]]
-        start, end = int(positions[members[0]]), int(positions[members[-1]]) + 1
-        block = np.frombuffer(genome.fetch(chrom, start, end).upper().encode("ascii"), dtype=np.uint8)
-        bases[members] = block[positions[members] - start]
-    return bases
 
 
 def splice_intervals(annotation: Annotation) -> pd.DataFrame:
@@ -336,8 +303,26 @@ def _coding_consequences(annotation, genome, code_of, keys, alt):
     alt_base = np.where(minus, _COMPLEMENT_BYTE[alt[variant]], alt[variant])
     alt_codon = ref_codon.copy()
     alt_codon[np.arange(len(variant)), codon_position] = alt_base
-    ref_aa, alt_aa = _translate_codons(ref_codon), _translate_codons(alt_codon)
+    severity, ref_aa, alt_aa = _codon_severity(ref_codon, alt_codon, in_codon, codon_start)
+    # Per variant keep the most severe pair (ties: first transcript in genome order).
+    order = np.lexsort((transcript_row, severity, variant))
+    chosen = order[np.unique(variant[order], return_index=True)[1]]
+    target = variant[chosen]
+    result["severity"][target] = severity[chosen]
+    result["transcript_row"][target] = transcript_row[chosen]
+    result["in_codon"][target] = in_codon[chosen]
+    result["codon_position"][target] = codon_position[chosen] + 1
+    result["ref_codon"][target] = _codon_text(ref_codon[chosen])
+    result["alt_codon"][target] = _codon_text(alt_codon[chosen])
+    result["ref_aa"][target] = ref_aa[chosen].view("S1").astype(str)
+    result["alt_aa"][target] = alt_aa[chosen].view("S1").astype(str)
+    return result
 
+
+def _codon_severity(ref_codon: np.ndarray, alt_codon: np.ndarray, in_codon: np.ndarray, codon_start: np.ndarray):
+    """Severity rank of each (variant, CDS part) pair from its codons, shape=(n, 3) uint8, and the
+    ASCII amino acids; ``codon_start`` 0 marks the first codon (start_lost when it reads ATG)."""
+    ref_aa, alt_aa = amino_acid_bytes(ref_codon), amino_acid_bytes(alt_codon)
     first_codon = in_codon & (codon_start == 0)
     ref_is_atg = (ref_codon == np.frombuffer(b"ATG", dtype=np.uint8)).all(axis=1)
     star = ord("*")
@@ -358,26 +343,7 @@ def _coding_consequences(annotation, genome, code_of, keys, alt):
         ],
         default=SEVERITY["synonymous"],
     )
-    # Per variant keep the most severe pair (ties: first transcript in genome order).
-    order = np.lexsort((transcript_row, severity, variant))
-    chosen = order[np.unique(variant[order], return_index=True)[1]]
-    target = variant[chosen]
-    result["severity"][target] = severity[chosen]
-    result["transcript_row"][target] = transcript_row[chosen]
-    result["in_codon"][target] = in_codon[chosen]
-    result["codon_position"][target] = codon_position[chosen] + 1
-    result["ref_codon"][target] = _codon_text(ref_codon[chosen])
-    result["alt_codon"][target] = _codon_text(alt_codon[chosen])
-    result["ref_aa"][target] = ref_aa[chosen].view("S1").astype(str)
-    result["alt_aa"][target] = alt_aa[chosen].view("S1").astype(str)
-    return result
-
-
-def _translate_codons(codons: np.ndarray) -> np.ndarray:
-    """ASCII amino acid for each codon, shape=(n, 3) uint8 -> (n,) uint8; ``X`` if a base is not A/C/G/T."""
-    codes = nucleotide_codes(codons.tobytes().decode("ascii")).reshape(-1, 3).astype(np.int64)
-    index = (codes[:, 0] << 4) | (codes[:, 1] << 2) | codes[:, 2]
-    return np.where((codes >= 0).all(axis=1), _AMINO_ACID_OF_CODON[np.clip(index, 0, 63)], ord("X")).astype(np.uint8)
+    return severity, ref_aa, alt_aa
 
 
 def _codon_text(codons: np.ndarray) -> np.ndarray:

@@ -18,23 +18,20 @@ A, C, G, T in that column order, for the plus strand; LLRs are natural logarithm
 from __future__ import annotations
 
 import zlib
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .consequence import annotate_snvs
+from .errors import InputError
 from .genome import NUCLEOTIDES, Genome, nucleotide_codes
-from .scoring import SiteModel, information_content, snv_llr
+from .scoring import Progress, SiteModel, every_snv, information_content, site_probabilities_at
 
 if TYPE_CHECKING:
     from .annotation import Annotation
 
-Progress = Callable[[int, int], None]
-
 HELD_OUT_CHROMS: tuple[str, ...] = ("chr20", "chr21", "chr22", "chr23")
-
-# Scattered positions closer than this (plus the model's context) share one fetched sequence.
-JOIN_GAP = 10_000
 # Motif flanks: positions this many bases (inclusive) from the nearest motif base.
 DEFAULT_FLANK = (10, 30)
 # Consequence comparisons: (label, damaging classes); the negatives are always synonymous.
@@ -48,15 +45,12 @@ __all__ = [
     "HELD_OUT_CHROMS",
     "training_chroms",
     "sample_eval_positions",
-    "site_probabilities_at",
     "site_model_metrics",
-    "information_content",
     "held_out_transcripts",
     "motif_positions",
     "motif_information",
     "cds_snv_llrs",
     "consequence_summary",
-    "consequence_auroc",
 ]
 
 
@@ -70,7 +64,7 @@ def _check_chroms(genome: Genome, chroms: Iterable[str]) -> list[str]:
     chroms = list(chroms)
     missing = [chrom for chrom in chroms if chrom not in genome.chrom_sizes]
     if missing:
-        raise KeyError(
+        raise InputError(
             f"chromosomes {missing} are not in {genome.path.name} (it has {', '.join(list(genome.chrom_sizes)[:30])}); "
             "pass the held-out sequence names of this genome as chroms"
         )
@@ -106,86 +100,6 @@ def sample_eval_positions(
 
 
 # ---------------------------------------------------------------------------- scoring
-def _spans(sorted_positions: np.ndarray, flank: int, max_span: int) -> list[tuple[int, int]]:
-    """Split sorted positions into runs fetched together: a new run starts after a gap of more
-    than ``2 * flank + JOIN_GAP`` bases, or where a run would span more than ``max_span``.
-
-    Returns (first, last) index pairs, half-open, into ``sorted_positions``.
-    """
-    breaks = np.flatnonzero(np.diff(sorted_positions) > 2 * flank + JOIN_GAP) + 1
-    spans = []
-    for run in np.split(np.arange(len(sorted_positions)), breaks):
-        first = run[0]
-        while first <= run[-1]:
-            last = first + np.searchsorted(sorted_positions[first : run[-1] + 1], sorted_positions[first] + max_span)
-            spans.append((first, last))
-            first = last
-    return spans
-
-
-def site_probabilities_at(
-    model: SiteModel,
-    genome: Genome,
-    positions: pd.DataFrame,
-    *,
-    batch_size: int | None = None,
-    progress: Progress | None = None,
-    max_span: int = 1_000_000,
-) -> np.ndarray:
-    """P(base | context) at scattered genomic positions, plus strand.
-
-    Positions are grouped into runs; each run is fetched once with
-    ``model.context_flank`` bases either side (clipped at the chromosome ends) and
-    passed to ``model.sequence_site_probabilities``.
-
-    Parameters
-    ----------
-    positions : DataFrame with ``chrom`` and ``pos`` (0-based); other columns are ignored.
-    max_span : longest stretch of genome fetched for one call.
-
-    Returns
-    -------
-    np.ndarray, shape=(len(positions), 4), columns A, C, G, T, in the row order of ``positions``.
-    """
-    out = np.empty((len(positions), 4), dtype=np.float64)
-    if len(positions) == 0:
-        return out
-    flank = int(model.context_flank)
-    total = len(positions)
-    done = 0
-    chroms = positions["chrom"].to_numpy()
-    pos = positions["pos"].to_numpy(dtype=np.int64)
-    for chrom in pd.unique(chroms):
-        rows = np.flatnonzero(chroms == chrom)
-        order = rows[np.argsort(pos[rows], kind="stable")]
-        chrom_pos = pos[order]
-        length = genome.chrom_sizes.get(chrom)
-        if length is None:
-            raise KeyError(f"chromosome {chrom!r} of the positions table is not in {genome.path.name}")
-        if chrom_pos[0] < 0 or chrom_pos[-1] >= length:
-            raise ValueError(
-                f"positions on {chrom} must lie in 0..{length - 1} (0-based); got {chrom_pos[0]}..{chrom_pos[-1]}"
-            )
-        for first, last in _spans(chrom_pos, flank, max_span):
-            start = max(0, int(chrom_pos[first]) - flank)
-            end = min(length, int(chrom_pos[last - 1]) + flank + 1)
-            sequence = genome.fetch(chrom, start, end)
-            inner = None
-            if progress is not None:
-                offset = done
-
-                def inner(step_done: int, _step_total: int, offset: int = offset) -> None:
-                    progress(offset + step_done, total)
-
-            out[order[first:last]] = model.sequence_site_probabilities(
-                sequence, chrom_pos[first:last] - start, batch_size=batch_size, progress=inner
-            )
-            done += int(last - first)
-            if progress is not None:
-                progress(done, total)
-    return out
-
-
 def site_model_metrics(
     model: SiteModel,
     genome: Genome,
@@ -219,16 +133,9 @@ def site_model_metrics(
 
 
 def _reference_codes(genome: Genome, positions: pd.DataFrame) -> np.ndarray:
-    """Plus-strand reference codes (0..3, -1 for non-ACGT) of a positions table."""
-    codes = np.full(len(positions), -1, dtype=np.int64)
-    chroms = positions["chrom"].to_numpy()
-    pos = positions["pos"].to_numpy(dtype=np.int64)
-    for chrom in pd.unique(chroms):
-        rows = np.flatnonzero(chroms == chrom)
-        lo, hi = int(pos[rows].min()), int(pos[rows].max()) + 1
-        genome.check_interval(chrom, lo, hi)
-        codes[rows] = nucleotide_codes(genome.fetch(chrom, lo, hi))[pos[rows] - lo]
-    return codes
+    """Plus-strand reference codes (0..3, -1 for non-ACGT) of a ``chrom, pos`` table, shape=(n,)."""
+    bases = genome.bases_at(positions["chrom"].to_numpy(), positions["pos"].to_numpy(dtype=np.int64))
+    return nucleotide_codes(bases).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------- genes
@@ -265,7 +172,7 @@ def _resolve_transcripts(annotation: Annotation, transcripts, n_genes: int | Non
     known = set(annotation.transcripts["transcript_id"])
     unknown = [tid for tid in transcripts if tid not in known]
     if unknown:
-        raise KeyError(f"transcripts {unknown[:5]} are not in the annotation ({len(unknown)} unknown)")
+        raise InputError(f"transcripts {unknown[:5]} are not in the annotation ({len(unknown)} unknown)")
     return transcripts
 
 
@@ -425,8 +332,6 @@ def cds_snv_llrs(
     :func:`glm_core.consequence.annotate_snvs` adds (``consequence``, ``transcript_id``,
     ``gene``, ``codon_position`` ...). Positions whose reference is not A/C/G/T are left out.
     """
-    from .consequence import annotate_snvs
-
     transcripts = _resolve_transcripts(annotation, transcripts, n_genes, seed)
     segments = [annotation.cds(tid)[["chrom", "start", "end"]] for tid in transcripts]
     segments = [segment for segment in segments if len(segment)]
@@ -443,18 +348,7 @@ def cds_snv_llrs(
     keep = reference >= 0
     positions, reference = positions.loc[keep].reset_index(drop=True), reference[keep]
     probabilities = site_probabilities_at(model, genome, positions, batch_size=batch_size, progress=progress)
-    llr = snv_llr(probabilities, reference)
-    rows, alts = np.nonzero(np.arange(4)[None, :] != reference[:, None])
-    bases = np.array(list(NUCLEOTIDES))
-    variants = pd.DataFrame(
-        {
-            "chrom": positions["chrom"].to_numpy()[rows],
-            "pos": positions["pos"].to_numpy()[rows],
-            "ref": bases[reference[rows]],
-            "alt": bases[alts],
-            "llr": llr[rows, alts],
-        }
-    )
+    variants = every_snv(positions["chrom"].to_numpy(), positions["pos"].to_numpy(), reference, probabilities)
     return annotate_snvs(annotation, genome, variants)
 
 
@@ -507,137 +401,3 @@ def consequence_summary(snvs: pd.DataFrame) -> pd.DataFrame:
     table["n"] = table["n"].astype("int64")
     table["n_negative"] = table["n_negative"].astype("Int64")
     return table
-
-
-def consequence_auroc(
-    model: SiteModel,
-    genome: Genome,
-    annotation: Annotation,
-    transcripts: Sequence[str] | None = None,
-    *,
-    n_genes: int | None = 150,
-    seed: int = 0,
-    batch_size: int | None = None,
-    progress: Progress | None = None,
-) -> pd.DataFrame:
-    """Score every CDS SNV of held-out genes and summarise by consequence.
-
-    :func:`cds_snv_llrs` followed by :func:`consequence_summary`; see those for the
-    parameters and the returned columns. Keep the per-SNV table (call the two steps
-    yourself) to plot LLR by consequence or by codon position.
-    """
-    snvs = cds_snv_llrs(
-        model, genome, annotation, transcripts, n_genes=n_genes, seed=seed, batch_size=batch_size, progress=progress
-    )
-    return consequence_summary(snvs)
-
-
-# ---------------------------------------------------------------------------- sequence likelihood
-def sequence_pseudo_log_likelihood(
-    model: SiteModel,
-    sequences: Sequence[str],
-    *,
-    positions_per_sequence: int | None = None,
-    seed: int = 0,
-    batch_size: int | None = None,
-    progress: Progress | None = None,
-) -> np.ndarray:
-    """Pseudo-log-likelihood: mean log2 P(reference base | the rest) over each sequence, one position masked at a time.
-
-    Each sequence is scored alone, with no genomic flank, so that designed and natural
-    sequences see the same amount of context; a masked LM pads it to its window and averages
-    the forward and reverse-complement predictions
-    (:func:`glm_core.scoring.masked_site_probabilities`). Positions that are not A/C/G/T are
-    skipped.
-
-    Parameters
-    ----------
-    sequences : DNA strings.
-    positions_per_sequence : score this many positions drawn at random (without
-        replacement, ``seed``) instead of all of them: an unbiased estimate of the same mean
-        at a fraction of the cost (a masked LM runs two windows per position).
-    progress : ``progress(done, total)`` over scored positions.
-
-    Returns
-    -------
-    np.ndarray, shape=(len(sequences),), float64: bits per base, <= 0 (-2 is a uniform
-    guess over four bases); NaN for a sequence without A/C/G/T.
-    """
-    rng = np.random.default_rng(seed)
-    codes = [nucleotide_codes(sequence) for sequence in sequences]
-    chosen = []
-    for sequence_codes in codes:
-        valid = np.flatnonzero(sequence_codes >= 0)
-        if positions_per_sequence is not None and len(valid) > positions_per_sequence:
-            valid = np.sort(rng.choice(valid, positions_per_sequence, replace=False))
-        chosen.append(valid)
-    total = int(sum(len(positions) for positions in chosen))
-    scores = np.full(len(chosen), np.nan)
-    done = 0
-    for i, (sequence, positions) in enumerate(zip(sequences, chosen)):
-        if len(positions) == 0:
-            continue
-
-        def step(inner_done: int, inner_total: int, before: int = done) -> None:
-            if progress is not None:
-                progress(before + inner_done, total)
-
-        probabilities = model.sequence_site_probabilities(sequence, positions, batch_size=batch_size, progress=step)
-        reference = codes[i][positions].astype(np.int64)
-        p_reference = probabilities[np.arange(len(positions)), reference].astype(np.float64)
-        scores[i] = float(np.mean(np.log2(np.clip(p_reference, 1e-12, 1.0))))
-        done += len(positions)
-    return scores
-
-
-def dinucleotide_shuffle(sequence: str, rng: np.random.Generator | int | None = None) -> str:
-    """A random sequence with exactly the dinucleotide counts of ``sequence``, same first and last letter.
-
-    Altschul & Erickson's shuffle, drawn uniformly by the Euler-path method (Kandel et al.
-    1996): letters are vertices and the overlapping dinucleotides are edges, so ``sequence``
-    is an Eulerian walk. A random "last exit" per letter is drawn until the last exits form a
-    tree towards the final letter (otherwise a walk could strand before using every edge);
-    the other exits of each letter are put in random order, and walking from the first letter
-    spells out the shuffled sequence. Letters are taken as they are (case matters).
-    """
-    from itertools import pairwise
-
-    rng = np.random.default_rng(rng)
-    if len(sequence) < 3:
-        return sequence
-    first, final = sequence[0], sequence[-1]
-    exits: dict[str, list[str]] = {}
-    for here, there in pairwise(sequence):
-        exits.setdefault(here, []).append(there)
-
-    def reaches_final(letter: str, last_exit: dict[str, str]) -> bool:
-        seen = set()
-        while letter != final:
-            if letter in seen:
-                return False
-            seen.add(letter)
-            letter = last_exit[letter]
-        return True
-
-    while True:
-        last_index = {letter: int(rng.integers(len(edges))) for letter, edges in exits.items() if letter != final}
-        last_exit = {letter: exits[letter][i] for letter, i in last_index.items()}
-        if all(reaches_final(letter, last_exit) for letter in last_exit):
-            break
-    order = {}
-    for letter, edges in exits.items():
-        if letter == final:
-            order[letter] = [edges[i] for i in rng.permutation(len(edges))]
-            continue
-        others = edges[:last_index[letter]] + edges[last_index[letter] + 1:]
-        order[letter] = [others[i] for i in rng.permutation(len(others))] + [last_exit[letter]]
-    position = dict.fromkeys(order, 0)
-    letters = [first]
-    for _ in range(len(sequence) - 1):
-        here = letters[-1]
-        letters.append(order[here][position[here]])
-        position[here] += 1
-    return "".join(letters)
-
-
-__all__ += ["sequence_pseudo_log_likelihood", "dinucleotide_shuffle"]

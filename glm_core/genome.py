@@ -19,15 +19,18 @@ anything that is not an unambiguous base.
 
 from __future__ import annotations
 
-import gzip
 import re
-import zlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyfaidx
+
+from .errors import InputError
+from .fasta_index import PreparedFasta, prepare_fasta
+from .file_formats import is_gzip  # noqa: F401  (glm_core.embedding imports it from here)
 
 NUCLEOTIDES = "ACGT"
 IUPAC_CODES = frozenset("ACGTUNRYSWKMBDHV")
@@ -36,6 +39,8 @@ _CODE_OF_BYTE = np.full(256, -1, dtype=np.int8)
 for _code, _base in enumerate(NUCLEOTIDES):
     _CODE_OF_BYTE[ord(_base)] = _code
     _CODE_OF_BYTE[ord(_base.lower())] = _code
+
+_BASES_AT_GAP = 100_000  # scattered positions closer than this share one fetch (Genome.bases_at)
 
 EMBEDDED_GENOME_DIR = Path(__file__).resolve().parent.parent / "assets" / "genomes" / "umaydis"
 EMBEDDED_FASTA = EMBEDDED_GENOME_DIR / "umaydis.fa.gz"
@@ -118,65 +123,32 @@ def format_region(chrom: str, start: int, end: int) -> str:
 
 
 class Genome:
-    """A FASTA genome (plain, gzip or bgzip) with random access.
+    """A FASTA genome (plain, gzip or bgzip, or the ``##FASTA`` part of a GFF3) with random access.
 
-    bgzip files with a ``.fai`` (and ``.gzi``) index are read in place; a plain-gzip file
-    is decompressed once into a cache folder beside it (or ``cache_dir``) because gzip
-    has no random access.
+    Opening checks the whole file (see :mod:`glm_core.fasta_index`) and builds its index in
+    the cache, once per version of the file; nothing is written beside the user's file. A
+    plain-gzip file or a GFF3's sequences are copied into the cache first (keyed by content
+    hash), because pyfaidx cannot seek in them.
 
     Parameters
     ----------
-    path : path to the FASTA file.
-    cache_dir : where to put a decompressed copy of a plain-gzip FASTA.
+    path : path to the FASTA file (or a GFF3 with a ``##FASTA`` section).
+    cache_dir : where the index and any copy go; default :func:`glm_core.fasta_index.default_cache_dir`.
+
+    Attributes
+    ----------
+    chrom_sizes : sequence name -> length, in file order.
+    source_format : ``fasta`` or ``gff3`` (the file also holds the annotation).
+    warnings : sentences for the user, e.g. a stale ``.fai`` found beside the file.
     """
 
     def __init__(self, path: str | Path, cache_dir: str | Path | None = None):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise FileNotFoundError(f"FASTA file not found: {self.path}")
-        readable = self._random_access_path(self.path, Path(cache_dir) if cache_dir else None)
-        _check_fasta_text(readable, display_name=self.path)
-        try:
-            self._fasta = pyfaidx.Fasta(
-                str(readable), sequence_always_upper=False, as_raw=True, rebuild=False, build_index=True
-            )
-        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as error:
-            raise ValueError(f"{self.path}: not a readable FASTA file ({error})") from error
+        prepared = prepare_fasta(self.path, cache_dir)
+        self.source_format = prepared.source_format
+        self.warnings = list(prepared.warnings)
+        self._fasta = _open_indexed(self.path, prepared)
         self.chrom_sizes: dict[str, int] = {name: len(self._fasta[name]) for name in self._fasta.keys()}
-        if not self.chrom_sizes:
-            raise ValueError(f"{self.path}: no sequences found; is this a FASTA file?")
-        empty = [name for name, length in self.chrom_sizes.items() if length == 0]
-        if empty:
-            raise ValueError(
-                f"{self.path}, line {_header_line(readable, empty[0])}: sequence {empty[0]!r} has no bases "
-                f"({len(empty)} empty records); the file may be truncated, otherwise remove the empty records"
-            )
-
-    @staticmethod
-    def _random_access_path(path: Path, cache_dir: Path | None) -> Path:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
-        if magic[:2] != b"\x1f\x8b":
-            return path
-        if magic[3] & 0x04:  # FEXTRA set: bgzip writes its block sizes there
-            return path
-        target_dir = cache_dir or path.parent
-        target_dir.mkdir(parents=True, exist_ok=True)
-        plain = target_dir / (path.name[: -len(".gz")] if path.name.endswith(".gz") else path.name + ".fa")
-        if not plain.exists() or plain.stat().st_mtime < path.stat().st_mtime:
-            tmp = plain.with_suffix(plain.suffix + ".part")
-            try:
-                with gzip.open(path, "rb") as fin, open(tmp, "wb") as fout:
-                    while chunk := fin.read(1 << 20):
-                        fout.write(chunk)
-            except (EOFError, OSError, zlib.error) as error:
-                tmp.unlink(missing_ok=True)
-                raise ValueError(
-                    f"{path}, line {_lines_before_gzip_error(path) + 1:,}: the compressed data break off there "
-                    f"({error}); the file is truncated or corrupt: download or copy it again"
-                ) from error
-            tmp.replace(plain)
-        return plain
 
     @property
     def chroms(self) -> list[str]:
@@ -219,67 +191,60 @@ class Genome:
     def fetch_region(self, region: Region) -> str:
         return self.fetch(region.chrom, region.start, region.end, region.strand)
 
+    def bases_at(self, chroms, positions) -> str:
+        """The upper-case plus-strand base at each of scattered 0-based positions.
+
+        Parameters
+        ----------
+        chroms : sequence name of each position, shape=(n,) (or one name for all).
+        positions : 0-based positions, shape=(n,).
+
+        Returns
+        -------
+        str of length n, one base per position in the order given (``N`` and IUPAC codes as
+        stored, upper-cased). Positions close together are read with one fetch.
+
+        Raises ``KeyError`` for an unknown chromosome and ``ValueError`` for a position
+        outside its chromosome, naming both.
+        """
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        chroms = np.full(len(positions), chroms, dtype=object) if isinstance(chroms, str) else np.asarray(chroms)
+        if len(chroms) != len(positions):
+            raise ValueError(f"bases_at needs one chromosome per position; got {len(chroms)} and {len(positions)}")
+        bases = np.empty(len(positions), dtype=np.uint8)
+        for chrom in pd.unique(chroms):
+            rows = np.flatnonzero(chroms == chrom)
+            order = rows[np.argsort(positions[rows], kind="stable")]
+            sorted_positions = positions[order]
+            chrom = str(chrom)
+            self.check_interval(chrom, int(sorted_positions[0]), int(sorted_positions[-1]) + 1)
+            breaks = np.flatnonzero(np.diff(sorted_positions) > _BASES_AT_GAP) + 1
+            for block in np.split(np.arange(len(order)), breaks):
+                start, end = int(sorted_positions[block[0]]), int(sorted_positions[block[-1]]) + 1
+                text = self.fetch(chrom, start, end).upper().encode("ascii")
+                bases[order[block]] = np.frombuffer(text, dtype=np.uint8)[sorted_positions[block] - start]
+        return bases.tobytes().decode("ascii")
+
     def soft_mask(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Boolean array, True where the base is lower case (soft-masked), for ``[start, end)``."""
         sequence = self.fetch(chrom, start, end)
         return np.frombuffer(sequence.encode("ascii"), dtype=np.uint8) >= ord("a")
 
 
-def _check_fasta_text(path: Path, display_name: Path) -> None:
-    """Reject files that are not FASTA, and bad lines, with the file and line number.
-
-    Only the first megabyte is inspected line by line; pyfaidx's indexer checks the rest
-    (ragged line lengths, truncated records).
-    """
-    opener = gzip.open if is_gzip(path) else open
-    with opener(path, "rt", errors="replace") as handle:
-        first = handle.readline()
-        if not first.startswith(">"):
-            raise ValueError(f"{display_name}, line 1: a FASTA file must start with '>name'; got {first[:40]!r}")
-        read = len(first)
-        for number, line in enumerate(handle, start=2):
-            read += len(line)
-            if read > 1 << 20:
-                break
-            text = line.strip()
-            if not text or text.startswith(">"):
-                continue
-            bad = set(text.upper()) - IUPAC_CODES - {"-", "*"}
-            if bad:
-                raise ValueError(
-                    f"{display_name}, line {number}: characters {''.join(sorted(bad))!r} are not nucleotides"
-                )
-
-
-def _header_line(path: Path, name: str) -> int | str:
-    """1-based line number of the header ``>name ...`` in a FASTA file ('?' if not found)."""
-    opener = gzip.open if is_gzip(path) else open
-    with opener(path, "rt", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.startswith(">") and line[1:].split(maxsplit=1)[:1] == [name]:
-                return number
-    return "?"
-
-
-def _lines_before_gzip_error(path: Path) -> int:
-    """How many whole lines of a damaged gzip file decompress before the damage."""
-    complete = 0
-    decompressor = zlib.decompressobj(wbits=31)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 16):
-            while chunk:
-                try:
-                    complete += decompressor.decompress(chunk).count(b"\n")
-                except zlib.error:
-                    return complete
-                # A gzip file may hold several members one after another.
-                chunk = decompressor.unused_data if decompressor.eof else b""
-                if decompressor.eof:
-                    decompressor = zlib.decompressobj(wbits=31)
-    return complete
-
-
-def is_gzip(path: Path) -> bool:
-    """Whether the file starts with the gzip magic bytes (plain and BGZF files alike)."""
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
+def _open_indexed(path: Path, prepared: PreparedFasta) -> pyfaidx.Fasta:
+    """pyfaidx on the prepared file and its index in the cache; it builds and writes nothing."""
+    try:
+        with warnings.catch_warnings():
+            # The cache's manifest (file size and mtime), not pyfaidx's mtime comparison, says the index is fresh.
+            warnings.filterwarnings("ignore", message="Index file .* is older than", category=RuntimeWarning)
+            return pyfaidx.Fasta(
+                str(prepared.readable),
+                indexname=str(prepared.fai),
+                gzi_indexname=str(prepared.gzi) if prepared.gzi else None,
+                sequence_always_upper=False,
+                as_raw=True,
+                rebuild=False,
+                build_index=False,
+            )
+    except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as error:
+        raise InputError(f"{path}: not a readable FASTA file ({error})") from error

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .genome import is_gzip
+from . import file_formats
+from .file_formats import open_text, sniff_format
 
 FEATURE_COLUMNS = [
     "chrom",
@@ -72,16 +73,18 @@ _GTF_ATTRIBUTE = re.compile(r'\s*([^\s";]+)\s+(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))\
 
 
 def read_annotation(path: str | Path, format: str | None = None) -> pd.DataFrame:
-    """Read a GFF3 or GTF file (plain or gzip) into one row a feature.
+    """Read a GFF3, GTF or GFF2 file (plain or gzip) into one row a feature.
 
-    Reading stops at a ``##FASTA`` section (GFF3 with embedded sequences). Comment and
-    blank lines are skipped.
+    Reading stops at a ``##FASTA`` section (GFF3 with embedded sequences, as Prokka
+    writes). Comment and blank lines are skipped.
 
     Parameters
     ----------
-    path : the ``.gff3``/``.gff``/``.gtf`` file, optionally ``.gz``.
-    format : ``"gff3"``, ``"gtf"`` or None to tell from the attribute syntax
-        (``key=value`` is GFF3, ``key "value";`` is GTF).
+    path : the annotation file, optionally gzip; its name does not matter.
+    format : ``"gff3"``, ``"gtf"``, ``"gff2"`` or None to tell from the content with
+        :func:`glm_core.file_formats.sniff_format` (``key=value`` attributes are GFF3,
+        ``key "value";`` with ``gene_id``/``transcript_id`` GTF, without them GFF2 as in JGI
+        gene catalogues: ``name "..."; transcriptId N; proteinId N``).
 
     Returns
     -------
@@ -94,30 +97,38 @@ def read_annotation(path: str | Path, format: str | None = None) -> pd.DataFrame
     * ``phase`` : Int64 0/1/2, NA for ``.``;
     * ``id`` : GFF3 ``ID``; GTF ``transcript_id`` on transcript lines, ``gene_id`` on gene lines;
     * ``parent`` : first GFF3 ``Parent``; GTF ``gene_id`` for transcripts, ``transcript_id`` for
-      exons, CDS and the like. A feature with several parents (an exon shared by two
-      transcripts) appears once per parent, with the same ``line``;
-    * ``name`` : GFF3 ``Name`` (else ``gene_name``), GTF ``gene_name`` (else ``transcript_name``);
+      exons, CDS and the like; GFF2 (JGI) the ``transcriptId`` of the line, or of the other
+      lines with its ``name`` (CDS and codon lines carry only ``proteinId``). A feature with
+      several parents (an exon shared by two transcripts) appears once per parent, with the
+      same ``line``;
+    * ``name`` : GFF3 ``Name`` (else ``gene_name``), GTF ``gene_name`` (else ``transcript_name``),
+      GFF2 ``name``;
     * ``description`` : GFF3 ``description``, ``Note`` or ``product``, URL-decoded (``+`` and
       ``%20`` become spaces);
-    * ``gene_id`` : the ``gene_id`` attribute where present (always in GTF), else NA;
+    * ``gene_id`` : the ``gene_id`` attribute where present (always in GTF; GFF2: ``name``), else NA;
     * ``line`` : 1-based line number in the (decompressed) file.
 
     Raises
     ------
     FileNotFoundError if the file is missing; InputError (a ValueError) naming the file and
     line for a wrong column count, non-integer coordinates, end < start, a strand other than
-    ``+ - .``, ``.`` strand on a transcript part, or a phase other than ``0 1 2 .``.
+    ``+ - .``, ``.`` strand on a transcript part, a phase other than ``0 1 2 .``, one ``ID``
+    on two sequences; InputError for a FASTA or unknown file and for a file without features.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"annotation file not found: {path}")
-    rows, line_numbers = _feature_lines(path)
     if format is None:
-        format = _detect_format(path, rows)
-    if format not in ("gff3", "gtf"):
-        raise InputError(f"format must be 'gff3', 'gtf' or None (detect); got {format!r}")
+        format = _sniffed_annotation_format(path)
+    if format not in file_formats.ANNOTATION_FORMATS:
+        raise InputError(f"format must be 'gff3', 'gtf', 'gff2' or None (detect); got {format!r}")
+    rows, line_numbers, lines_read = _feature_lines(path)
     if not rows:
-        return pd.DataFrame({column: pd.Series(dtype=_empty_dtype(column)) for column in FEATURE_COLUMNS})
+        raise InputError(
+            f"{path}: no annotation features in its {lines_read:,} lines (only comments or blank lines"
+            f"{' before ##FASTA' if fasta_section_line(path) else ''}); choose the file with the genes, "
+            "or open the FASTA without an annotation"
+        )
 
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS)
     line = np.asarray(line_numbers, dtype=np.int64)
@@ -140,11 +151,108 @@ def read_annotation(path: str | Path, format: str | None = None) -> pd.DataFrame
             "line": line,
         }
     )
+    if format == file_formats.GFF2:
+        table = _gff2_transcripts(table, feature_type)
+    _check_ids_on_one_sequence(table, path)
     # Several parents: one row each, so that shared exons belong to every transcript.
     table = table.explode("parent", ignore_index=True)
     for column in ("chrom", "source", "feature", "strand", "id", "parent", "name", "description", "gene_id"):
         table[column] = table[column].astype("str")
-    return table
+    return table[FEATURE_COLUMNS]
+
+
+def empty_feature_table() -> pd.DataFrame:
+    """A feature table with :data:`FEATURE_COLUMNS` and no rows (a genome without annotation)."""
+    return pd.DataFrame({column: pd.Series(dtype=_empty_dtype(column)) for column in FEATURE_COLUMNS})
+
+
+def feature_counts(features: pd.DataFrame) -> pd.Series:
+    """Lines per feature type (file order of first appearance), e.g. ``{"CDS": 28000, "exon": 28000}``."""
+    lines = features.drop_duplicates("line") if "line" in features else features
+    return lines["feature"].value_counts(sort=False).rename("lines")
+
+
+def describe_counts(counts: pd.Series, limit: int = 8) -> str:
+    """``"28,000 CDS, 27,990 exon, ..."`` for messages."""
+    shown = [f"{int(n):,} {feature}" for feature, n in counts.sort_values(ascending=False).head(limit).items()]
+    return ", ".join(shown) + (f" and {len(counts) - limit} more types" if len(counts) > limit else "")
+
+
+def fasta_section_line(path: str | Path) -> int | None:
+    """1-based line of the ``##FASTA`` line (or of a ``>`` header ending the features) in a GFF3; None if none."""
+    with open_text(path) as handle:
+        for number, text in enumerate(handle, start=1):
+            if text.startswith("##FASTA") or text.startswith(">"):
+                return number
+    return None
+
+
+def write_fasta_section(path: str | Path, target: str | Path) -> int:
+    """Copy the sequences after a GFF3's ``##FASTA`` line to ``target`` (written atomically).
+
+    Returns the number of lines before the first copied one, so that line ``n`` of ``target``
+    is line ``n + offset`` of ``path``. Raises InputError if the file has no FASTA section.
+    """
+    path, target = Path(path), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    offset = None
+    opener = gzip.open if file_formats.is_gzip(path) else open
+    with opener(path, "rb") as source, open(partial, "wb") as copy:
+        for number, text in enumerate(source):
+            if text.startswith(b"##FASTA") or text.startswith(b">"):
+                offset = number + 1 if text.startswith(b"##FASTA") else number
+                if text.startswith(b">"):
+                    copy.write(text)
+                break
+        while offset is not None and (chunk := source.read(1 << 20)):
+            copy.write(chunk)
+    if offset is None:
+        partial.unlink()
+        raise InputError(
+            f"{path}: no ##FASTA section, so this annotation holds no sequences; choose the FASTA file as the genome"
+        )
+    partial.replace(target)
+    return offset
+
+
+def _sniffed_annotation_format(path: Path) -> str:
+    """The annotation format of ``path`` from its content; InputError for FASTA and unknown files."""
+    kind = sniff_format(path)
+    if kind in file_formats.ANNOTATION_FORMATS:
+        return kind
+    if file_formats.other_compression(path):
+        raise InputError(
+            f"{path} is compressed with {file_formats.other_compression(path)}; decompress it, or recompress it "
+            "with gzip or bgzip"
+        )
+    if kind == file_formats.EMPTY:
+        raise InputError(f"{path}: the file is empty; choose the annotation (GFF3, GTF or GFF2) of this genome")
+    if kind == file_formats.FASTA:
+        raise InputError(
+            f"{path} is a FASTA file (it starts with '>'), not an annotation; choose it as the genome, "
+            "and a GFF3/GTF file as the annotation (or none)"
+        )
+    first = next((line for line in file_formats.head_lines(path, 20) if line.strip()), "")
+    raise InputError(
+        f"{path}: not a GFF3, GTF or GFF2 annotation (it starts with {first[:60]!r}); annotation lines "
+        "have 9 tab-separated columns: seqid source type start end score strand phase attributes"
+    )
+
+
+def _check_ids_on_one_sequence(table: pd.DataFrame, path: Path) -> None:
+    """A GFF3 ID names one feature; the lines of a multi-line feature (a CDS in parts) share a sequence."""
+    with_id = table.loc[table["id"].notna(), ["id", "chrom", "line"]]
+    sequences = with_id.groupby("id", sort=False)["chrom"].nunique()
+    clashing = sequences.index[sequences > 1]
+    if len(clashing):
+        rows = with_id[with_id["id"] == clashing[0]].drop_duplicates("chrom")
+        first, second = rows.iloc[0], rows.iloc[1]
+        raise InputError(
+            f"{path}, lines {first['line']} and {second['line']}: ID {clashing[0]!r} is used on {first['chrom']} "
+            f"and on {second['chrom']} ({len(clashing)} IDs used on several sequences); an ID names one "
+            "feature, so give each its own ID (reading on would merge them and lose one)"
+        )
 
 
 class _LineCheck:
@@ -220,24 +328,61 @@ def _scores(raw: pd.DataFrame, fail: _LineCheck) -> pd.Series:
 
 
 def _attribute_columns(attributes: pd.Series, feature_type: np.ndarray, format: str) -> dict[str, list]:
-    """Column 9 parsed into the ``id, parent, name, description, gene_id`` columns (``parent`` a list)."""
-    parse = _gtf_attributes if format == "gtf" else _gff3_attributes
+    """Column 9 parsed into the ``id, parent, name, description, gene_id`` columns (``parent`` a list).
+
+    GFF2 adds ``_transcript`` and ``_protein`` (its ``transcriptId``/``proteinId``), which
+    :func:`_gff2_transcripts` turns into parents.
+    """
+    parse = {"gtf": _gtf_attributes, "gff2": _gff2_attributes}.get(format, _gff3_attributes)
     parsed = [parse(text, feature) for text, feature in zip(attributes, feature_type)]
-    return {
-        column: [fields[i] for fields in parsed]
-        for i, column in enumerate(("id", "parent", "name", "description", "gene_id"))
-    }
+    columns = ["id", "parent", "name", "description", "gene_id"]
+    if format == "gff2":
+        columns += ["_transcript", "_protein"]
+    return {column: [fields[i] for fields in parsed] for i, column in enumerate(columns)}
 
 
-def _feature_lines(path: Path) -> tuple[list[list[str]], list[int]]:
-    """The 9 tab-separated fields of every feature line, and its 1-based line number.
+def _gff2_transcripts(table: pd.DataFrame, feature_type: np.ndarray) -> pd.DataFrame:
+    """Parents of GFF2 (JGI) lines: a transcript per ``transcriptId``, grouped by gene ``name``.
+
+    JGI puts ``transcriptId`` on exon lines and only ``proteinId`` on CDS and codon lines, all
+    sharing the model's ``name``. A line without ``transcriptId`` joins the one transcript of its
+    name; where a name has several, the transcript whose ID equals its ``proteinId``; failing
+    both, a transcript named after the gene.
+    """
+    table = table.copy()
+    known = table.loc[table["_transcript"].notna(), ["gene_id", "_transcript"]].drop_duplicates()
+    per_gene = known.groupby("gene_id", sort=False)["_transcript"]
+    only = per_gene.first()[per_gene.nunique() == 1]
+    transcript = table["_transcript"].copy()
+    missing = transcript.isna() & table["gene_id"].notna()
+    transcript[missing] = table.loc[missing, "gene_id"].map(only)
+    pairs = set(zip(known["gene_id"], known["_transcript"]))
+    by_protein = [
+        protein if (gene, protein) in pairs else None
+        for gene, protein in zip(table["gene_id"], table["_protein"])
+    ]
+    still = transcript.isna() & table["gene_id"].notna()
+    transcript[still] = pd.Series(by_protein, index=table.index, dtype=object)[still]
+    still = transcript.isna() & table["gene_id"].notna()
+    transcript[still] = table.loc[still, "gene_id"]
+    is_transcript_line = np.isin(feature_type, list(TRANSCRIPT_TYPES))
+    table["id"] = np.where(is_transcript_line, transcript, None)
+    table["parent"] = [
+        [gene] if is_line else [parent]
+        for gene, parent, is_line in zip(table["gene_id"], transcript, is_transcript_line)
+    ]
+    return table.drop(columns=["_transcript", "_protein"])
+
+
+def _feature_lines(path: Path) -> tuple[list[list[str]], list[int], int]:
+    """The 9 tab-separated fields of every feature line, its 1-based line number, and the lines read.
 
     Stops at a ``##FASTA`` section or a FASTA header; skips blank and ``#`` lines.
     """
-    opener = gzip.open if is_gzip(path) else open
     rows: list[list[str]] = []
     line_numbers: list[int] = []
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+    number = 0
+    with open_text(path) as handle:
         for number, text in enumerate(handle, start=1):
             if text.startswith("##FASTA") or text.startswith(">"):
                 break
@@ -252,19 +397,7 @@ def _feature_lines(path: Path) -> tuple[list[list[str]], list[int]]:
                 )
             rows.append(fields)
             line_numbers.append(number)
-    return rows, line_numbers
-
-
-def _detect_format(path: Path, rows: list[list[str]]) -> str:
-    """``gtf`` or ``gff3`` from the first non-empty attribute column (``key "value";`` is GTF),
-    else from the file extension."""
-    for fields in rows[:100]:
-        attributes = fields[8].strip()
-        if attributes in ("", "."):
-            continue
-        return "gtf" if _GTF_ATTRIBUTE.match(attributes) and "=" not in attributes.split(";")[0] else "gff3"
-    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    return "gtf" if suffixes and suffixes[-1] == ".gtf" else "gff3"
+    return rows, line_numbers, number
 
 
 def _empty_dtype(column: str):
@@ -308,3 +441,25 @@ def _gtf_attributes(text: str, feature_type: str):
         identifier, parent = None, transcript_id or gene_id
     description = next((values[k] for k in _DESCRIPTION_KEYS if k in values), None)
     return identifier, [parent], values.get("gene_name", values.get("transcript_name")), description, gene_id
+
+
+def _key_value_pairs(text: str) -> dict[str, str]:
+    """``key "value"; key value;`` (GTF/GFF2 column 9) as a dict; the first of repeated keys wins."""
+    values: dict[str, str] = {}
+    for match in _GTF_ATTRIBUTE.finditer(text):
+        values.setdefault(match.group(1), match.group(2) if match.group(2) is not None else match.group(3))
+    return values
+
+
+def _gff2_attributes(text: str, feature_type: str):
+    """``(id, [parent], name, description, gene_id, transcript, protein)`` from a GFF2 (JGI) column 9.
+
+    The gene is ``gene_id``, else ``name``; ``id`` and ``parent`` are set by :func:`_gff2_transcripts`.
+    """
+    values = _key_value_pairs(text)
+    name = values.get("name", values.get("gene_name"))
+    gene = values.get("gene_id", name)
+    transcript = values.get("transcript_id", values.get("transcriptId"))
+    protein = values.get("protein_id", values.get("proteinId"))
+    description = next((values[k] for k in _DESCRIPTION_KEYS if k in values), None)
+    return None, [None], name, description, gene, transcript, protein

@@ -31,13 +31,13 @@ G=2, T=3). The count table of half-width ``j`` has shape ``(4 ** (2 * j), 4)``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
+from .errors import InputError
 from .genome import Genome, nucleotide_codes
-
-Progress = Callable[[int, int], None]
+from .scoring import Progress
 
 PSEUDOCOUNT = 0.5
 FORMAT_VERSION = 1
@@ -103,7 +103,7 @@ def _window_counts(codes: np.ndarray, half_width: int) -> np.ndarray:
 
 
 class KmerModel:
-    """Bidirectional k-mer count model with add-1/2 smoothing; implements ``SiteModel``.
+    """Bidirectional k-mer count model with add-1/2 smoothing; a ``SiteModel`` of kind "k-mer".
 
     Build one with :meth:`fit` or :meth:`load`.
 
@@ -128,6 +128,7 @@ class KmerModel:
         self.training_chroms = tuple(training_chroms)
         self.genome_name = genome_name
         self.name = "unigram" if self.k == 0 else f"k-mer (k={self.k})"
+        self.kind = "k-mer"
         self.context_flank = self.k
         self._probabilities = [
             ((table + PSEUDOCOUNT) / (table.sum(axis=1, keepdims=True) + 4 * PSEUDOCOUNT)) for table in self.counts
@@ -159,7 +160,7 @@ class KmerModel:
         chroms = list(chroms)
         missing = [chrom for chrom in chroms if chrom not in genome.chrom_sizes]
         if missing:
-            raise KeyError(f"chromosomes {missing} are not in {genome.path.name}; it has {list(genome.chrom_sizes)}")
+            raise InputError(f"chromosomes {missing} are not in {genome.path.name}; it has {list(genome.chrom_sizes)}")
         if not chroms:
             raise ValueError("no training chromosomes given; pass at least one sequence name to count on")
         forward = [np.zeros((4 ** (2 * j), 4), dtype=np.int64) for j in range(k + 1)]

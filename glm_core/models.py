@@ -19,7 +19,22 @@ import numpy as np
 import pandas as pd
 import torch
 
-NUCLEOTIDES = "ACGT"
+from .genome import NUCLEOTIDES
+from .scoring import COMPLEMENT_COLUMNS, Progress, default_batch_size, masked_site_probabilities
+
+__all__ = [
+    "BUNDLED_MLM",
+    "MaskedLM",
+    "build_tokenizer",
+    "complement_token_table",
+    "default_batch_size",
+    "discover_models",
+    "encoder_and_head",
+    "load_masked_lm",
+    "resolve_device",
+    "trust_remote_code_from_env",
+]
+
 SPECIAL_TOKENS = ("[PAD]", "[MASK]", "[UNK]")
 GPN_VOCABULARY = (*SPECIAL_TOKENS, "a", "c", "g", "t")
 
@@ -57,9 +72,29 @@ def build_tokenizer():
     )
 
 
+def complement_token_table(nucleotide_ids: np.ndarray, vocab_size: int, device: torch.device) -> torch.Tensor:
+    """Token id -> id of the complementary base (A<->T, C<->G); special tokens map to themselves.
+
+    ``nucleotide_ids``: token ids of A, C, G, T, shape=(4,). Returns int64, shape=(vocab_size,).
+    """
+    table = np.arange(vocab_size)
+    table[nucleotide_ids] = np.asarray(nucleotide_ids)[COMPLEMENT_COLUMNS]
+    return torch.from_numpy(table).to(device)
+
+
+def encoder_and_head(net: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """GPN's encoder (``.model``) and MLM head (``.cls``) of a ``GPNForMaskedLM``, for training
+    that runs the head only at the masked positions."""
+    return net.model, net.cls
+
+
 @dataclass
 class MaskedLM:
-    """A loaded masked LM and what is needed to feed it raw DNA.
+    """A loaded masked LM and what is needed to feed it raw DNA; a ``SiteModel`` of kind "masked".
+
+    This wrapper is the one place that knows the layout of the ``transformers`` model (GPN's
+    encoder ``.model`` and MLM head ``.cls``); other modules call :meth:`nucleotide_log_probs`,
+    :meth:`hidden_states` and :meth:`reverse_complement_ids`.
 
     Attributes
     ----------
@@ -82,6 +117,8 @@ class MaskedLM:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     context: int = 512
 
+    kind = "masked"
+
     @property
     def context_flank(self) -> int:
         return self.context // 2
@@ -90,9 +127,51 @@ class MaskedLM:
         """DNA text -> token ids, shape=(len(sequence),), dtype=int64."""
         return self.byte_to_id[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
 
-    def sequence_site_probabilities(self, sequence, positions, *, batch_size=None, progress=None):
-        from .scoring import masked_site_probabilities
+    @property
+    def complement_ids(self) -> torch.Tensor:
+        """Token id -> id of the complementary base, on ``device``, shape=(vocab_size,)."""
+        return complement_token_table(self.nucleotide_ids, self.vocab_size, self.device)
 
+    def reverse_complement_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token windows, shape=(batch, length) -> their reverse complements, same shape."""
+        return self.complement_ids[ids].flip(1)
+
+    def nucleotide_log_probs(self, windows: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """log P over A,C,G,T at the given offsets of each window, float32.
+
+        ``windows``: token ids, shape=(batch, length). ``offsets``: 0-based, shape=(batch,)
+        for one offset a window -> returns shape=(batch, 4); or shape=(batch, k) for k
+        offsets a window (e.g. several bases masked at once) -> returns shape=(batch, k, 4).
+        """
+        net = self.model
+        nucleotide_ids = torch.as_tensor(self.nucleotide_ids, device=windows.device)
+        if offsets.ndim == 1:
+            rows = torch.arange(len(windows), device=windows.device)
+            if hasattr(net, "cls") and hasattr(net, "model"):
+                # GPN: run the MLM head only where a base was masked, not on all 512 positions.
+                logits = net.cls(net.model(input_ids=windows).last_hidden_state[rows, offsets])
+            else:
+                logits = net(input_ids=windows).logits[rows, offsets]
+            return torch.log_softmax(logits[:, nucleotide_ids].float(), dim=-1)
+        if hasattr(net, "cls") and hasattr(net, "model"):
+            hidden = net.model(input_ids=windows).last_hidden_state
+            logits = net.cls(torch.gather(hidden, 1, offsets[..., None].expand(-1, -1, hidden.shape[-1])))
+        else:
+            logits = net(input_ids=windows).logits
+            logits = torch.gather(logits, 1, offsets[..., None].expand(-1, -1, logits.shape[-1]))
+        return torch.log_softmax(logits[..., nucleotide_ids].float(), dim=-1)
+
+    def hidden_states(self, ids: torch.Tensor) -> torch.Tensor:
+        """Last hidden layer for token windows ``ids`` (batch, length), shape=(batch, length, hidden)."""
+        net = self.model
+        if hasattr(net, "cls") and hasattr(net, "model"):  # GPN: the encoder without the MLM head
+            return net.model(input_ids=ids).last_hidden_state
+        return net(input_ids=ids, output_hidden_states=True).hidden_states[-1]
+
+    def sequence_site_probabilities(
+        self, sequence: str, positions: np.ndarray, *, batch_size: int | None = None, progress: Progress | None = None
+    ) -> np.ndarray:
+        """The ``SiteModel`` method: :func:`glm_core.scoring.masked_site_probabilities` of this model."""
         return masked_site_probabilities(self, sequence, positions, batch_size=batch_size, progress=progress)
 
 
@@ -206,15 +285,3 @@ def discover_models(*folders: str | Path) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=["name", "path", "model_type", "kind"])
-
-
-def default_batch_size(device: torch.device, context: int) -> int:
-    """Windows a forward batch holds: big on a GPU (scaled to its free memory), small on CPU."""
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        # Inference activations of a hidden-256..512 convnet stay under ~4 kB per base in bf16.
-        per_window = context * 4096
-        return int(np.clip(free * 0.5 // per_window, 64, 4096))
-    if device.type == "mps":
-        return 64
-    return 16

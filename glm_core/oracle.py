@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .genome import nucleotide_codes
 from .kmer import kmer_ids
 from .kmer import kmer_names as single_k_names
 
 DEFAULT_K = (1, 2, 3, 4, 5)
-ORACLE_FILES = ("oracle.npz", "oracle.json")
+# The two files of a saved oracle: arrays (coefficients, scaler), then labels, k values and metrics.
+ORACLE_ARRAYS, ORACLE_INFO = ORACLE_FILES = ("oracle.npz", "oracle.json")
 
 
 def kmer_names(ks=DEFAULT_K) -> list[str]:
@@ -98,21 +100,21 @@ class KmerOracle:
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(folder / "oracle.npz", coef=self.coef.astype(np.float32),
+        np.savez_compressed(folder / ORACLE_ARRAYS, coef=self.coef.astype(np.float32),
                             intercept=self.intercept.astype(np.float32), mean=self.mean.astype(np.float32),
                             scale=self.scale.astype(np.float32))
         info = {"family": self.family, "labels": self.labels, "ks": list(self.ks), "metrics": self.metrics}
-        (folder / "oracle.json").write_text(json.dumps(info, indent=2))
+        (folder / ORACLE_INFO).write_text(json.dumps(info, indent=2))
 
     @classmethod
     def load(cls, folder: str | Path) -> "KmerOracle":
         folder = Path(folder)
-        if not (folder / "oracle.npz").is_file() or not (folder / "oracle.json").is_file():
+        if not all((folder / name).is_file() for name in ORACLE_FILES):
             raise FileNotFoundError(
-                f"no oracle in {folder} (oracle.npz + oracle.json); train one with glm-explore train-generator"
+                f"no oracle in {folder} ({' + '.join(ORACLE_FILES)}); train one with glm-explore train-generator"
             )
-        info = json.loads((folder / "oracle.json").read_text())
-        arrays = np.load(folder / "oracle.npz")
+        info = json.loads((folder / ORACLE_INFO).read_text())
+        arrays = np.load(folder / ORACLE_ARRAYS)
         return cls(info["family"], list(info["labels"]), tuple(info["ks"]), arrays["coef"], arrays["intercept"],
                    arrays["mean"], arrays["scale"], info.get("metrics", {}))
 
@@ -140,7 +142,7 @@ def fit_oracle(promoters: pd.DataFrame, family: str, ks=DEFAULT_K, c: float = 0.
     from sklearn.metrics import roc_auc_score
 
     if family not in promoters:
-        raise KeyError(f"no tag column {family!r} in the promoter table; columns: {', '.join(promoters.columns)}")
+        raise InputError(f"no tag column {family!r} in the promoter table; columns: {', '.join(promoters.columns)}")
     train = promoters[~promoters["held_out"]]
     test = promoters[promoters["held_out"]]
     labels = ordered_labels(train[family])

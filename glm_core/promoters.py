@@ -25,13 +25,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from itertools import product
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .evaluation import HELD_OUT_CHROMS
+from .genetic_code import GENETIC_CODE
 
 DEFAULT_UPSTREAM = 250
 DEFAULT_MIN_LENGTH = 50
@@ -42,9 +43,6 @@ PROMOTER_COLUMNS = ["transcript_id", "gene_id", "name", "chrom", "start", "end",
                     "sequence"]
 
 # Standard genetic code, codon -> amino acid (one letter, '*' for stop).
-_BASES = "TCAG"
-_AMINO = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG"
-GENETIC_CODE = {"".join(codon): amino for codon, amino in zip(product(_BASES, repeat=3), _AMINO)}
 # Amino acids with one codon (Met, Trp) and stops carry no codon-usage information.
 _UNINFORMATIVE = {"M", "W", "*"}
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.+-]")
@@ -77,7 +75,7 @@ def promoter_table(annotation, genome, upstream: int = DEFAULT_UPSTREAM, min_len
     rows = []
     for chrom, group in transcripts.groupby("chrom", sort=False):
         if chrom not in genome.chrom_sizes:
-            raise KeyError(f"{chrom!r} from the annotation is not in the FASTA; choose the matching genome")
+            raise InputError(f"{chrom!r} from the annotation is not in the FASTA; choose the matching genome")
         size = genome.chrom_sizes[chrom]
         starts, ends = group["start"].to_numpy(np.int64), group["end"].to_numpy(np.int64)
         for i, row in enumerate(group.itertuples(index=False)):

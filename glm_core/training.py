@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,7 +33,9 @@ import torch.nn.functional as F
 
 from .evaluation import HELD_OUT_CHROMS
 from .genome import Genome
-from .models import GPN_VOCABULARY, build_tokenizer, resolve_device
+from .models import GPN_VOCABULARY, build_tokenizer, complement_token_table, encoder_and_head, resolve_device
+from .scoring import window_log_probs
+
 _BASE_IDS = np.array([GPN_VOCABULARY.index(b) for b in "acgt"])
 _MASK_ID = GPN_VOCABULARY.index("[MASK]")
 _UNK_ID = GPN_VOCABULARY.index("[UNK]")
@@ -95,12 +96,9 @@ def encode_genome(genome: Genome, chroms: list[str]) -> tuple[np.ndarray, np.nda
     return np.concatenate(pieces), np.concatenate(masks), np.array(offsets, dtype=np.int64)
 
 
-def complement_token_table(device: torch.device) -> torch.Tensor:
+def gpn_complement_table(device: torch.device) -> torch.Tensor:
     """GPN token id -> id of the complementary base (special tokens map to themselves)."""
-    table = torch.arange(len(GPN_VOCABULARY), device=device)
-    base_ids = torch.as_tensor(_BASE_IDS, device=device)
-    table[base_ids] = base_ids.flip(0)
-    return table
+    return complement_token_table(_BASE_IDS, len(GPN_VOCABULARY), device)
 
 
 def valid_window_starts(chrom_starts: np.ndarray, context: int) -> np.ndarray:
@@ -124,7 +122,7 @@ class DeviceGenomeSampler:
         self.soft_masked = torch.from_numpy(soft_masked).to(device)
         self.starts = torch.from_numpy(starts).to(device)
         self.offsets = torch.arange(config.context, device=device)
-        self.complement = complement_token_table(device)
+        self.complement = gpn_complement_table(device)
         self.base_ids = torch.as_tensor(_BASE_IDS, device=device)
         self.config = config
         self.generator = generator
@@ -196,20 +194,19 @@ def masked_lm_metrics(model, inputs: torch.Tensor, labels: torch.Tensor, device:
     """Accuracy and bits/base at the masked positions, softmax over A/C/G/T only.
 
     With ``reverse_complement`` the forward and reverse-complement log-probabilities are
-    averaged (as the app scores); otherwise the forward pass alone counts.
+    averaged (:func:`glm_core.scoring.average_strands`, as the app scores); otherwise the
+    forward pass alone counts. ``model`` is the bare ``transformers`` masked LM (``.model``
+    of a :class:`~glm_core.models.MaskedLM`).
     """
     base_ids = torch.as_tensor(_BASE_IDS, device=device)
-    complement = complement_token_table(device)
+    complement = gpn_complement_table(device) if reverse_complement else None
     correct = total = 0
     nats = 0.0
     for first in range(0, len(inputs), batch_size):
         x = inputs[first:first + batch_size].to(device)
         y = labels[first:first + batch_size].to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            log_p = torch.log_softmax(model(input_ids=x).logits[..., base_ids].float(), -1)
-            if reverse_complement:
-                rc = torch.log_softmax(model(input_ids=complement[x].flip(1)).logits[..., base_ids].float(), -1)
-                log_p = torch.log_softmax((log_p + rc.flip(1)[..., [3, 2, 1, 0]]) / 2, -1)
+            log_p = window_log_probs(model, x, base_ids, complement)
         chosen = y != -100
         target = torch.searchsorted(base_ids, y[chosen])
         scored = log_p[chosen]
@@ -361,19 +358,8 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
         processes.close()
 
 
-def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes: _Processes) -> dict:
-    if config.batch_size % processes.world:
-        raise ValueError(f"a batch of {config.batch_size} windows does not split evenly across "
-                         f"{processes.world} processes; choose a multiple of {processes.world}")
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    device = processes.device
-    torch.manual_seed(config.seed)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-
+def _training_data(config: MLMTrainingConfig, device: torch.device, processes: _Processes, log):
+    """The training sampler (with its generator) and the fixed held-out evaluation set."""
     genome = Genome(config.fasta)
     missing = [c for c in config.held_out_chroms if c not in genome.chrom_sizes]
     if missing:
@@ -390,18 +376,24 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
         f"({int((eval_labels != -100).sum()):,} masked bases in {len(eval_inputs)} validation windows)")
     if processes.world > 1:
         log(f"{processes.world} processes, {config.batch_size // processes.world} windows each a step")
+    return sampler, generator, eval_inputs, eval_labels
 
-    model = build_model(config).to(device)
-    n_params = sum(p.numel() for p in model.parameters())
+
+def _optimizer(model, config: MLMTrainingConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only."""
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.learning_rate, betas=(0.9, 0.98), eps=1e-8, fused=device.type == "cuda",
     )
-    step, best_loss, history = 0, float("inf"), []
-    rewarm_from = None
-    checkpoint_path = out / "checkpoint.pt"
+
+
+def _resume(config: MLMTrainingConfig, model, optimizer, generator: torch.Generator, processes: _Processes,
+            checkpoint_path: Path, log) -> tuple[int, float, list, int | None]:
+    """Restore a checkpoint, or weights without optimiser state; returns (step, best_loss,
+    history, rewarm_from), the last None unless the learning rate must warm up again."""
+    device = processes.device
     if checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
@@ -410,9 +402,9 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
             generator.set_state(state["generator"].cpu())
         else:  # only the first process's random state is saved
             generator.manual_seed(config.seed + processes.rank + 7919 * state["step"])
-        step, best_loss, history = state["step"], state["best_loss"], state["history"]
-        log(f"resumed from step {step} (best held-out loss so far {best_loss:.4f} nats)")
-    elif config.resume_weights:
+        log(f"resumed from step {state['step']} (best held-out loss so far {state['best_loss']:.4f} nats)")
+        return state["step"], state["best_loss"], state["history"], None
+    if config.resume_weights:
         # Weights without optimiser state (e.g. copied off a machine that was given back):
         # the Adam moments restart, so the learning rate warms up again over a short ramp.
         from safetensors.torch import load_file
@@ -420,14 +412,65 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
         weights_dir = Path(config.resume_weights)
         model.load_state_dict(load_file(weights_dir / "model.safetensors"), strict=False)
         state = json.loads((weights_dir / "trainer_state.json").read_text())
-        step, best_loss, history = state["step"], state["best_loss"], state["history"]
-        rewarm_from = step
-        log(f"continued from weights at step {step}; optimiser state restarts")
+        log(f"continued from weights at step {state['step']}; optimiser state restarts")
+        return state["step"], state["best_loss"], state["history"], state["step"]
+    return 0, float("inf"), [], None
+
+
+def _optimizer_step(model, step_loss, optimizer, batch, device: torch.device) -> torch.Tensor:
+    """One AdamW step on a batch (input_ids, labels, weights), gradients clipped to norm 1; returns the loss."""
+    inputs, labels, weights = batch
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        loss = step_loss(inputs, labels, weights)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss
+
+
+def _save_checkpoint(out: Path, model, optimizer, generator: torch.Generator, step: int, best_loss: float,
+                     history: list) -> None:
+    """``checkpoint.pt`` to continue from (written aside, then renamed) and the ``latest`` model folder."""
+    checkpoint_path = out / "checkpoint.pt"
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "generator": generator.get_state(), "best_loss": best_loss, "history": history},
+               checkpoint_path.with_suffix(".tmp"))
+    checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
+    save_model_folder(model, out / "latest")
+    (out / "latest" / "trainer_state.json").write_text(
+        json.dumps({"step": step, "best_loss": best_loss, "history": history}))
+
+
+def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes: _Processes) -> dict:
+    """The training loop; its steps are :func:`_training_data`, :func:`_optimizer`,
+    :func:`_resume`, then :func:`_optimizer_step` a batch with evaluation and
+    :func:`_save_checkpoint` between."""
+    if config.batch_size % processes.world:
+        raise ValueError(f"a batch of {config.batch_size} windows does not split evenly across "
+                         f"{processes.world} processes; choose a multiple of {processes.world}")
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = processes.device
+    torch.manual_seed(config.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+    sampler, generator, eval_inputs, eval_labels = _training_data(config, device, processes, log)
+    model = build_model(config).to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    optimizer = _optimizer(model, config, device)
+    checkpoint_path = out / "checkpoint.pt"
+    step, best_loss, history, rewarm_from = _resume(config, model, optimizer, generator, processes,
+                                                    checkpoint_path, log)
     if processes.first:
         (out / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
     log(f"{n_params / 1e6:.2f} M parameters on {device}")
 
-    step_loss = _MaskedLMLoss(torch.compile(model.model) if config.compile else model.model, model.cls)
+    encoder, head = encoder_and_head(model)
+    step_loss = _MaskedLMLoss(torch.compile(encoder) if config.compile else encoder, head)
     if processes.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -435,15 +478,8 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
     local_batch = config.batch_size // processes.world
 
     def save_checkpoint():
-        if not processes.first:
-            return
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                    "generator": generator.get_state(), "best_loss": best_loss, "history": history},
-                   checkpoint_path.with_suffix(".tmp"))
-        checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
-        save_model_folder(model, out / "latest")
-        (out / "latest" / "trainer_state.json").write_text(
-            json.dumps({"step": step, "best_loss": best_loss, "history": history}))
+        if processes.first:
+            _save_checkpoint(out, model, optimizer, generator, step, best_loss, history)
 
     def evaluate():
         nonlocal best_loss
@@ -473,13 +509,7 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
         ramp = 1.0 if rewarm_from is None else min(1.0, (step - rewarm_from + 1) / 200)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate_at(step, config, elapsed) * ramp
-        inputs, labels, weights = sampler.batch(local_batch)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = step_loss(inputs, labels, weights)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        loss = _optimizer_step(model, step_loss, optimizer, sampler.batch(local_batch), device)
         step += 1
         window_steps += 1
         if step % 200 == 0:
@@ -498,15 +528,3 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
     if processes.world > 1:
         log("data-parallel replicas agree")
     return processes.from_first(metrics)
-
-
-def export_model(best_dir: Path, target: Path, model_card: str | None = None) -> None:
-    """Copy the best model into a shippable folder: fp16 safetensors, tokenizer, model card."""
-    from .models import load_masked_lm
-
-    loaded = load_masked_lm(best_dir, device="cpu")
-    if target.exists():
-        shutil.rmtree(target)
-    save_model_folder(loaded.model, target, half=True)
-    if model_card:
-        (target / "README.md").write_text(model_card)

@@ -28,25 +28,25 @@ chromosome-name aliases in :mod:`glm_core.chrom_names`. Every VCF record is kept
 that cannot be scored get a ``status`` (see :data:`STATUSES`) saying why.
 """
 
+
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .chrom_names import resolve_chromosomes
+from .consequence import CONSEQUENCES, annotate_snvs
 from .genome import NUCLEOTIDES, Genome, nucleotide_codes
-from .scoring import site_probabilities, snv_llr, snv_table
+from .scoring import Progress, every_snv, site_probabilities_at, snv_table
 from .vcf import IUPAC_BASES, STATUSES, Vcf, vcf_alleles
-
-Progress = Callable[[int, int], None]
 
 CONSEQUENCE_COLUMNS = [
     "consequence", "transcript_id", "gene", "codon_position", "ref_codon", "alt_codon", "ref_aa", "alt_aa",
 ]
 MODEL_BACKGROUND_FILES = ("llr_background.npy", "llr_background.tsv")
+
 
 
 # --------------------------------------------------------------------------- percentiles
@@ -117,15 +117,12 @@ def read_llr_background(path: str | Path) -> np.ndarray:
 def _with_consequences(annotation, genome: Genome, snvs: pd.DataFrame) -> pd.DataFrame:
     """``snvs`` (chrom, pos, ref, alt on genome sequence names) plus the consequence columns."""
     if annotation is not None and len(snvs):
-        from .consequence import annotate_snvs
-
         return annotate_snvs(annotation, genome, snvs)
-    from .consequence import CONSEQUENCES
-
     out = snvs.copy()
     out["consequence"] = pd.Categorical([None] * len(out), categories=CONSEQUENCES, ordered=True)
     for column in CONSEQUENCE_COLUMNS[1:]:
-        out[column] = pd.Series([pd.NA] * len(out), index=out.index, dtype="Int64" if column == "codon_position" else "str")
+        dtype = "Int64" if column == "codon_position" else "str"
+        out[column] = pd.Series([pd.NA] * len(out), index=out.index, dtype=dtype)
     return out
 
 
@@ -169,24 +166,6 @@ def region_snvs(
     return _with_consequences(annotation, genome, snvs)
 
 
-def scan_region(
-    model,
-    genome: Genome,
-    annotation,
-    chrom: str,
-    start: int,
-    end: int,
-    *,
-    background: np.ndarray | None = None,
-    batch_size: int | None = None,
-    progress: Progress | None = None,
-) -> pd.DataFrame:
-    """Saturation scan: :func:`glm_core.scoring.site_probabilities` on the plus strand, then
-    :func:`region_snvs`. ``start, end``: 0-based half-open."""
-    probabilities = site_probabilities(model, genome, chrom, start, end, "+", batch_size=batch_size, progress=progress)
-    return region_snvs(genome, annotation, chrom, start, end, probabilities, background=background)
-
-
 def consequence_llr_summary(snvs: pd.DataFrame) -> pd.DataFrame:
     """LLR distribution per consequence, most severe first.
 
@@ -206,21 +185,6 @@ def consequence_llr_summary(snvs: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     table["consequence"] = table["consequence"].astype(str)
     return table[table["n"] > 0].reset_index(drop=True)
-
-
-def codon_position_summary(snvs: pd.DataFrame) -> pd.DataFrame:
-    """Mean LLR by codon position (1..3 on the transcript's strand) and consequence.
-
-    Third-position changes are mostly synonymous, yet the model can still find them
-    unlikely because the genome prefers some synonymous codons over others; this table
-    shows that next to the first and second positions.
-
-    Returns columns ``codon_position, consequence, n, mean_llr``.
-    """
-    coding = snvs[snvs["codon_position"].notna() & snvs["llr"].notna()]
-    grouped = coding.groupby([coding["codon_position"].astype(int), coding["consequence"].astype(str)])["llr"]
-    table = pd.DataFrame({"n": grouped.size(), "mean_llr": grouped.mean()}).reset_index()
-    return table.sort_values(["codon_position", "mean_llr"]).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- scoring
@@ -247,6 +211,25 @@ def _allele_status(ref: str, alt: str) -> tuple[str, str]:
     return "scored", ""
 
 
+def _genome_refs(genome: Genome, alleles: pd.DataFrame) -> list[str | None]:
+    """The genome's upper-case bases under each allele's REF (``genome_chrom``, 0-based ``pos``);
+    None where the chromosome is unknown or REF runs outside it."""
+    known = alleles["genome_chrom"].notna().to_numpy()
+    lengths = alleles["ref"].str.len().to_numpy(np.int64)
+    pos = alleles["pos"].to_numpy(np.int64)
+    chroms = alleles["genome_chrom"].to_numpy()
+    sizes = np.array([genome.chrom_sizes.get(c, 0) if ok else 0 for c, ok in zip(chroms, known)], dtype=np.int64)
+    inside = known & (pos >= 0) & (pos + lengths <= sizes)
+    rows = np.flatnonzero(inside)
+    ends = np.cumsum(lengths[rows])
+    offsets = np.arange(ends[-1] if len(rows) else 0) - np.repeat(ends - lengths[rows], lengths[rows])
+    bases = genome.bases_at(np.repeat(chroms[rows], lengths[rows]), np.repeat(pos[rows], lengths[rows]) + offsets)
+    refs: list[str | None] = [None] * len(alleles)
+    for row, end, length in zip(rows, ends, lengths[rows]):
+        refs[row] = bases[end - length : end]
+    return refs
+
+
 def variant_status(genome: Genome, alleles: pd.DataFrame) -> pd.DataFrame:
     """Decide which alleles can be scored, without running a model.
 
@@ -266,32 +249,30 @@ def variant_status(genome: Genome, alleles: pd.DataFrame) -> pd.DataFrame:
     names = resolve_chromosomes(out["chrom"], genome.chrom_sizes).set_index("vcf_chrom")
     out["genome_chrom"] = out["chrom"].map(names["genome_chrom"]).astype(object)
     out["chrom_match"] = out["chrom"].map(names["match"])
+    genome_ref = _genome_refs(genome, out)
     status, reason = [], []
-    genome_ref: dict[tuple[str, int, int], str] = {}
-    for chrom, genome_chrom, match, pos, ref, alt in zip(
-        out["chrom"], out["genome_chrom"], out["chrom_match"], out["pos"], out["ref"], out["alt"]
+    for chrom, genome_chrom, match, pos, ref, alt, genome_bases in zip(
+        out["chrom"], out["genome_chrom"], out["chrom_match"], out["pos"], out["ref"], out["alt"], genome_ref
     ):
         if match == "unknown":
             shown = ", ".join(list(genome.chrom_sizes)[:8])
             status.append("unknown_chromosome")
-            reason.append(f"chromosome {chrom!r} is not in the genome ({shown}{' ...' if len(genome.chrom_sizes) > 8 else ''})")
+            more = " ..." if len(genome.chrom_sizes) > 8 else ""
+            reason.append(f"chromosome {chrom!r} is not in the genome ({shown}{more})")
             continue
         if match == "ambiguous":
             status.append("ambiguous_chromosome")
             reason.append(f"chromosome {chrom!r} matches several genome sequences; rename it to one of them")
             continue
-        size = genome.chrom_sizes[genome_chrom]
-        if pos < 0 or pos + len(ref) > size:
+        if genome_bases is None:
+            size = genome.chrom_sizes[genome_chrom]
             status.append("outside_chromosome")
             reason.append(f"POS {pos + 1:,} with REF of {len(ref)} bp lies outside {genome_chrom} (1-{size:,})")
             continue
-        key = (genome_chrom, int(pos), len(ref))
-        if key not in genome_ref:
-            genome_ref[key] = genome.fetch(genome_chrom, int(pos), int(pos) + len(ref)).upper()
-        if genome_ref[key] != ref.upper():
+        if genome_bases != ref.upper():
             status.append("ref_mismatch")
             reason.append(
-                f"REF {ref} differs from the genome's {genome_ref[key]} at {genome_chrom}:{pos + 1:,}; "
+                f"REF {ref} differs from the genome's {genome_bases} at {genome_chrom}:{pos + 1:,}; "
                 "check the genome build and that POS is 1-based"
             )
             continue
@@ -315,7 +296,7 @@ def score_variants(
 ) -> pd.DataFrame:
     """LLR, percentile and consequence of every scorable SNV among ``alleles``.
 
-    Positions are scored with :func:`glm_core.evaluation.site_probabilities_at`, which groups
+    Positions are scored with :func:`glm_core.scoring.site_probabilities_at`, which groups
     nearby positions so that they share one fetched sequence and one batched model call;
     several alleles at one position share its prediction.
 
@@ -333,8 +314,6 @@ def score_variants(
     (among every possible SNV at the scored positions) [, ``llr_percentile_genome``],
     ``p_ref``, ``p_alt`` and the consequence columns; NaN/NA where not scored.
     """
-    from .evaluation import site_probabilities_at
-
     table = variant_status(genome, alleles).reset_index(drop=True)
     scored = np.flatnonzero((table["status"] == "scored").to_numpy())
     for column in ("llr", "llr_percentile", "p_ref", "p_alt"):
@@ -362,12 +341,14 @@ def score_variants(
         llr = log_p[index, alt_codes] - log_p[index, ref_codes]
         position_refs = snvs.drop_duplicates(["chrom", "pos"]).set_index(["chrom", "pos"])["ref"]
         position_refs = position_refs.reindex(pd.MultiIndex.from_frame(positions))
-        every_snv = snv_llr(probabilities, nucleotide_codes("".join(position_refs)))
-        every_snv = every_snv[np.arange(4)[None, :] != nucleotide_codes("".join(position_refs))[:, None]]
+        background_snvs = every_snv(
+            positions["chrom"].to_numpy(), positions["pos"].to_numpy(), nucleotide_codes("".join(position_refs)),
+            probabilities,
+        )
         table.loc[scored, "llr"] = llr
         table.loc[scored, "p_ref"] = p[index, ref_codes]
         table.loc[scored, "p_alt"] = p[index, alt_codes]
-        table.loc[scored, "llr_percentile"] = llr_percentile(llr, every_snv)
+        table.loc[scored, "llr_percentile"] = llr_percentile(llr, background_snvs["llr"])
         if background is not None:
             table.loc[scored, "llr_percentile_genome"] = llr_percentile(llr, background)
     consequences = _with_consequences(annotation, genome, snvs)
@@ -435,3 +416,5 @@ def scored_tsv(scored: pd.DataFrame) -> str:
     out = scored[columns].copy()
     out["pos"] = out["pos"] + 1
     return out.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n", na_rep="")
+
+

@@ -79,7 +79,7 @@ def test_tiny_transcripts_table(tiny_annotation):
             "transcript_id": ["transcript:txA", "transcript:txB", "transcript:txC"],
             "gene_id": ["gene:geneA", "gene:geneB", "gene:geneC"],
             "name": ["alpha1", "beta2", "gammaRNA"],
-            "description": ["alpha test protein, plus strand", "beta test protein on the minus strand", np.nan],
+            "description": ["alpha test protein, plus strand", "beta test protein on the minus strand", ""],
             "chrom": ["chrT"] * 3,
             "start": np.array([40, 200, 350], dtype=np.int64),
             "end": np.array([160, 320, 390], dtype=np.int64),
@@ -243,3 +243,15 @@ def test_an_exon_with_two_parents_belongs_to_both(tmp_path):
     assert annotation.exons("t1")[["start", "end"]].values.tolist() == [[0, 30], [50, 100]]
     assert annotation.exons("t2")[["start", "end"]].values.tolist() == [[0, 30], [70, 100]]
     assert annotation.features["line"].tolist() == [1, 2, 3, 3, 4, 5]
+
+
+def test_bare_cds_lines_of_a_prokaryote_are_one_gene_each(tmp_path):
+    path = tmp_path / "bacterium.gff3"
+    path.write_text(
+        "##gff-version 3\n"
+        "ctg1\tGeneMark\tCDS\t1\t90\t.\t+\t0\tName=dnaA\n"
+        "ctg1\tGeneMark\tCDS\t201\t290\t.\t-\t0\tName=dnaN\n"
+    )
+    transcripts = Annotation.from_file(path).transcripts
+    assert transcripts["transcript_id"].tolist() == ["CDS:line2", "CDS:line3"]
+    assert transcripts["name"].tolist() == ["dnaA", "dnaN"]

@@ -8,23 +8,24 @@ import numpy as np
 import pandas as pd
 import pytest
 from Bio.Seq import translate
+from toy_models import FixedRowModel
 
-from glm_core import evaluation
 from glm_core.annotation import Annotation
+from glm_core.errors import InputError
 from glm_core.evaluation import (
     HELD_OUT_CHROMS,
-    consequence_auroc,
+    cds_snv_llrs,
+    consequence_summary,
     held_out_transcripts,
-    information_content,
     motif_information,
     motif_positions,
     sample_eval_positions,
     site_model_metrics,
-    site_probabilities_at,
     training_chroms,
 )
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome, nucleotide_codes, reverse_complement
 from glm_core.kmer import KmerModel
+from glm_core.scoring import information_content, site_probabilities_at
 
 BASES = np.array(list("ACGT"))
 SENSE_CODONS = [c for c in ("".join(t) for t in itertools.product("ACGT", repeat=3)) if translate(c) != "*"]
@@ -90,19 +91,6 @@ def synthetic(tmp_path_factory):
     return Genome(folder / "genome.fa"), Annotation.from_file(folder / "genes.gff3")
 
 
-class FixedRowModel:
-    """A site model that predicts the same distribution everywhere: LLR(ref->alt) = log p[alt] - log p[ref]."""
-
-    name = "fixed row"
-    context_flank = 3
-
-    def __init__(self, row):
-        self.row = np.asarray(row, dtype=np.float64)
-
-    def sequence_site_probabilities(self, sequence, positions, *, batch_size=None, progress=None):
-        return np.tile(self.row, (len(positions), 1))
-
-
 class PeekingModel:
     """Certain of the true base where it is G or T, uniform where it is A or C (IC 2 or 0 bits)."""
 
@@ -140,7 +128,7 @@ def test_sample_eval_positions_is_deterministic_and_held_out(genome):
     alone = sample_eval_positions(genome, ["chr23"])
     np.testing.assert_array_equal(alone["pos"], on23["pos"])
     assert not sample_eval_positions(genome, seed=1)["pos"].equals(first["pos"])
-    with pytest.raises(KeyError, match="chr99"):
+    with pytest.raises(InputError, match="chr99"):
         sample_eval_positions(genome, ["chr99"])
 
 
@@ -183,7 +171,6 @@ def test_scattered_positions_match_whole_sequence_scoring(genome, kmer4):
 def test_information_content_bounds():
     rows = np.array([[1.0, 0, 0, 0], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0, 0]])
     np.testing.assert_allclose(information_content(rows), [2.0, 0.0, 1.0], atol=1e-9)
-    assert evaluation.information_content is information_content
 
 
 def test_held_out_transcripts(annotation):
@@ -267,11 +254,11 @@ def _mann_whitney_auroc(positive, negative):
     return float(np.mean((positive > negative) + 0.5 * (positive == negative)))
 
 
-def test_consequence_auroc_with_known_llrs(synthetic):
+def test_consequence_summary_aurocs_with_known_llrs(synthetic):
     genome, annotation = synthetic
     # No two (ref, alt) pairs share a probability ratio, so LLR ties mean the same base change.
     row = np.array([0.05, 0.15, 0.3, 0.5])
-    result = consequence_auroc(FixedRowModel(row), genome, annotation, n_genes=None)
+    result = consequence_summary(cds_snv_llrs(FixedRowModel(row), genome, annotation, n_genes=None))
     expected = {}
     for transcript in ("mRNA:geneA", "mRNA:geneB"):
         expected.update(_expected_consequences(genome, annotation, transcript))
@@ -300,5 +287,5 @@ def test_consequence_auroc_with_known_llrs(synthetic):
 
 def test_uninformative_model_has_chance_auroc(synthetic):
     genome, annotation = synthetic
-    result = consequence_auroc(FixedRowModel([0.25] * 4), genome, annotation, n_genes=None)
+    result = consequence_summary(cds_snv_llrs(FixedRowModel([0.25] * 4), genome, annotation, n_genes=None))
     np.testing.assert_allclose(result.loc[result["metric"] == "auroc", "value"], 0.5)

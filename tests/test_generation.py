@@ -18,9 +18,18 @@ import pytest
 import torch
 
 from glm_core import generation
-from glm_core.generation import (build_generator_tokenizer, designs_fasta, generate_promoters, guidance_warning,
-                                 load_generator, nearest_identity, recommended_guidance, shares_kmer,
-                                 unconditional_training_fraction)
+from glm_core.errors import InputError
+from glm_core.generation import (
+    build_generator_tokenizer,
+    designs_fasta,
+    generate_promoters,
+    guidance_warning,
+    load_generator,
+    nearest_identity,
+    recommended_guidance,
+    shares_kmer,
+    unconditional_training_fraction,
+)
 from glm_core.oracle import KmerOracle, fit_oracle, kmer_frequencies
 
 
@@ -82,7 +91,7 @@ def test_prefix_top_p_and_progress(tiny_generator):
 
 
 def test_bad_requests_name_the_problem(tiny_generator):
-    with pytest.raises(KeyError, match="unknown tag 'VERY_HIGH'.*LOW, MID, HIGH"):
+    with pytest.raises(InputError, match="unknown tag 'VERY_HIGH'.*LOW, MID, HIGH"):
         generate_promoters(tiny_generator, ["VERY_HIGH"], n=1, length=20)
     with pytest.raises(ValueError, match="one per family"):
         generate_promoters(tiny_generator, ["HIGH", "LOW"], n=1, length=20)
@@ -172,14 +181,14 @@ def _direct_log_probs(model, ids):
 def test_guided_log_probabilities_match_full_forward_passes(contrasty_generator, monkeypatch):
     generator, scale = contrasty_generator, 2.5
     recorded = []
-    original = generation._ClassifierFreeGuidance.__call__
+    original = generation.sampling._ClassifierFreeGuidance.__call__
 
     def recording(self, input_ids, scores):
         guided = original(self, input_ids, scores)
         recorded.append((input_ids.clone(), guided.clone()))
         return guided
 
-    monkeypatch.setattr(generation._ClassifierFreeGuidance, "__call__", recording)
+    monkeypatch.setattr(generation.sampling._ClassifierFreeGuidance, "__call__", recording)
     designs = generate_promoters(generator, ["HIGH"], n=3, length=20, prefix="ACG", guidance_scale=scale, seed=3,
                                  batch_size=3)
     assert len(recorded) == 17  # one call per sampled base
@@ -262,7 +271,7 @@ def test_cli_generate_with_guidance_warns_for_a_model_without_untagged_training(
 
 
 def test_prompt_tokens_are_never_training_targets(tiny_generator):
-    from glm_core.generation import _prompt_token_mask
+    from glm_core.generation.training import _prompt_token_mask
 
     vocab = tiny_generator.tokenizer.get_vocab()
     row = ["<bos>", "<HIGH>", "A", "C", "G", "T", "<eos>"]

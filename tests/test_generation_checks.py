@@ -1,79 +1,18 @@
-"""Checks around promoter design: dinucleotide shuffles, masked-gLM pseudo-log-likelihood, own tag tables.
+"""Checks around promoter design with own tag tables.
 
-Facts checked: a dinucleotide shuffle keeps every dinucleotide count and both end letters
-exactly, changes the sequence, and draws both possible orders of a small example about
-equally often; the pseudo-log-likelihood equals the mean log2 probability of the
-reference base from the masking engine, position by position, and a random subset of
-positions averages exactly those positions; a tag table is joined, binned on training
-genes only, counted and its oracle measured on held-out genes; bad tables fail with a
-message that names the problem; the training command quotes its paths.
+Facts checked: a tag table is joined, binned on training genes only, counted and its
+oracle measured on held-out genes; bad tables fail with a message that names the problem;
+the training command quotes its paths. (Shuffles and pseudo-log-likelihood: test_shuffle.py,
+test_pseudo_likelihood.py.)
 """
 
 import shlex
-from collections import Counter
-from itertools import pairwise
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from glm_core.custom_tags import summarize_tag_table, train_generator_command
-from glm_core.evaluation import dinucleotide_shuffle, sequence_pseudo_log_likelihood
 from glm_core.promoters import load_tag_table
-from glm_core.scoring import masked_site_probabilities
-
-# --------------------------------------------------------------------------- dinucleotide shuffle
-
-
-def _dinucleotides(sequence):
-    return Counter(pairwise(sequence))
-
-
-def test_dinucleotide_shuffle_keeps_counts_and_ends_and_changes_the_sequence():
-    rng = np.random.default_rng(0)
-    sequence = "".join(rng.choice(list("ACGT"), 250, p=[0.2, 0.3, 0.3, 0.2]))
-    shuffles = [dinucleotide_shuffle(sequence, rng) for _ in range(20)]
-    for shuffled in shuffles:
-        assert len(shuffled) == 250
-        assert _dinucleotides(shuffled) == _dinucleotides(sequence)
-        assert shuffled[0] == sequence[0] and shuffled[-1] == sequence[-1]
-        assert shuffled != sequence
-    assert len(set(shuffles)) == 20
-    assert dinucleotide_shuffle(sequence, 7) == dinucleotide_shuffle(sequence, 7)
-    # a run of one letter or a very short sequence has nothing else to become
-    assert dinucleotide_shuffle("AAAAAA", 1) == "AAAAAA" and dinucleotide_shuffle("AC", 1) == "AC"
-
-
-def test_dinucleotide_shuffle_draws_every_arrangement_alike():
-    # AACGTAC has exactly two arrangements with its dinucleotides and ends: itself and ACGTAAC
-    counts = Counter(dinucleotide_shuffle("AACGTAC", rng) for rng in [np.random.default_rng(0)] * 4000)
-    assert set(counts) == {"AACGTAC", "ACGTAAC"}
-    assert abs(counts["AACGTAC"] - 2000) < 150
-
-
-# --------------------------------------------------------------------------- pseudo-log-likelihood
-
-
-def test_pseudo_log_likelihood_is_the_mean_log2_reference_probability(tiny_gpn):
-    sequences = ["ACGTTGCAACGTAGCTAGGATCCA", "TTTTGGGGCCCCAAAATTTTGGGG", "NNNN"]
-    seen = []
-    pll = sequence_pseudo_log_likelihood(tiny_gpn, sequences, progress=lambda done, total: seen.append((done, total)))
-    assert pll.shape == (3,) and np.isnan(pll[2])
-    for value, sequence in zip(pll[:2], sequences):
-        probabilities = masked_site_probabilities(tiny_gpn, sequence)
-        codes = ["ACGT".index(b) for b in sequence]
-        expected = np.mean(np.log2(probabilities[np.arange(len(sequence)), codes]))
-        assert value == pytest.approx(expected, abs=1e-6)
-        assert -4 < value < 0
-    assert seen[-1] == (48, 48)
-
-    # a random subset of positions averages exactly those positions
-    subset = sequence_pseudo_log_likelihood(tiny_gpn, sequences[:1], positions_per_sequence=5, seed=3)
-    chosen = np.sort(np.random.default_rng(3).choice(len(sequences[0]), 5, replace=False))
-    probabilities = masked_site_probabilities(tiny_gpn, sequences[0], chosen)
-    codes = np.array(["ACGT".index(b) for b in sequences[0]])[chosen]
-    assert subset[0] == pytest.approx(np.mean(np.log2(probabilities[np.arange(5), codes])), abs=1e-6)
-
 
 # --------------------------------------------------------------------------- own tag tables
 

@@ -185,7 +185,7 @@ def test_truncated_gzip_fasta_names_the_file_and_line(tmp_path):
 def test_ragged_lines_name_the_file(tmp_path):
     path = tmp_path / "ragged.fa"
     path.write_text(">a\nACGTACGTAC\nACGTAC\nACGTACGTAC\n")
-    with pytest.raises(ValueError, match=r"ragged\.fa: not a readable FASTA file.*line 3"):
+    with pytest.raises(ValueError, match=r"ragged\.fa, line 3: not a readable FASTA file.*line 4 continues"):
         Genome(path)
 
 
@@ -211,3 +211,16 @@ def test_soft_mask_marks_lower_case_bases(tmp_path):
     path = tmp_path / "masked.fa"
     path.write_text(">a\nACGTacgtAC\n")
     np.testing.assert_array_equal(Genome(path).soft_mask("a", 2, 7), [False, False, True, True, True])
+
+
+def test_bases_at_reads_scattered_positions_in_the_order_given(genome):
+    chroms = ["chr02", "chr01", "chr01", "chr01"]
+    positions = [0, 1_000_000, 5, 5]
+    expected = "".join(genome.fetch(c, p, p + 1).upper() for c, p in zip(chroms, positions))
+    assert genome.bases_at(chroms, positions) == expected
+    assert genome.bases_at("chr01", np.array([7, 6, 5])) == genome.fetch("chr01", 5, 8).upper()[::-1]
+    assert genome.bases_at([], []) == ""
+    with pytest.raises(ValueError, match="outside chr01"):
+        genome.bases_at(["chr01"], [genome.chrom_sizes["chr01"]])
+    with pytest.raises(KeyError, match="unknown chromosome 'chrX'"):
+        genome.bases_at(["chrX"], [0])

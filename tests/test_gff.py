@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from glm_core.errors import InputError
-from glm_core.gff import FEATURE_COLUMNS, read_annotation
+from glm_core.file_formats import sniff_format
+from glm_core.gff import FEATURE_COLUMNS, empty_feature_table, fasta_section_line, read_annotation, write_fasta_section
 
 DATA = Path(__file__).parent / "data"
 
@@ -97,7 +98,7 @@ def test_gtf_is_detected_from_its_attribute_syntax(tmp_path):
     table = read_annotation(renamed)
     assert table["gene_id"].iloc[0] == "geneA" and table["parent"].iloc[0] == "txA"
     pd.testing.assert_frame_equal(table, read_annotation(DATA / "tiny.gtf", format="gtf"))
-    with pytest.raises(InputError, match="format must be 'gff3', 'gtf' or None"):
+    with pytest.raises(InputError, match="format must be 'gff3', 'gtf', 'gff2' or None"):
         read_annotation(renamed, format="bed")
 
 
@@ -135,7 +136,88 @@ def test_gff3_and_gtf_of_the_test_data_give_the_same_genes_and_transcripts():
     assert np.array_equal(gtf["line"], np.arange(2, len(gtf) + 2))  # line 1 is a comment
 
 
-def test_empty_file_gives_an_empty_table_with_the_columns(tmp_path):
-    table = read_annotation(write(tmp_path / "empty.gff3", ["##gff-version 3"]))
+def test_file_without_features_is_refused_and_the_empty_table_keeps_the_columns(tmp_path):
+    with pytest.raises(InputError, match=r"empty\.gff3: no annotation features in its 2 lines"):
+        read_annotation(write(tmp_path / "empty.gff3", ["##gff-version 3", "# nothing here"]))
+    table = empty_feature_table()
     assert list(table.columns) == FEATURE_COLUMNS and len(table) == 0
     assert table["start"].dtype == np.int64 and table["phase"].dtype == "Int64"
+
+
+def test_one_id_on_two_sequences_is_refused_not_merged(tmp_path):
+    path = write(
+        tmp_path / "clash.gff3",
+        [
+            "##gff-version 3",
+            "chrT\ttest\tmRNA\t11\t90\t.\t+\t.\tID=tx1",
+            "chrT\ttest\tCDS\t11\t90\t.\t+\t0\tParent=tx1",
+            "chrU\ttest\tmRNA\t11\t60\t.\t-\t.\tID=tx1",
+            "chrU\ttest\tCDS\t11\t60\t.\t-\t0\tParent=tx1",
+        ],
+    )
+    before = path.read_bytes()
+    with pytest.raises(InputError, match=r"clash\.gff3, lines 2 and 4: ID 'tx1' is used on chrT and on chrU"):
+        read_annotation(path)
+    assert path.read_bytes() == before
+
+
+def test_a_cds_split_over_lines_may_share_its_id_on_one_sequence():
+    table = read_annotation(DATA / "tiny.gff3")
+    assert (table["id"] == "cds:txA").sum() == 2  # two CDS lines, one feature
+
+
+@pytest.mark.parametrize(
+    "name, text, expected",
+    [
+        ("a.gff", "##gff-version 3\nchrT\tt\tgene\t1\t9\t.\t+\t.\tID=g\n", "gff3"),
+        ("a.gff", 'chrT\tt\texon\t1\t9\t.\t+\t.\tgene_id "g"; transcript_id "t";\n', "gtf"),
+        ("a.gff", 'chrT\tJGI\texon\t1\t9\t.\t+\t.\tname "g"; transcriptId 12\n', "gff2"),
+        ("a.gtf", "chrT\tt\texon\t1\t9\t.\t+\t.\t.\n", "gtf"),
+        ("a.txt", ">chrT\nACGT\n", "fasta"),
+        ("a.fa", "\n\n", "empty"),
+        ("a.fa", "hello world\n", "unknown"),
+        ("prokka.gff", "##gff-version 3\n##FASTA\n>c1\nACGT\n", "gff3"),
+    ],
+)
+def test_sniff_format_reads_the_content_not_the_name(tmp_path, name, text, expected):
+    path = tmp_path / name
+    path.write_text(text)
+    assert sniff_format(path) == expected
+    packed = tmp_path / (name + ".gz")
+    packed.write_bytes(gzip.compress(text.encode()))
+    assert sniff_format(packed) == expected
+
+
+def test_fasta_or_unknown_file_as_annotation_says_what_it_is(tmp_path):
+    with pytest.raises(InputError, match=r"tiny\.fa is a FASTA file .*not an annotation"):
+        read_annotation(DATA / "tiny.fa")
+    with pytest.raises(InputError, match=r"notes\.gff: not a GFF3, GTF or GFF2 annotation \(it starts with 'hello'\)"):
+        read_annotation(write(tmp_path / "notes.gff", ["hello", "world"]))
+
+
+def test_jgi_gff2_lines_get_transcripts_by_transcript_id_and_gene_name(tmp_path):
+    path = write(
+        tmp_path / "jgi.gff",
+        [
+            'scaffold_1\tJGI\texon\t101\t200\t.\t+\t.\tname "geneX"; transcriptId 11',
+            'scaffold_1\tJGI\tCDS\t131\t200\t.\t+\t0\tname "geneX"; proteinId 11; exonNumber 1',
+            'scaffold_1\tJGI\tstop_codon\t198\t200\t.\t+\t0\tname "geneX"',
+            # Two transcripts of one name: a CDS line joins the one whose ID its proteinId is.
+            'scaffold_1\tJGI\texon\t301\t400\t.\t-\t.\tname "geneY"; transcriptId 21',
+            'scaffold_1\tJGI\texon\t301\t380\t.\t-\t.\tname "geneY"; transcriptId 22',
+            'scaffold_1\tJGI\tCDS\t311\t380\t.\t-\t0\tname "geneY"; proteinId 22',
+        ],
+    )
+    table = read_annotation(path)
+    assert table["parent"].tolist() == ["11", "11", "11", "21", "22", "22"]
+    assert table["gene_id"].tolist() == ["geneX"] * 3 + ["geneY"] * 3
+    assert table["name"].tolist() == table["gene_id"].tolist()
+
+
+def test_prokka_gff3_sequences_are_copied_with_their_line_offset(tmp_path):
+    lines = ["##gff-version 3", GOOD_LINE.replace("Parent=tx1", "ID=c1"), "##FASTA", ">chrT", "ACGT"]
+    gff = write(tmp_path / "p.gff", lines)
+    assert fasta_section_line(gff) == 3
+    offset = write_fasta_section(gff, tmp_path / "cache" / "p.fa")
+    assert offset == 3 and (tmp_path / "cache" / "p.fa").read_text() == ">chrT\nACGT\n"
+    assert len(read_annotation(gff)) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from glm_core.errors import InputError
 from glm_core.genome import Genome, fasta_text, nucleotide_codes, reverse_complement
 from glm_core.kmer import KmerModel, reverse_complement_kmer_ids
 
@@ -143,7 +144,7 @@ def test_bad_input_is_reported(planted, tmp_path):
     genome, model, test, _ = planted
     with pytest.raises(ValueError, match=r"positions must lie in 0\.\.9"):
         model.sequence_site_probabilities("ACGTACGTAC", [10])
-    with pytest.raises(KeyError, match="chrX"):
+    with pytest.raises(InputError, match="chrX"):
         KmerModel.fit(genome, ["chrX"])
     with pytest.raises(ValueError, match="k .* must be in 0..6"):
         KmerModel.fit(genome, ["train"], k=9)

@@ -24,7 +24,8 @@ def test_no_glm_core_module_imports_streamlit():
     import glm_core
 
     modules = [f"glm_core.{m.name}" for m in pkgutil.iter_modules(glm_core.__path__)]
-    code = f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; print('streamlit' in sys.modules)"
+    code = (f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; "
+            "print('streamlit' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert len(modules) >= 10 and result.stdout.strip() == "False"
 
@@ -115,3 +116,20 @@ def test_missing_or_pickled_checkpoints_get_clear_errors(tiny_gpn_dir, tmp_path)
     (tmp_path / "config.json").write_text((tiny_gpn_dir / "config.json").read_text())
     with pytest.raises(FileNotFoundError, match="safetensors"):
         load_masked_lm(tmp_path, device="cpu")
+
+
+def test_the_wrapper_exposes_what_scoring_and_embeddings_need(tiny_gpn):
+    import torch
+
+    complement = tiny_gpn.complement_ids
+    a, c, g, t = (int(i) for i in tiny_gpn.nucleotide_ids)
+    assert (int(complement[a]), int(complement[c]), int(complement[g]), int(complement[t])) == (t, g, c, a)
+    assert int(complement[tiny_gpn.mask_id]) == tiny_gpn.mask_id
+    ids = torch.from_numpy(tiny_gpn.encode("ACGTTGCAAC")).reshape(1, -1)
+    assert tiny_gpn.reverse_complement_ids(ids).tolist() == [tiny_gpn.encode("GTTGCAACGT").tolist()]
+    assert torch.equal(tiny_gpn.reverse_complement_ids(tiny_gpn.reverse_complement_ids(ids)), ids)
+    with torch.inference_mode():
+        log_probs = tiny_gpn.nucleotide_log_probs(ids.repeat(3, 1), torch.tensor([0, 4, 9]))
+        hidden = tiny_gpn.hidden_states(ids)
+    assert log_probs.shape == (3, 4) and torch.allclose(log_probs.exp().sum(-1), torch.ones(3))
+    assert hidden.shape == (1, 10, tiny_gpn.model.config.hidden_size)

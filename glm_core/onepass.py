@@ -1,0 +1,332 @@
+"""One-pass site models: P(x_i | x_-i) for every position of a sequence in one forward pass.
+
+A blind-spot network. One causal stream of dilated convolutions reads a strand 5'->3'; its
+first layer is shifted by one base, so its output at i has seen only x_<i. Run on the
+sequence it gives the left context of every position; run on the reverse complement (and
+flipped back) the right context, x_>i. A small head fuses the two per position into logits
+over A, C, G, T. Nothing at i ever reaches the prediction at i, exactly, whatever the weights.
+
+Strand symmetry as in :func:`glm_core.scoring.masked_site_probabilities`: the head also reads
+(right, left), which is the reverse-complement pass of the same sequence (the stream is
+shared by both strands, so that pass costs no extra convolution), and the two log-probability
+tables are averaged after complementing the second, then renormalised.
+
+The model is a Hugging Face model (``model_type`` ``glm-onepass``) whose classes register with
+``transformers`` from this module, so ``AutoModel.from_pretrained`` needs no remote code.
+:class:`OnePassSiteModel` wraps a loaded model as a :class:`~glm_core.scoring.SiteModel`.
+
+Conventions: positions are 0-based; probability columns are A, C, G, T; token ids are GPN's
+(``[PAD] [MASK] [UNK] a c g t``, :func:`glm_core.models.build_tokenizer`), and every token that
+is not a base (padding, N) reads as a zero vector, as the sequence ends do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
+from transformers.modeling_outputs import MaskedLMOutput
+
+from .errors import InputError
+from .models import GPN_VOCABULARY, resolve_device
+from .scoring import COMPLEMENT_COLUMNS, Progress
+
+MODEL_TYPE = "glm-onepass"
+_BASE_TOKEN_IDS = tuple(GPN_VOCABULARY.index(base) for base in "acgt")
+
+
+class OnePassConfig(PretrainedConfig):
+    """Shape of a one-pass blind-spot network.
+
+    ``dilations`` lists one dilation per residual block of the causal stream; the receptive
+    field (bases of context each side that can reach a prediction) is
+    ``first_kernel_size + (kernel_size - 1) * sum(dilations)``.
+    """
+
+    model_type = MODEL_TYPE
+
+    def __init__(
+        self,
+        vocab_size: int = len(GPN_VOCABULARY),
+        base_token_ids: tuple[int, int, int, int] = _BASE_TOKEN_IDS,
+        hidden_size: int = 256,
+        intermediate_size: int = 512,
+        first_kernel_size: int = 9,
+        kernel_size: int = 5,
+        dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 1, 2, 4, 8),
+        head_size: int = 512,
+        dropout: float = 0.1,
+        layer_norm_eps: float = 1e-5,
+        pad_token_id: int = GPN_VOCABULARY.index("[PAD]"),
+        **kwargs,
+    ):
+        self.vocab_size = vocab_size
+        self.base_token_ids = list(base_token_ids)
+        self.hidden_size = hidden_size
+        self.intermediate_size = intermediate_size
+        self.first_kernel_size = first_kernel_size
+        self.kernel_size = kernel_size
+        self.dilations = list(dilations)
+        self.head_size = head_size
+        self.dropout = dropout
+        self.layer_norm_eps = layer_norm_eps
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
+
+    @property
+    def receptive_field(self) -> int:
+        """Bases on each side of a position that its prediction can depend on."""
+        return self.first_kernel_size + (self.kernel_size - 1) * sum(self.dilations)
+
+
+class _CausalBlock(nn.Module):
+    """Pre-norm residual block: a causal dilated convolution, then a position-wise MLP.
+
+    Layer norm runs over channels at each position, so it cannot leak across positions.
+    """
+
+    def __init__(self, config: OnePassConfig, dilation: int):
+        super().__init__()
+        hidden = config.hidden_size
+        self.left_pad = (config.kernel_size - 1) * dilation
+        self.conv_norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
+        self.conv = nn.Conv1d(hidden, hidden, config.kernel_size, dilation=dilation)
+        self.mlp_norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden, config.intermediate_size), nn.GELU(), nn.Linear(config.intermediate_size, hidden)
+        )
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, L, C)
+        x = F.pad(self.conv_norm(h).transpose(1, 2), (self.left_pad, 0))
+        h = h + self.dropout(F.gelu(self.conv(x)).transpose(1, 2))
+        return h + self.dropout(self.mlp(self.mlp_norm(h)))
+
+
+class CausalStream(nn.Module):
+    """Features at i from x_<i only: a shifted first convolution, then causal dilated blocks."""
+
+    def __init__(self, config: OnePassConfig):
+        super().__init__()
+        self.first_kernel_size = config.first_kernel_size
+        self.first = nn.Conv1d(4, config.hidden_size, config.first_kernel_size)
+        self.blocks = nn.ModuleList(_CausalBlock(config, d) for d in config.dilations)
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, one_hot: torch.Tensor) -> torch.Tensor:
+        """one_hot: (B, L, 4) -> (B, L, hidden); output i reads one_hot[:, i-k..i-1]."""
+        x = F.pad(one_hot.transpose(1, 2), (self.first_kernel_size, 0))
+        h = self.first(x)[..., :-1].transpose(1, 2)  # drop the last output: output t sees x[t-k .. t-1]
+        for block in self.blocks:
+            h = block(h)
+        return self.norm(h)
+
+
+class OnePassPreTrainedModel(PreTrainedModel):
+    config_class = OnePassConfig
+    base_model_prefix = "onepass"
+    main_input_name = "input_ids"
+
+    def _init_weights(self, module):
+        if isinstance(module, (nn.Linear, nn.Conv1d)):
+            nn.init.normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+class OnePassForSiteProbabilities(OnePassPreTrainedModel):
+    """Blind-spot network; ``forward(input_ids).logits`` are fwd/RC-averaged log P over A,C,G,T, (B, L, 4)."""
+
+    def __init__(self, config: OnePassConfig):
+        super().__init__(config)
+        self.stream = CausalStream(config)
+        hidden = config.hidden_size
+        self.head = nn.Sequential(
+            nn.Linear(2 * hidden, config.head_size),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.head_size, config.head_size),
+            nn.GELU(),
+            nn.Linear(config.head_size, 4),
+        )
+        self.post_init()
+
+    def one_hot(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Token ids (B, L) -> (B, L, 4) in the weights' dtype; non-bases are zero vectors."""
+        # Built per call rather than kept as a buffer: from_pretrained leaves non-persistent buffers unset.
+        weight = self.stream.first.weight
+        lookup = torch.zeros(self.config.vocab_size, 4, dtype=weight.dtype, device=weight.device)
+        lookup[list(self.config.base_token_ids), torch.arange(4, device=weight.device)] = 1.0
+        return lookup[input_ids]
+
+    def left_features(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Features of x_<i at each i, (B, L, hidden)."""
+        return self.stream(self.one_hot(input_ids))
+
+    def right_features(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """Features of x_>i at each i, (B, L, hidden): the stream read on the reverse complement."""
+        # Reversing the A,C,G,T channels complements them.
+        return self.stream(self.one_hot(input_ids).flip(1).flip(2)).flip(1)
+
+    def fuse(self, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        """Strand-averaged log P over A,C,G,T, (B, L, 4), float32."""
+        forward = torch.log_softmax(self.head(torch.cat([left, right], -1)).float(), -1)
+        # (right, left) is what the reverse-complement pass sees at the mirrored position.
+        reverse = torch.log_softmax(self.head(torch.cat([right, left], -1)).float(), -1)
+        return torch.log_softmax((forward + reverse[..., COMPLEMENT_COLUMNS]) / 2, -1)
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> MaskedLMOutput:
+        """``labels``: (B, L) base index 0..3, -100 where unscored; the loss is their cross-entropy."""
+        one_hot = self.one_hot(input_ids)
+        both = self.stream(torch.cat([one_hot, one_hot.flip(1).flip(2)]))
+        left, right = both[: len(input_ids)], both[len(input_ids):].flip(1)
+        log_probs = self.fuse(left, right)
+        loss = None
+        if labels is not None:
+            loss = F.nll_loss(log_probs.reshape(-1, 4), labels.reshape(-1), ignore_index=-100)
+        return MaskedLMOutput(loss=loss, logits=log_probs)
+
+
+def register_auto_classes() -> None:
+    """Make ``AutoConfig`` / ``AutoModel`` know ``glm-onepass`` (idempotent)."""
+    try:
+        AutoConfig.register(MODEL_TYPE, OnePassConfig)
+    except ValueError:  # already registered
+        pass
+    try:
+        AutoModel.register(OnePassConfig, OnePassForSiteProbabilities)
+    except ValueError:
+        pass
+
+
+register_auto_classes()
+
+
+def default_chunk_length(device: torch.device) -> int:
+    """Positions a chunk scores: long on a GPU (few launches), short on a CPU (little memory)."""
+    return 16_384 if device.type == "cuda" else 4_096
+
+
+@dataclass
+class OnePassSiteModel:
+    """A loaded one-pass model as a :class:`~glm_core.scoring.SiteModel`.
+
+    Long sequences are scored in chunks of ``chunk_length`` positions; each chunk's streams
+    read ``receptive_field`` extra bases on the side they look at, so chunking cannot change
+    a result (beyond float rounding).
+    """
+
+    model: OnePassForSiteProbabilities
+    name: str
+    path: Path | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    chunk_length: int | None = None
+    kind: str = "one-pass"
+
+    def __post_init__(self):
+        self.byte_to_id = np.full(256, GPN_VOCABULARY.index("[UNK]"), dtype=np.int64)
+        for base, token in zip("ACGT", self.model.config.base_token_ids):
+            self.byte_to_id[ord(base)] = self.byte_to_id[ord(base.lower())] = token
+        self.pad_id = int(self.model.config.pad_token_id)
+        if self.chunk_length is None:
+            self.chunk_length = default_chunk_length(self.device)
+
+    @property
+    def context_flank(self) -> int:
+        return self.model.config.receptive_field
+
+    def encode(self, sequence: str) -> np.ndarray:
+        """DNA text -> token ids, shape=(len(sequence),), int64."""
+        return self.byte_to_id[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+
+    def sequence_site_probabilities(
+        self, sequence: str, positions: np.ndarray | None = None, *, batch_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> np.ndarray:
+        """P(x_i | x_-i) over A,C,G,T at 0-based ``positions`` of ``sequence`` (all when None).
+
+        ``batch_size`` is chunks per forward pass. Returns shape=(len(positions), 4), float32,
+        rows summing to 1, fwd/RC averaged.
+        """
+        positions = np.arange(len(sequence)) if positions is None else np.asarray(positions, dtype=np.int64)
+        if len(positions) == 0:
+            return np.zeros((0, 4), dtype=np.float32)
+        if positions.min() < 0 or positions.max() >= len(sequence):
+            raise InputError(
+                f"positions must lie in 0..{len(sequence) - 1} of the sequence; "
+                f"got {positions.min()}..{positions.max()}"
+            )
+        first, last = int(positions.min()), int(positions.max()) + 1
+        length = min(self.chunk_length, last - first)
+        chunk_of = (positions - first) // length
+        by_chunk = np.argsort(chunk_of, kind="stable")
+        chunks, chunk_begins = np.unique(chunk_of[by_chunk], return_index=True)
+        chunk_ends = np.append(chunk_begins[1:], len(positions))
+        flank = self.context_flank
+        ids = np.full(len(sequence) + 2 * flank + length, self.pad_id, dtype=np.int64)
+        ids[flank: flank + len(sequence)] = self.encode(sequence)
+        batch_size = batch_size or (64 if self.device.type == "cuda" else 4)
+        out = np.empty((len(positions), 4), dtype=np.float32)
+        done = 0
+        for begin in range(0, len(chunks), batch_size):
+            batch = slice(begin, begin + batch_size)
+            starts = first + chunks[batch] * length  # sequence coordinate of each chunk's first scored position
+            # ids[flank + p] is sequence position p; a chunk's window spans [start - flank, start + length + flank).
+            windows = np.stack([ids[s: s + length + 2 * flank] for s in starts])
+            table = self._chunk_probabilities(torch.from_numpy(windows).to(self.device), length, flank)
+            for row, (lo, hi) in enumerate(zip(chunk_begins[batch], chunk_ends[batch])):
+                members = by_chunk[lo:hi]
+                out[members] = table[row, positions[members] - starts[row]]
+                done += len(members)
+            if progress is not None:
+                progress(done, len(positions))
+        return out
+
+    def _chunk_probabilities(self, windows: torch.Tensor, length: int, flank: int) -> np.ndarray:
+        """windows (B, length + 2 flank) -> probabilities (B, length, 4) of the central positions."""
+        net = self.model
+        use_bf16 = self.device.type == "cuda"
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            left = net.left_features(windows[:, : length + flank])[:, flank:]
+            right = net.right_features(windows[:, flank:])[:, :length]
+            probabilities = net.fuse(left, right).exp()
+        return probabilities.float().cpu().numpy()
+
+
+def load_onepass_model(path: str | Path, device: str | torch.device | None = None) -> OnePassSiteModel:
+    """Load a one-pass site model from a local ``save_pretrained`` folder (safetensors only).
+
+    Raises :class:`~glm_core.errors.InputError` when the folder is not a one-pass model
+    (no config.json, another ``model_type``, remote code) or has no safetensors weights.
+    """
+    folder = Path(path)
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise InputError(f"{folder} is not a model folder: it has no config.json (save_pretrained writes one)")
+    config = json.loads(config_path.read_text())
+    if config.get("model_type") != MODEL_TYPE:
+        raise InputError(
+            f"{folder} holds a {config.get('model_type')!r} model, not a one-pass site model ({MODEL_TYPE!r}); "
+            "load masked LMs with glm_core.models.load_masked_lm"
+        )
+    if config.get("auto_map"):
+        raise InputError(f"{folder} asks for its own Python code (auto_map in config.json); one-pass models need none")
+    if not (folder / "model.safetensors").is_file():
+        raise InputError(
+            f"{folder} has no model.safetensors; only safetensors weights are loaded (never pickles): "
+            "save with model.save_pretrained(folder, safe_serialization=True)"
+        )
+    register_auto_classes()
+    device = resolve_device(device)
+    model = AutoModel.from_pretrained(folder, use_safetensors=True, trust_remote_code=False)
+    # fp16 storage keeps the shipped folder small; compute in fp32 (bf16 autocast on CUDA).
+    model = model.float().to(device).eval()
+    return OnePassSiteModel(model=model, name=folder.name, path=folder, device=device)
