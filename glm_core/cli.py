@@ -231,13 +231,20 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _load_site_model(path: Path, device: str | None):
-    """A site model from ``path``: a k-mer ``.npz`` (KmerModel.save) or a masked LM folder."""
+    """A site model from ``path``: a k-mer ``.npz`` (KmerModel.save), a one-pass model folder
+    (``model_type`` glm-onepass in its config.json), or a masked LM folder."""
+    import json
+
+    from .models import load_masked_lm
+    from .onepass import MODEL_TYPE, load_onepass_model
+
     if Path(path).suffix == ".npz":
         from .kmer import KmerModel
 
         return KmerModel.load(path)
-    from .models import load_masked_lm
-
+    config = Path(path) / "config.json"
+    if config.is_file() and json.loads(config.read_text()).get("model_type") == MODEL_TYPE:
+        return load_onepass_model(path, device=device)
     return load_masked_lm(path, device=device)
 
 
@@ -369,8 +376,8 @@ def _add_scan_parsers(commands) -> None:
     scan.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
     scan.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     scan.add_argument("--compare-model", type=Path, default=None,
-                      help="a second site model (a masked LM folder or a k-mer .npz): also write both models' "
-                           "probabilities, KL, delta P(ref) and every SNV's LLR under both (joined TSV)")
+                      help="a second site model (a masked LM or one-pass folder, or a k-mer .npz): also write "
+                           "both models' probabilities, KL, delta P(ref) and every SNV's LLR under both (joined TSV)")
     scan.add_argument("--compare-out", type=Path, default=None,
                       help="the joined TSV of --compare-model (default: OUT's stem + .compare.tsv)")
     scan.set_defaults(handler=_cmd_scan)
@@ -387,7 +394,7 @@ def _add_scan_parsers(commands) -> None:
     dependency.add_argument("--strand", choices=["+", "-"], default=None,
                             help="strand to read (default: the region's or gene's, else +)")
     dependency.add_argument("--model", type=Path, default=None,
-                            help="a masked LM folder or a k-mer .npz (default: the bundled GPN)")
+                            help="a masked LM or one-pass model folder, or a k-mer .npz (default: the bundled GPN)")
     dependency.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     dependency.add_argument("--annotation", type=Path, default=None,
                             help="GFF3/GTF to find genes in (default: the embedded one with the embedded genome)")
