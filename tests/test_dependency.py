@@ -181,3 +181,12 @@ def test_estimate_counts_the_work_of_the_map(tiny_genome):
     # Full flanks: each query rescoring its two neighbours, one at each region end.
     assert estimate.n_positions == 20 + 3 * (2 * 20 - 2)
     assert estimate.seconds >= 0 and estimate.device == "cpu"
+
+
+def test_packed_variant_sequences_score_as_alone_for_a_masked_lm(tiny_gpn, embedded_genome):
+    # Full flanks: each copy of the sequence holds every base a target's window can see.
+    flank = tiny_gpn.context_flank
+    sequence = embedded_genome.fetch("chr22", 69_123 - flank, 69_129 + flank)
+    alone = sequence_dependency(tiny_gpn, sequence, flank, flank + 6, full_flanks=False)
+    packed = sequence_dependency(tiny_gpn, sequence, flank, flank + 6, full_flanks=True)
+    np.testing.assert_allclose(packed[2], alone[2], rtol=1e-4, atol=1e-6)
