@@ -63,15 +63,18 @@ def time_map(model, genome: Genome, length: int) -> dict:
     probe_seconds = time.perf_counter() - began
     if model_device_type(model) == "cuda":
         torch.cuda.synchronize()
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     result = dependency_map(model, genome, CHROM, START, end, check_limits=False)
     if model_device_type(model) == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - began
+    # On a shared CPU, wall time depends on the neighbours; process CPU time over threads does not.
+    cpu_seconds = time.process_time() - cpu_began
     return {
         "model": str(model.name), "kind": model_kind(model), "device": model_device_type(model),
         "device_name": _device_name(model), "region": f"{CHROM}:{START + 1}-{end}", "length_bp": length,
-        "seconds": round(seconds, 3), "estimated_seconds": round(estimate.seconds, 3),
+        "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
+        "torch_threads": torch.get_num_threads(), "estimated_seconds": round(estimate.seconds, 3),
         "probe_seconds": round(probe_seconds, 3), "variant_sequences": estimate.n_sequences,
         "scored_positions": estimate.n_positions,
         "positions_per_second": round(estimate.n_positions / seconds, 1) if seconds > 0 else None,
