@@ -3,7 +3,8 @@
 For each model and length the script measures the time estimate the app shows before a map
 (:func:`glm_core.dependency.estimate_dependency_seconds`: a small probe, extrapolated), then
 the map itself (:func:`glm_core.dependency.dependency_map`, limits off), on a held-out
-region starting at chr20:100,001 of the embedded genome, and writes one JSON record each.
+region starting at chr20:100,001 of the embedded genome, and writes one JSON record each:
+wall seconds, and process CPU seconds (on a shared CPU the wall time depends on the neighbours).
 
 Models: ``--model`` (a masked LM folder; default the bundled gpn-umaydis) and, with
 ``--onepass-model``, a one-pass model folder (loaded with ``glm_core.onepass`` when that
