@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glm_core.annotation import Annotation
+from glm_core.devices import check_device
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
 from glm_core.models import BUNDLED_MODELS_DIR, discover_models
 
@@ -39,8 +40,13 @@ def cache_dir() -> Path:
 
 
 def device() -> str | None:
-    """The device ``GLM_EXPLORER_DEVICE`` asks for, or None for the automatic choice."""
-    return os.environ.get(DEVICE_ENV) or None
+    """The device ``GLM_EXPLORER_DEVICE`` asks for, or None for the automatic choice.
+
+    Raises InputError (shown on the page) when this machine cannot run that device.
+    """
+    name = os.environ.get(DEVICE_ENV) or None
+    check_device(name, DEVICE_ENV)
+    return name
 
 
 @dataclass(frozen=True)
