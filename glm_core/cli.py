@@ -321,6 +321,91 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     what = "per-position table" if track_format(args.out) == "tsv" else f"{track_format(args.out)} of {args.value}"
     print(f"wrote {len(table):,} positions of {region} ({region.strand}) to {args.out} as a {what} "
           f"({model.name} on {model.device}, {time.perf_counter() - began:.1f} s)")
+    if args.compare_model is not None:
+        _write_comparison(args, genome, region, model, probabilities)
+    return 0
+
+
+def _load_site_model(path: Path, device: str | None):
+    """A site model from ``path``: a k-mer ``.npz`` (KmerModel.save), a one-pass model folder
+    (``model_type`` glm-onepass in its config.json), or a masked LM folder."""
+    import json
+
+    from .models import load_masked_lm
+    from .onepass import MODEL_TYPE, load_onepass_model
+
+    if Path(path).suffix == ".npz":
+        from .kmer import KmerModel
+
+        return KmerModel.load(path)
+    config = Path(path) / "config.json"
+    if config.is_file() and json.loads(config.read_text()).get("model_type") == MODEL_TYPE:
+        return load_onepass_model(path, device=device)
+    return load_masked_lm(path, device=device)
+
+
+def _comparison_path(args: argparse.Namespace) -> Path:
+    if args.compare_out is not None:
+        return Path(args.compare_out)
+    out = Path(args.out)
+    return out.with_name(f"{out.name.split('.')[0]}.compare.tsv")
+
+
+def _write_comparison(args: argparse.Namespace, genome, region, model, probabilities) -> None:
+    """Score the region with ``--compare-model`` and write the joined table of both models."""
+    from .model_comparison import compare_probabilities, joined_tsv
+    from .outputs import write_text
+    from .scoring import site_probabilities
+
+    second = _load_site_model(args.compare_model, args.device)
+    other = site_probabilities(
+        second, genome, region.chrom, region.start, region.end, region.strand, batch_size=args.batch_size,
+        progress=_tqdm_progress(f"scoring {region} ({region.strand}) with {second.name}"),
+    )
+    comparison = compare_probabilities(genome, region.chrom, region.start, region.end, region.strand,
+                                       probabilities, other, str(model.name), str(second.name))
+    path = _comparison_path(args)
+    write_text(joined_tsv(comparison), path)
+    summary = comparison.summary()
+    print(f"wrote {summary['n_snvs']:,} SNVs of {region} compared between {model.name} (_1) and {second.name} (_2) "
+          f"to {path}: mean KL {summary['mean_kl_bits']:.4f} bits, LLR Pearson {summary['pearson']:.3f}, "
+          f"Spearman {summary['spearman']:.3f}")
+
+
+def _cmd_dependency(args: argparse.Namespace) -> int:
+    import time
+
+    from .dependency import (DEPENDENCY_SUFFIXES, check_dependency_region, dependency_file_bytes,
+                             dependency_map, estimate_dependency_seconds)
+    from .errors import InputError
+    from .genome_files import open_genome_files
+    from .locus import is_coordinate_query, resolve_locus
+    from .models import BUNDLED_MLM
+    from .outputs import atomic_write, check_outputs
+
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in DEPENDENCY_SUFFIXES:
+        raise InputError(f"--out must end in one of {', '.join(DEPENDENCY_SUFFIXES)}; got {args.out}")
+    check_outputs([args.out], [args.fasta, args.annotation, _model_folder(args.model)])
+    genome = open_genome_files(args.fasta, None).genome
+    annotation = None if is_coordinate_query(args.region, genome) else _genome_and_annotation(
+        args.fasta, args.annotation, args.aliases)[1]
+    region = resolve_locus(args.region, genome, annotation, part=_part(args.part), flank=args.flank,
+                           strand=args.strand, upstream=args.upstream).region
+    model = _load_site_model(args.model or BUNDLED_MLM, args.device)
+    estimate = estimate_dependency_seconds(model, genome, region.chrom, region.start, region.end)
+    print(f"dependency map of {region} ({region.strand}), {len(region):,} bp with {model.name}: "
+          f"{estimate.n_sequences:,} variant sequences, estimated {estimate.seconds:,.1f} s on {estimate.device}",
+          file=sys.stderr)
+    check_dependency_region(model, genome, region.chrom, region.start, region.end, estimate=estimate)
+    began = time.perf_counter()
+    result = dependency_map(
+        model, genome, region.chrom, region.start, region.end, region.strand, check_limits=False,
+        batch_size=args.batch_size, progress=_tqdm_progress("variant sequences"),
+    )
+    atomic_write(args.out, dependency_file_bytes(result, suffix))
+    print(f"wrote the {len(result)} x {len(result)} dependency map of {region} ({region.strand}) to {args.out} "
+          f"({model.name}, {time.perf_counter() - began:.1f} s)")
     return 0
 
 
@@ -412,7 +497,31 @@ def _add_scan_parsers(commands) -> None:
     scan.add_argument("--batch-size", type=_positive_int, default=None,
                       help="windows a forward pass (default: by device)")
     scan.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    scan.add_argument("--compare-model", type=Path, default=None,
+                      help="a second site model (a masked LM or one-pass folder, or a k-mer .npz): also write "
+                           "both models' probabilities, KL, delta P(ref) and every SNV's LLR under both (joined TSV)")
+    scan.add_argument("--compare-out", type=Path, default=None,
+                      help="the joined TSV of --compare-model (default: OUT's stem + .compare.tsv)")
     scan.set_defaults(handler=_cmd_scan)
+
+    dependency = commands.add_parser(
+        "dependency", help="nucleotide dependency map of a region: TSV matrix, .npz, or PNG/SVG heat map"
+    )
+    dependency.add_argument("region", help="as for scan: CHR:START-END (1-based inclusive), or a gene ID or name")
+    dependency.add_argument("--out", type=Path, required=True,
+                            help="output file; its extension picks the format (.tsv, .npz, .png, .svg)")
+    dependency.add_argument("--part", default="whole-gene", help="for a gene: which part to map, as for scan")
+    dependency.add_argument("--upstream", type=int, default=DEFAULT_PROMOTER_BP,
+                            help=f"for --part promoter: bp before the TSS (default {DEFAULT_PROMOTER_BP})")
+    dependency.add_argument("--flank", type=int, default=0, help="for a gene: bases to add on each side")
+    dependency.add_argument("--strand", choices=["+", "-"], default=None,
+                            help="strand to read (default: the region's or gene's, else +)")
+    dependency.add_argument("--model", type=Path, default=None,
+                            help="a masked LM or one-pass model folder, or a k-mer .npz (default: the bundled GPN)")
+    _add_genome_options(dependency, "GFF3/GTF to find genes in (default: the embedded one with the embedded genome)")
+    dependency.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
+    dependency.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    dependency.set_defaults(handler=_cmd_dependency)
 
     score = commands.add_parser(
         "score-vcf", help="LLR, consequence and gene of every SNV in a VCF; writes a VCF and a TSV"

@@ -1,4 +1,6 @@
-"""Predicted logo at a locus: what the model expects at each base, and where it is sure.
+"""Predicted logo at a locus: what the model expects at each base, and where it is sure; below it
+the nucleotide dependency map of the zoomed range and, with a second model chosen in the
+sidebar, both models side by side.
 
 Letters are scaled by probability x information content (2 - entropy bits), as in GPN's
 logo tracks. The locus opens where the overview page left it; the scores are cached per
@@ -12,6 +14,8 @@ from glm_core.genome import format_region
 from glm_core.plots.locus_tracks import MAX_SEQUENCE_BP
 from glm_core.plots.logo_figures import logo_locus_figure
 from ui import cache, region_picker, session
+from ui.comparison_section import render_comparison
+from ui.dependency_section import render_dependency_section
 
 CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
 # Views up to this many bp get logomaker letters in the interactive figure (about 10 ms a
@@ -121,3 +125,10 @@ columns[3].download_button(
     file_name=f"ic_{region.chrom}_{region.start + 1}-{region.end}_{model.name}.bedgraph", mime="text/plain",
     key="logo_download_bedgraph", help="information content per base, 0-based half-open intervals (BED convention)",
 )
+
+# --------------------------------------------------------------------------- dependency map and a second model
+
+render_dependency_section(model, loaded, region, strand, view, features, image)
+second = session.compare_model()
+if second is not None:
+    render_comparison("logo", model, second, loaded, region, strand, probabilities)

@@ -14,6 +14,7 @@ from glm_core.plots.logo_figures import (codon_position_llr_figure, consequence_
                                          variant_scan_figure)
 from glm_core.region_scan import region_scan_table, region_scan_tsv
 from ui import cache, region_picker, session
+from ui.comparison_section import render_comparison
 from glm_core.vcf import read_vcf, scored_vcf_text
 
 CHART_CONFIG = {"scrollZoom": True, "displaylogo": False}
@@ -101,6 +102,9 @@ with scan_tab:
                 file_name=f"snvs_{region.chrom}_{region.start + 1}-{region.end}_{model.name}.tsv",
                 mime="text/tab-separated-values", key="variants_download_scan",
             )
+            second = session.compare_model()
+            if second is not None:
+                render_comparison("variants", model, second, loaded, region, "+", probabilities)
 
 # --------------------------------------------------------------------------- VCF
 

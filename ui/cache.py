@@ -177,6 +177,49 @@ def publication_images(
     return figure_bytes(figure, "png", dpi=300), figure_bytes(figure, "svg")
 
 
+# --------------------------------------------------------------------------- dependency maps
+
+
+@st.cache_data(show_spinner="Timing the model on this device…", max_entries=32)
+def dependency_estimate(model_id: tuple, choice: GenomeChoice, chrom: str, start: int, end: int, _model, _genome):
+    """:func:`glm_core.dependency.estimate_dependency_seconds` of ``[start, end)`` (0-based half-open),
+    per (model, device, genome, region)."""
+    from glm_core.dependency import estimate_dependency_seconds
+
+    return estimate_dependency_seconds(_model, _genome, chrom, start, end)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def dependency_map(model_id: tuple, choice: GenomeChoice, chrom: str, start: int, end: int, strand: str,
+                   _model, _genome, _estimate=None):
+    """:func:`glm_core.dependency.dependency_map` of ``[start, end)`` on ``strand``, with a progress
+    bar; the minus strand is read off the cached plus strand (:func:`glm_core.dependency.minus_strand_map`)."""
+    from glm_core import dependency
+
+    if strand == "-":
+        plus = dependency_map(model_id, choice, chrom, start, end, "+", _model, _genome, _estimate)
+        return dependency.minus_strand_map(plus)
+    label = f"Mapping {format_region(chrom, start, end)} with {_model.name}"
+    bar = st.progress(0.0, text=label)
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / total, text=f"{label}: {done:,} of {total:,} variant sequences")
+
+    result = dependency.dependency_map(_model, _genome, chrom, start, end, "+", estimate=_estimate,
+                                       progress=progress)
+    bar.empty()
+    return result
+
+
+@st.cache_data(show_spinner="Drawing the dependency map for print…", max_entries=16)
+def dependency_images(model_id: tuple, choice: GenomeChoice, chrom: str, start: int, end: int, strand: str,
+                      _dependency) -> tuple[bytes, bytes]:
+    """The print heat map of a cached map as (PNG at 300 dpi, SVG) bytes."""
+    from glm_core.plots.dependency_figures import dependency_image
+
+    return dependency_image(_dependency, "png"), dependency_image(_dependency, "svg")
+
+
 # --------------------------------------------------------------------------- embedding map
 
 

@@ -18,6 +18,11 @@ Keys
 ``MODEL_KEY = "model"``
     :class:`ui.choices.ModelChoice` or None: the masked LM chosen in the sidebar; pages get
     the loaded model with :func:`require_model`.
+``COMPARE_MODEL_KEY = "compare_model"``
+    :class:`ui.choices.ModelChoice` or None: the second model chosen in the sidebar to compare
+    with the first on the logo and variant pages; pages get it with :func:`compare_model`.
+``DEPENDENCY_KEY = "dependency_maps"``
+    set of (model, genome, region) keys this session has asked to map (numbers cached as above).
 ``SCORED_KEY = "scored_regions"``
     set of (model, genome, region) keys this session has asked to score, so the logo and
     variant pages show them again without another click (the numbers come from the
@@ -53,6 +58,8 @@ LOCUS_KEY = "locus"
 LOCUS_TRANSCRIPT_KEY = "locus_transcript"
 LOCUS_GENOME_KEY = "locus_genome"
 MODEL_KEY = "model"
+COMPARE_MODEL_KEY = "compare_model"
+DEPENDENCY_KEY = "dependency_maps"
 SCORED_KEY = "scored_regions"
 
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError)
@@ -109,6 +116,19 @@ def show_model_genome_note(model_folder, model_name: str, loaded: LoadedGenome) 
     with st.expander("Train a model on this genome"):
         st.code(commands, language="bash", wrap_lines=True)
         st.caption(f"Expected GPU time: {expected}.")
+
+
+def compare_model() -> MaskedLM | None:
+    """The second model chosen in the sidebar, or None (none chosen, or it cannot be loaded: then
+    the page shows why and carries on with one model)."""
+    choice = st.session_state.get(COMPARE_MODEL_KEY)
+    if choice is None:
+        return None
+    try:
+        return cache.load_model(choice.path, choice.stamp, device(), trust_remote_code_from_env())
+    except USER_ERRORS as error:
+        show_error(error, prefix=f"The comparison model {choice.name} could not be loaded: ")
+        return None
 
 
 def get_locus() -> Region | None:

@@ -29,7 +29,7 @@ from ui.choices import (
     file_stamp,
     masked_model_choices,
 )
-from ui.session import GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS
+from ui.session import COMPARE_MODEL_KEY, GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS
 
 SOURCES = ("Embedded genome", "Data directory", "Upload")
 NO_ANNOTATION = "none"
@@ -210,9 +210,15 @@ def _render_model_selector() -> None:
     st.subheader("Model")
     choices = masked_model_choices()
     if not choices:
-        st.session_state[MODEL_KEY] = None
+        st.session_state[MODEL_KEY] = st.session_state[COMPARE_MODEL_KEY] = None
         st.caption(f"No masked model found in {BUNDLED_MODELS_DIR} or {data_dir() / 'models'}.")
         return
     default = next((i for i, c in enumerate(choices) if Path(c.path) == BUNDLED_MLM), 0)
     choice = st.selectbox("Masked LM", choices, index=default, format_func=lambda c: c.name, key="sidebar_model")
     st.session_state[MODEL_KEY] = choice
+    # A second model for the logo and variant pages to set beside the first (None: no comparison).
+    st.session_state[COMPARE_MODEL_KEY] = st.selectbox(
+        "Compare with", [None, *choices], format_func=lambda c: "(no second model)" if c is None else c.name,
+        key="sidebar_compare_model", help="Logo and variant pages then show both models, their per-base KL "
+        "divergence and difference of P(ref), and the two LLRs of every SNV.",
+    )
