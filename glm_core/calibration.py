@@ -138,7 +138,7 @@ class NeutralTable:
 
     ``cells``: DataFrame with one row per folded cell (512 contexts x 3 alts = 1,536 rows):
     ``context`` (5-mer text, centre A or C), ``alt``, ``n`` (neutral SNVs), ``mean_llr``
-    (natural log; the 3-mer mean where ``n < MIN_CELL_COUNT``). ``proxy`` and ``model`` name
+    (natural log; the 3-mer, else 1-mer, mean where ``n < MIN_CELL_COUNT``). ``proxy`` and ``model`` name
     where it came from.
     """
 
@@ -166,15 +166,23 @@ def _table_from_sums(total: np.ndarray, count: np.ndarray, proxy: str, model: st
     trimer_count = np.zeros((64, 4))
     np.add.at(trimer_total, trimer, total)
     np.add.at(trimer_count, trimer, count)
+    # last resort: every context with the same centre base (a 1-mer cell)
+    centre_total = np.zeros((4, 4))
+    centre_count = np.zeros((4, 4))
+    np.add.at(centre_total, centre, total)
+    np.add.at(centre_count, centre, count)
     for context in contexts[centre <= 1]:
         for alt in range(4):
             if alt == centre[context]:
                 continue
             n = count[context, alt]
-            if n >= MIN_CELL_COUNT or trimer_count[trimer[context], alt] == 0:
-                mean = total[context, alt] / n if n else np.nan
-            else:
-                mean = trimer_total[trimer[context], alt] / trimer_count[trimer[context], alt]
+            pooled = [
+                (total[context, alt], n),
+                (trimer_total[trimer[context], alt], trimer_count[trimer[context], alt]),
+                (centre_total[centre[context], alt], centre_count[centre[context], alt]),
+            ]
+            usable = [(t, c) for t, c in pooled if c >= MIN_CELL_COUNT] or [(t, c) for t, c in pooled if c > 0]
+            mean = usable[0][0] / usable[0][1] if usable else np.nan
             rows.append((context_text(context), NUCLEOTIDES[alt], int(n), mean))
     cells = pd.DataFrame(rows, columns=["context", "alt", "n", "mean_llr"])
     return NeutralTable(cells, proxy, model)
@@ -272,7 +280,7 @@ def write_neutral_table(table: NeutralTable, path: str | Path) -> Path:
         f"# neutral-site LLR table (glm_core.calibration); proxy: {table.proxy or 'unspecified'}; "
         f"model: {table.model or 'unspecified'}\n"
         "# strand-folded: 512 contexts (centre A or C) x 3 alts; mean_llr natural log; "
-        f"cells with n < {MIN_CELL_COUNT} hold the 3-mer mean\n"
+        f"cells with n < {MIN_CELL_COUNT} hold the 3-mer (else 1-mer) mean\n"
     )
     return atomic_write(path, header + table.cells.to_csv(sep="\t", index=False, float_format="%.6g"))
 
@@ -300,3 +308,73 @@ def model_neutral_table(model) -> NeutralTable | None:
     if folder is None or not (Path(folder) / CALIBRATION_FILE).is_file():
         return None
     return read_neutral_table(Path(folder) / CALIBRATION_FILE)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _auroc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(a damaging SNV scores lower than a synonymous one), ties half; NaN for an empty class."""
+    from scipy.stats import rankdata
+
+    if len(positive) == 0 or len(negative) == 0:
+        return float("nan")
+    ranks = rankdata(-np.concatenate([positive, negative]))
+    return float(
+        (ranks[: len(positive)].sum() - len(positive) * (len(positive) + 1) / 2) / (len(positive) * len(negative))
+    )
+
+
+def stratified_auroc(snvs: pd.DataFrame, score: str, damaging: str = "missense") -> tuple[float, int]:
+    """AUROC of ``damaging`` vs synonymous SNVs within codon-position x substitution strata.
+
+    A stratum is the codon position (1..3) and the substitution on the transcript's strand
+    (e.g. ``C>T``). The AUROC of each stratum holding both classes is weighted by its number
+    of (damaging, synonymous) pairs, so a score that only knows codon position or substitution
+    type gets 0.5. Returns (AUROC, number of strata used).
+    """
+    table = snvs[snvs["consequence"].astype(str).isin([damaging, "synonymous"]) & snvs[score].notna()]
+    position = table["codon_position"].astype(int).to_numpy()
+    ref = np.array([codon[p - 1] for codon, p in zip(table["ref_codon"], position)])
+    alt = np.array([codon[p - 1] for codon, p in zip(table["alt_codon"], position)])
+    strata = pd.Series(position.astype(str)) + ":" + ref + ">" + alt
+    total, weight, used = 0.0, 0.0, 0
+    is_damaging = (table["consequence"].astype(str) == damaging).to_numpy()
+    values = table[score].to_numpy(float)
+    for _name, rows in strata.groupby(strata.to_numpy()).indices.items():
+        positive, negative = values[rows][is_damaging[rows]], values[rows][~is_damaging[rows]]
+        if len(positive) and len(negative):
+            pairs = len(positive) * len(negative)
+            total += _auroc(positive, negative) * pairs
+            weight += pairs
+            used += 1
+    return (total / weight if weight else float("nan")), used
+
+
+def calibration_aurocs(snvs: pd.DataFrame, scores: list[str]) -> pd.DataFrame:
+    """Raw vs calibrated comparisons on annotated CDS SNVs (e.g. :func:`glm_core.evaluation.cds_snv_llrs`).
+
+    For each score column (``llr``, ``cllr`` ...): AUROC stop gained vs synonymous, missense vs
+    synonymous, and missense vs synonymous within codon-position x substitution strata
+    (:func:`stratified_auroc`); lower score = more damaging. Columns ``score, comparison,
+    auroc, n_positive, n_negative``.
+    """
+    consequence = snvs["consequence"].astype(str)
+    rows = []
+    for score in scores:
+        valid = snvs[score].notna().to_numpy()
+        negative = snvs.loc[valid & (consequence == "synonymous").to_numpy(), score].to_numpy(float)
+        for damaging in ("stop_gained", "missense"):
+            positive = snvs.loc[valid & (consequence == damaging).to_numpy(), score].to_numpy(float)
+            rows.append((score, f"{damaging} vs synonymous", _auroc(positive, negative), len(positive), len(negative)))
+        value, strata = stratified_auroc(snvs, score)
+        rows.append(
+            (
+                score,
+                f"missense vs synonymous within {strata} codon-position x substitution strata",
+                value,
+                int((valid & (consequence == "missense").to_numpy()).sum()),
+                len(negative),
+            )
+        )
+    return pd.DataFrame(rows, columns=["score", "comparison", "auroc", "n_positive", "n_negative"])

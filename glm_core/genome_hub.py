@@ -115,18 +115,25 @@ def write_snv_table(out_dir: Path, job, chunks: pd.DataFrame) -> Path:
     return path
 
 
+def background_from_records(snvs: np.ndarray, cllr: np.ndarray | None, meta: dict) -> LlrBackground:
+    """Quantile tables of SNV records (:data:`glm_core.genome_scores.SNV_DTYPE`) and their cLLRs."""
+    scores = {"llr": snvs["llr"].astype(np.float64)}
+    if cllr is not None:
+        scores["cllr"] = cllr
+    consequence = snvs["consequence"].astype(np.int64)
+    annotated = bool((consequence >= 0).any())
+    return background_from_scores(
+        scores, consequence if annotated else None, list(CONSEQUENCES) if annotated else [], meta
+    )
+
+
 def _background(job, chunks: pd.DataFrame, lookup: np.ndarray | None, meta: dict) -> LlrBackground:
     parts = [job.chunk(f"s{i}", lambda: None) for i in range(len(chunks))]
-    snvs = np.concatenate(parts) if parts else np.zeros(0)
-    scores = {"llr": snvs["llr"].astype(np.float64)}
+    snvs = np.concatenate(parts)
+    cllr = None
     if lookup is not None:
-        scores["cllr"] = calibrate_codes(
-            snvs["context"].astype(np.int64), snvs["alt"].astype(np.int64), snvs["llr"], lookup
-        )
-    consequence = snvs["consequence"].astype(np.int64)
-    has = consequence >= 0
-    groups = list(CONSEQUENCES) if has.any() else []
-    return background_from_scores(scores, consequence if has.any() else None, groups, meta)
+        cllr = calibrate_codes(snvs["context"].astype(np.int64), snvs["alt"].astype(np.int64), snvs["llr"], lookup)
+    return background_from_records(snvs, cllr, meta)
 
 
 def hub_files(manifest: dict) -> dict[str, str]:
