@@ -7,7 +7,7 @@
 #   3. bench.eval_calibration for the one-pass model with the tables of step 1.
 # Results go to $OUT as a few tarballs and logs (<= 8 files). Python packages missing on the GPU
 # machine travel as wheels in .whl/. For a CPU rehearsal: DEVICE=cpu NPROC=2 POSITIONS=300
-# NGENES=2 REGIONS=some.bed bash bench/device_score_genome.sh
+# NGENES=2 REGIONS=some.bed MASKED=a-tiny-gpn-folder bash bench/device_score_genome.sh
 set -uo pipefail
 out=${OUT:-/tmp/out}
 work=${WORK:-/tmp/score_genome_work}
@@ -23,25 +23,25 @@ regions=()
 # Wheels in $WHEELS (default .whl) are installed when a package is missing; $EXTRA_SITE (a
 # folder of plain packages, e.g. a slim Bio with Bio.Seq and Bio.bgzf) goes on the path too.
 WHEELS=${WHEELS:-.whl}
+PY=${PY:-python3}
 export PYTHONPATH=${EXTRA_SITE:+$(realpath "$EXTRA_SITE"):}${PYTHONPATH:-}:$PWD
-if ! python3 -c "import pysam, pyBigWig, gpn, pyfaidx, Bio" 2>/dev/null && [ -d "$WHEELS" ]; then
-  timeout 120 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl
+if ! $PY -c "import pysam, pyBigWig, gpn, pyfaidx, Bio" 2>/dev/null && [ -d "$WHEELS" ]; then
+  timeout 120 $PY -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$WHEELS"/*.whl
   export PYTHONPATH=/tmp/site:$PYTHONPATH
 fi
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-PY=${PY:-python3}
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 nproc
 
-masked=assets/models/gpn-umaydis
+masked=${MASKED:-assets/models/gpn-umaydis}
 onepass=assets/models/gpn-umaydis-onepass
 (
   t0=$(date +%s.%N)
-  timeout 260 $PY -m bench.genome_tables --model $masked --positions "$POSITIONS" --device "$DEVICE" \
+  timeout 170 $PY -m bench.genome_tables --model $masked --positions "$POSITIONS" --device "$DEVICE" \
     --out-dir "$work/masked" 2>&1 | grep -v "Loading weights\|dilation"
   t1=$(date +%s.%N)
-  timeout 200 $PY -m bench.eval_calibration --model $masked --n-genes "$NGENES" --device "$DEVICE" \
+  timeout 160 $PY -m bench.eval_calibration --model $masked --n-genes "$NGENES" --device "$DEVICE" \
     --table intergenic_far="$work/masked/calibration.intergenic_far.tsv" \
     --table fourfold="$work/masked/calibration.fourfold.tsv" --out "$work/masked/eval_calibration.json" \
     2>&1 | grep -v "Loading weights\|dilation"
@@ -52,12 +52,12 @@ onepass=assets/models/gpn-umaydis-onepass
 masked_job=$!
 
 t0=$(date +%s.%N)
-timeout 330 $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m glm_core.cli score-genome \
+timeout 300 $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m glm_core.cli score-genome \
   --model $onepass --out-dir "$work/onepass" --chunk-size "$CHUNK" --device "$DEVICE" "${regions[@]}" \
   > "$out/score_genome.log" 2>&1
 echo "score-genome exit $? after $(echo "$(date +%s.%N) - $t0" | bc) s" | tee -a "$out/score_genome.log"
 t1=$(date +%s.%N)
-timeout 120 $PY -m bench.eval_calibration --model $onepass --n-genes "$NGENES" --device "$DEVICE" \
+timeout 80 $PY -m bench.eval_calibration --model $onepass --n-genes "$NGENES" --device "$DEVICE" \
   --table intergenic_far="$work/onepass/calibration.intergenic_far.tsv" \
   --table fourfold="$work/onepass/calibration.fourfold.tsv" --out "$work/onepass/eval_calibration.json" \
   2>&1 | grep -v "Loading weights\|dilation" | tee "$out/onepass_eval.log"
