@@ -18,6 +18,8 @@ NPROC=${NPROC:-14}
 POSITIONS=${POSITIONS:-200000}
 NGENES=${NGENES:-150}
 CHUNK=${CHUNK:-500000}
+EVAL=${EVAL:-1}  # 0: skip the raw vs calibrated AUROCs (bench.eval_calibration)
+seconds() { python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))" "$1" "$(date +%s.%N)"; }
 regions=()
 [ -n "${REGIONS:-}" ] && regions=(--regions "$REGIONS")
 # Wheels in $WHEELS (default .whl) are installed when a package is missing; $EXTRA_SITE (a
@@ -40,14 +42,13 @@ onepass=assets/models/gpn-umaydis-onepass
   t0=$(date +%s.%N)
   timeout 170 $PY -m bench.genome_tables --model $masked --positions "$POSITIONS" --device "$DEVICE" \
     --out-dir "$work/masked" 2>&1 | grep -v "Loading weights\|dilation"
+  echo "masked tables after $(seconds "$t0") s"
   t1=$(date +%s.%N)
-  timeout 160 $PY -m bench.eval_calibration --model $masked --n-genes "$NGENES" --device "$DEVICE" \
+  [ "$EVAL" = 1 ] && timeout 160 $PY -m bench.eval_calibration --model $masked --n-genes "$NGENES" --device "$DEVICE" \
     --table intergenic_far="$work/masked/calibration.intergenic_far.tsv" \
     --table fourfold="$work/masked/calibration.fourfold.tsv" --out "$work/masked/eval_calibration.json" \
     2>&1 | grep -v "Loading weights\|dilation"
-  t2=$(date +%s.%N)
-  echo "{\"masked_tables_s\": $(echo "$t1 - $t0" | bc), \"masked_eval_s\": $(echo "$t2 - $t1" | bc)}" \
-    > "$work/masked/timing.json"
+  echo "masked eval after $(seconds "$t1") s"
 ) > "$out/masked.log" 2>&1 &
 masked_job=$!
 
@@ -55,13 +56,13 @@ t0=$(date +%s.%N)
 timeout 300 $PY -m torch.distributed.run --standalone --nproc_per_node "$NPROC" -m glm_core.cli score-genome \
   --model $onepass --out-dir "$work/onepass" --chunk-size "$CHUNK" --device "$DEVICE" "${regions[@]}" \
   > "$out/score_genome.log" 2>&1
-echo "score-genome exit $? after $(echo "$(date +%s.%N) - $t0" | bc) s" | tee -a "$out/score_genome.log"
+echo "score-genome exit $? after $(seconds "$t0") s" | tee -a "$out/score_genome.log"
 t1=$(date +%s.%N)
-timeout 80 $PY -m bench.eval_calibration --model $onepass --n-genes "$NGENES" --device "$DEVICE" \
+[ "$EVAL" = 1 ] && timeout 80 $PY -m bench.eval_calibration --model $onepass --n-genes "$NGENES" --device "$DEVICE" \
   --table intergenic_far="$work/onepass/calibration.intergenic_far.tsv" \
   --table fourfold="$work/onepass/calibration.fourfold.tsv" --out "$work/onepass/eval_calibration.json" \
   2>&1 | grep -v "Loading weights\|dilation" | tee "$out/onepass_eval.log"
-echo "one-pass eval after $(echo "$(date +%s.%N) - $t1" | bc) s"
+echo "one-pass eval after $(seconds "$t1") s"
 wait $masked_job
 ls -la "$work/onepass" > "$work/onepass/sizes.txt" 2>&1
 du -sb "$work/onepass"/* >> "$work/onepass/sizes.txt" 2>&1
@@ -79,6 +80,6 @@ with pysam.TabixFile(f"{folder}/snvs.tsv.gz") as table, open(target, "w") as out
     for i, line in enumerate(table.fetch(chrom, 0, 700)):
         out.write(line + "\n")
 EOF
-echo "{\"total_s\": $(echo "$(date +%s.%N) - $began" | bc), \"nproc\": $NPROC, \"positions\": $POSITIONS}" > "$out/timing.json"
+echo "{\"total_s\": $(seconds "$began"), \"nproc\": $NPROC, \"positions\": $POSITIONS}" > "$out/timing.json"
 cat "$out/timing.json"
 ls -la "$out"

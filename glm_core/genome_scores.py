@@ -52,7 +52,7 @@ SNV_COLUMNS = ["chrom", "pos", "ref", "alt", "llr", "cllr", "consequence", "gene
 TRACK_NAMES = ("pA", "pC", "pG", "pT", "ic", "p_ref")
 DEFAULT_CHUNK_SIZE = 1_000_000
 # Proxy used for cLLR when both have sites; see docs/BENCHMARKS.md for the comparison.
-DEFAULT_PROXY = "intergenic_far"
+DEFAULT_PROXY = "fourfold"
 # Below this many neutral SNVs a computed table is too noisy; the model's shipped table is used.
 MIN_NEUTRAL_SNVS = 50_000
 SNV_DTYPE = np.dtype(
