@@ -317,10 +317,15 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     vcf = read_vcf(args.vcf)
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
     model = load_masked_lm(model_folder, device=args.device)
-    if args.background:
+    if args.background and args.background.suffix.lower() == ".npz":
+        from .backgrounds import read_background
+
+        background = read_background(args.background)
+    elif args.background:
         background = variants.read_llr_background(args.background)
     else:
-        background = variants.model_llr_background(model)
+        background = variants.model_llr_background(model, genome)
+    calibration = variants.model_calibration(model, genome)
     began = time.perf_counter()
     job = ChunkedJob.open(args.out, {
         "command": "score-vcf", "vcf": file_fingerprint(args.vcf), "fasta": file_fingerprint(args.fasta),
@@ -328,7 +333,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     })
     scored = variants.score_vcf(
         ResumableSiteModel(model, job, CHUNK_BATCHES), genome, annotation, vcf, background=background,
-        batch_size=args.batch_size, progress=_tqdm_progress(f"scoring {Path(args.vcf).name}"),
+        calibration=calibration, batch_size=args.batch_size, progress=_tqdm_progress(f"scoring {Path(args.vcf).name}"),
     )
     # Both files are written under temporary names, then renamed together.
     write_texts({args.out: scored_vcf_text(vcf, scored, model.name, Path(args.fasta).name),
@@ -385,8 +390,9 @@ def _add_scan_parsers(commands) -> None:
     score.add_argument("--annotation", type=Path, default=None,
                        help="GFF3/GTF for consequences (default: the embedded one with the embedded genome)")
     score.add_argument("--background", type=Path, default=None,
-                       help="genome-wide LLR sample (.npy, or a `scan` TSV) for llr_percentile_genome "
-                            "(default: llr_background.npy in the model folder, if there is one)")
+                       help="genome-wide LLR background for GLM_LLR_PCT: llr_background.npz from score-genome, "
+                            "or an LLR sample (.npy, or a `scan` TSV) (default: the model folder's, when it was "
+                            "computed on this genome)")
     score.add_argument("--batch-size", type=_positive_int, default=None,
                        help="windows a forward pass (default: by device)")
     score.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")

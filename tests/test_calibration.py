@@ -77,15 +77,17 @@ def test_context_sums_add_up_across_chunks():
     alts = nucleotide_codes("".join(snvs["alt"])).astype(int)
     whole = ContextSums().add(codes, alts, snvs["llr"].to_numpy())
     halves = ContextSums().add(codes[:500], alts[:500], snvs["llr"].to_numpy()[:500]) + ContextSums().add(
-        codes[500:], alts[500:], snvs["llr"].to_numpy()[500:])
+        codes[500:], alts[500:], snvs["llr"].to_numpy()[500:]
+    )
     np.testing.assert_allclose(halves.as_array(), whole.as_array())
 
 
 def test_genome_wide_percentile_of_a_known_llr_from_a_toy_table(tmp_path):
     llr = np.linspace(-10, 0, 100_001)  # uniform: the share at most -2.5 is 75 %
     consequence = np.where(llr < -5, 0, 1)
-    background = background_from_scores({"llr": llr}, consequence, ["stop_gained", "synonymous"],
-                                        {"model": "toy", "genome": "toy.fa"})
+    background = background_from_scores(
+        {"llr": llr}, consequence, ["stop_gained", "synonymous"], {"model": "toy", "genome": "toy.fa"}
+    )
     assert background.percentile([-2.5])[0] == pytest.approx(75.0, abs=0.01)
     assert background.percentile([-2.5], group="synonymous")[0] == pytest.approx(50.0, abs=0.02)
     assert background.percentile([-11.0, 1.0, np.nan]).tolist()[:2] == [0.0, 100.0]
@@ -98,3 +100,55 @@ def test_genome_wide_percentile_of_a_known_llr_from_a_toy_table(tmp_path):
 def test_tied_quantiles_give_the_share_at_most_the_value():
     quantiles = np.array([-1.0, 0.0, 0.0, 0.0, 1.0])  # levels 0, 25, 50, 75, 100
     assert quantile_percentile(np.array([0.0]), quantiles)[0] == 75.0
+
+
+def test_scored_vcf_carries_genome_wide_percentiles_and_calibrated_llrs(tmp_path, tiny_genome, tiny_annotation):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from toy_models import FixedRowModel
+
+    from glm_core.calibration import ContextSums
+    from glm_core.chunked_job import file_fingerprint
+    from glm_core.variants import model_calibration, model_llr_background, score_vcf
+    from glm_core.vcf import read_vcf, scored_vcf_text
+
+    sequence = tiny_genome.fetch("chrT", 0, 420)
+    pos = 100  # 0-based; REF is the genome's base there
+    ref = sequence[pos]
+    alt = "A" if ref != "A" else "C"
+    vcf = read_vcf(
+        f"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchrT\t{pos + 1}\t.\t{ref}\t{alt}\t.\t.\t.\n".encode()
+    )
+    model = FixedRowModel([0.1, 0.2, 0.3, 0.4])
+    model.path = tmp_path
+    assert model_llr_background(model, tiny_genome) is None
+    plain = score_vcf(model, tiny_genome, tiny_annotation, vcf, background=None)
+    text = scored_vcf_text(vcf, plain)
+    assert "GLM_LLR_PCT=" not in text and "##glm_explorer_llr_background=none" in text
+
+    # a toy background (uniform LLRs on -3..3) and a neutral table that puts every cell at -0.5
+    genome_hash = file_fingerprint(tiny_genome.path)["sha256"]
+    write_background(
+        background_from_scores(
+            {"llr": np.linspace(-3, 3, 6001), "cllr": np.linspace(-3, 3, 6001)},
+            None,
+            [],
+            {"genome": "tiny.fa", "genome_sha256": genome_hash},
+        ),
+        tmp_path / "llr_background.npz",
+    )
+    sums = ContextSums()
+    sums.total[:] = -0.5 * 100
+    sums.count[:] = 100
+    write_neutral_table(sums.table("fourfold", "fixed row"), tmp_path / "calibration.tsv")
+    background, calibration = model_llr_background(model, tiny_genome), model_calibration(model, tiny_genome)
+    scored = score_vcf(model, tiny_genome, tiny_annotation, vcf, background=background, calibration=calibration)
+    llr = np.log(model.row["ACGT".index(alt)] / model.row["ACGT".index(ref)])
+    row = scored.iloc[0]
+    assert row["llr"] == pytest.approx(llr) and row["cllr"] == pytest.approx(llr + 0.5)
+    assert row["llr_percentile_genome"] == pytest.approx((llr + 3) / 6 * 100, abs=0.02)
+    text = scored_vcf_text(vcf, scored)
+    assert f"GLM_CLLR={llr + 0.5:.4f}" in text and f"GLM_LLR_PCT={(llr + 3) / 6 * 100:.2f}" in text
+    assert "##glm_explorer_llr_background=genome-wide: every possible SNV of tiny.fa" in text

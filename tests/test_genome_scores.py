@@ -16,8 +16,16 @@ from glm_core.genome_hub import MANIFEST, TRACKS, precomputed_scores
 from glm_core.genome_scores import GenomeScoreSettings, genome_sha256, plan_chunks, score_genome
 
 DATA = Path(__file__).parent / "data"
-COMPARED = ["snvs.tsv.gz", "snvs.tsv.gz.tbi", *[f"{name}.bw" for name in TRACKS], "calibration.tsv",
-            "llr_background.npz", "trackDb.txt", "hub.txt", "genomes.txt"]
+COMPARED = [
+    "snvs.tsv.gz",
+    "snvs.tsv.gz.tbi",
+    *[f"{name}.bw" for name in TRACKS],
+    "calibration.tsv",
+    "llr_background.npz",
+    "trackDb.txt",
+    "hub.txt",
+    "genomes.txt",
+]
 
 
 class Interrupting(NeighbourModel):
@@ -54,8 +62,7 @@ def test_chunks_cover_the_regions_once_in_genome_order():
     assert (plan_chunks(sizes, None, 1000)["end"] - plan_chunks(sizes, None, 1000)["start"]).sum() == 470
 
 
-def test_interrupted_run_resumes_without_redoing_chunks_and_matches_a_clean_run(tmp_path, genome_copy,
-                                                                                 tiny_annotation):
+def test_interrupted_run_resumes_without_redoing_chunks_and_matches_a_clean_run(tmp_path, genome_copy, tiny_annotation):
     settings = GenomeScoreSettings(chunk_size=100)
     clean = tmp_path / "clean"
     score_genome(NeighbourModel(), genome_copy, tiny_annotation, clean, settings=settings)
@@ -79,8 +86,9 @@ def test_interrupted_run_resumes_without_redoing_chunks_and_matches_a_clean_run(
 def test_snv_table_round_trips_through_tabix_with_exact_llrs(tmp_path, genome_copy, tiny_annotation):
     import pysam
 
-    score_genome(NeighbourModel(), genome_copy, tiny_annotation, tmp_path / "out",
-                 settings=GenomeScoreSettings(chunk_size=150))
+    score_genome(
+        NeighbourModel(), genome_copy, tiny_annotation, tmp_path / "out", settings=GenomeScoreSettings(chunk_size=150)
+    )
     sequence = genome_copy.fetch("chrT", 0, 420)
     with pysam.TabixFile(str(tmp_path / "out" / "snvs.tsv.gz")) as table:
         assert table.header[0].split("\t") == ["#chrom", "pos", "ref", "alt", "llr", "cllr", "consequence", "gene"]
@@ -131,15 +139,47 @@ def test_precomputed_scores_are_found_only_for_the_same_genome_and_weights(tmp_p
 
 def test_two_processes_under_torchrun_write_what_one_process_writes(tmp_path, tiny_gpn_dir):
     shutil.copy(DATA / "tiny.fa", tmp_path / "tiny.fa")
-    common = ["-m", "glm_core.cli", "score-genome", "--fasta", str(tmp_path / "tiny.fa"), "--annotation",
-              str(DATA / "tiny.gff3"), "--model", str(tiny_gpn_dir), "--chunk-size", "80", "--device", "cpu"]
+    common = [
+        "-m",
+        "glm_core.cli",
+        "score-genome",
+        "--fasta",
+        str(tmp_path / "tiny.fa"),
+        "--annotation",
+        str(DATA / "tiny.gff3"),
+        "--model",
+        str(tiny_gpn_dir),
+        "--chunk-size",
+        "80",
+        "--device",
+        "cpu",
+    ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    one = subprocess.run([sys.executable, *common, "--out-dir", str(tmp_path / "one")], capture_output=True,
-                         text=True, env=environment, timeout=300)
+    one = subprocess.run(
+        [sys.executable, *common, "--out-dir", str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
     assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          *common, "--out-dir", str(tmp_path / "two")], capture_output=True, text=True,
-                         env=environment, timeout=300)
+    two = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            *common,
+            "--out-dir",
+            str(tmp_path / "two"),
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
     assert two.returncode == 0, two.stderr[-2000:]
     assert two.stdout.count("wrote ") == 1  # rank 0 reports
     assert json.loads((tmp_path / "two" / MANIFEST).read_text())["processes"] == 2
