@@ -264,29 +264,43 @@ class PrecomputedScores:
             table[column] = pd.to_numeric(table[column], errors="coerce")
         return table
 
+    def probabilities(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """P(A), P(C), P(G), P(T) over ``[start, end)``, shape=(end - start, 4), plus strand, from the
+        four bigWigs (stored as float32); rows without values (N bases) are uniform."""
+        table = np.stack([self.track(name, chrom, start, end) for name in ("pA", "pC", "pG", "pT")], axis=1)
+        table[np.isnan(table).any(axis=1)] = 0.25
+        return table
+
     def background(self) -> LlrBackground | None:
         path = self.folder / BACKGROUND_FILE
         return read_background(path) if path.is_file() else None
 
 
-def precomputed_scores(out_dir: str | Path, genome_sha256: str, weights_sha256: str | None) -> PrecomputedScores | None:
-    """The score-genome folder under ``out_dir`` (itself or one level down) for this genome and model.
+def precomputed_scores(out_dir: str | Path, genome: Genome, model) -> PrecomputedScores | None:
+    """The finished score-genome folder under ``out_dir`` (itself or one level down) for ``genome`` and ``model``.
 
-    Matched by the manifest's genome hash and weights hash; None when no finished folder
-    matches (then compute on demand).
+    Matched by the manifest's genome hash (of ``genome.path``) and weights hash (of
+    ``model.path/model.safetensors``); None when no folder matches, and then pages compute
+    on demand.
     """
+    from .chunked_job import file_fingerprint
+
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         return None
+    genome_hash = file_fingerprint(genome.path)["sha256"]
+    folder = getattr(model, "path", None)
+    weights = Path(folder) / "model.safetensors" if folder is not None else None
+    weights_hash = file_fingerprint(weights)["sha256"] if weights is not None and weights.is_file() else None
     candidates = [out_dir, *sorted(p for p in out_dir.iterdir() if p.is_dir())]
-    for folder in candidates:
-        path = folder / MANIFEST
+    for candidate in candidates:
+        path = candidate / MANIFEST
         if not path.is_file():
             continue
         try:
             manifest = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if manifest.get("genome_sha256") == genome_sha256 and manifest.get("weights_sha256") == weights_sha256:
-            return PrecomputedScores(folder, manifest)
+        if manifest.get("genome_sha256") == genome_hash and manifest.get("weights_sha256") == weights_hash:
+            return PrecomputedScores(candidate, manifest)
     return None

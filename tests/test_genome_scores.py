@@ -129,12 +129,16 @@ def test_bigwigs_hold_the_probabilities_and_the_hub_has_its_stanzas(tmp_path, ge
 
 def test_precomputed_scores_are_found_only_for_the_same_genome_and_weights(tmp_path, genome_copy, tiny_annotation):
     out = tmp_path / "data" / "scores"
-    score_genome(NeighbourModel(), genome_copy, tiny_annotation, out, settings=GenomeScoreSettings())
-    found = precomputed_scores(tmp_path / "data", genome_sha256(genome_copy), None)
+    model = NeighbourModel()
+    score_genome(model, genome_copy, tiny_annotation, out, settings=GenomeScoreSettings())
+    found = precomputed_scores(tmp_path / "data", genome_copy, model)
     assert found is not None and found.folder == out
     assert len(found.snvs("chrT", 40, 42)) == 6
-    assert found.track("ic", "chrT", 0, 5).shape == (5,)
-    assert precomputed_scores(tmp_path / "data", "another genome", None) is None
+    expected = model.sequence_site_probabilities(genome_copy.fetch("chrT", 0, 420), np.arange(10, 20))
+    np.testing.assert_allclose(found.probabilities("chrT", 10, 20), expected, rtol=1e-6)
+    other = tmp_path / "other.fa"
+    other.write_text(">chrT\n" + "ACGT" * 105 + "\n>chrU\n" + "A" * 50 + "\n")
+    assert precomputed_scores(tmp_path / "data", Genome(other), model) is None
 
 
 def test_two_processes_under_torchrun_write_what_one_process_writes(tmp_path, tiny_gpn_dir):
