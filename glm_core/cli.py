@@ -312,8 +312,10 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
 
     _check_device(args.device)
     tsv_path = args.tsv or tsv_path_beside(args.out)
+    af_path = tsv_path.with_name(tsv_path.stem + ".af_bins.tsv")  # written when the VCF has allele frequencies
     model_folder = _model_folder(args.model)
-    check_outputs([args.out, tsv_path], [args.vcf, args.fasta, args.annotation, args.background, model_folder])
+    check_outputs([args.out, tsv_path, af_path],
+                  [args.vcf, args.fasta, args.annotation, args.background, model_folder])
     vcf = read_vcf(args.vcf)
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
     model = load_masked_lm(model_folder, device=args.device)
@@ -339,6 +341,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     write_texts({args.out: scored_vcf_text(vcf, scored, model.name, Path(args.fasta).name),
                  tsv_path: variants.scored_tsv(scored)})
     job.finish()
+    _write_frequency_summary(vcf, scored, af_path)
     for row in variants.chromosome_report(scored).itertuples():
         if row.match != "exact":
             target = row.genome_chrom if row.match == "alias" else f"not scored ({row.match})"
@@ -347,6 +350,22 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     print(f"wrote {len(vcf):,} records ({len(scored):,} alleles: {counts}) to {args.out} and {tsv_path} "
           f"({model.name} on {model.device}, {time.perf_counter() - began:.1f} s)")
     return 0
+
+
+def _write_frequency_summary(vcf, scored, path: Path) -> None:
+    """LLR and cLLR by allele-frequency bin, when the VCF carries AF or AC/AN: to ``path`` and stderr."""
+    import numpy as np
+
+    from .allele_frequency import allele_frequencies, frequency_summary
+    from .outputs import atomic_write
+
+    frequencies = allele_frequencies(vcf, scored)
+    if np.isnan(frequencies).all():
+        return
+    summary = frequency_summary(scored, frequencies)
+    atomic_write(path, summary.to_csv(sep="\t", index=False, float_format="%.4f", lineterminator="\n"))
+    print(f"scores by allele frequency (rare -> common), also in {path}:", file=sys.stderr)
+    print(summary.to_string(index=False), file=sys.stderr)
 
 
 def _add_scan_parsers(commands) -> None:

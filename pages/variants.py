@@ -67,6 +67,23 @@ def _shown_scores(table):
     return shown
 
 
+def _frequency_section(vcf, scored) -> None:
+    """Mean LLR and cLLR by allele-frequency bin with 95 % CIs, when the VCF carries AF or AC/AN."""
+    from glm_core.allele_frequency import allele_frequencies, frequency_figure, frequency_summary
+
+    frequencies = allele_frequencies(vcf, scored)
+    if (frequencies != frequencies).all():
+        return
+    summary = frequency_summary(scored, frequencies)
+    st.subheader("Scores by allele frequency")
+    st.caption("Mean score of the scored SNVs per allele-frequency bin (INFO/AF, else AC/AN), rare to common, "
+               "with a normal 95 % confidence interval of the mean. Damaging alleles are kept rare by selection, "
+               "so a useful score is lower in the rare bins.")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(frequency_figure(summary), config={"displaylogo": False}, key="variants_af_chart")
+    right.dataframe(summary, hide_index=True)
+
+
 with scan_tab:
     region, title = region_picker.choose_scoring_region(loaded, "variants")
     probabilities = None
@@ -185,6 +202,7 @@ with vcf_tab:
                     "llr_percentile": st.column_config.NumberColumn("percentile", format="%.1f",
                                                                     help="among all SNVs at the scored positions"),
                 })
+                _frequency_section(vcf, scored)
                 stem = name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").replace(" ", "_")
                 download_columns = st.columns(2)
                 download_columns[0].download_button(
