@@ -389,6 +389,21 @@ def _versions() -> dict:
     return versions
 
 
+def _key_sha256(key: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _finished_manifest(out_dir: Path, key: dict) -> dict | None:
+    """The manifest of a finished run of exactly this job in ``out_dir``, or None."""
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if manifest.get("job_key_sha256") == _key_sha256(key) else None
+
+
 def score_genome(
     model,
     genome: Genome,
@@ -421,7 +436,17 @@ def score_genome(
         raise InputError("no bases to score: the regions are empty")
     began = time.perf_counter()
     key = job_key(genome, annotation_path, model, model_folder, chunks, settings)
-    job = ChunkedJob.open(out_dir / MANIFEST, key) if rank == 0 else None
+    finished = _finished_manifest(out_dir, key)
+    if finished is not None:
+        log(f"{out_dir} already holds this run's outputs ({MANIFEST}); nothing to do")
+        return finished if rank == 0 else None
+    if processes:
+        processes.barrier()  # every rank has read the old manifest before rank 0 removes it
+    job = None
+    if rank == 0:
+        # An earlier, different run's manifest would make a half-rewritten folder look finished.
+        (out_dir / MANIFEST).unlink(missing_ok=True)
+        job = ChunkedJob.open(out_dir / MANIFEST, key)
     if processes:
         processes.barrier()  # rank 0 has opened (or emptied) the job folder
     if job is None:
@@ -433,9 +458,12 @@ def score_genome(
     mine = [i for i in range(len(chunks)) if i % world == rank]
     total = int((chunks["end"] - chunks["start"]).to_numpy()[mine].sum())
     done = 0
+    saved = [i for i in mine if job.has(f"p{i}") and job.has(f"s{i}") and job.has(f"n{i}")]
+    if saved:
+        log(f"resuming: {len(saved)} of {len(mine)} chunks of this process already saved")
     for i in mine:
         chrom, start, end = chunks.iloc[i]
-        if not (job.has(f"p{i}") and job.has(f"s{i}") and job.has(f"n{i}")):
+        if i not in saved:
             probabilities, snvs = score_chunk(
                 model, genome, annotation, chrom, int(start), int(end), gene_codes, settings.batch_size
             )
@@ -498,6 +526,7 @@ def score_genome(
         "device": str(getattr(model, "device", "")),
         "versions": _versions(),
         "command": " ".join(sys.argv),
+        "job_key_sha256": _key_sha256(key),
     }
     write_outputs(out_dir, job, chunks, genome, table, tables, manifest, gene_names, began=began, log=log)
     job.finish()

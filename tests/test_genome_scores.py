@@ -188,3 +188,57 @@ def test_two_processes_under_torchrun_write_what_one_process_writes(tmp_path, ti
     assert two.stdout.count("wrote ") == 1  # rank 0 reports
     assert json.loads((tmp_path / "two" / MANIFEST).read_text())["processes"] == 2
     assert _bytes(tmp_path / "two") == _bytes(tmp_path / "one")
+
+
+def test_sigkill_mid_run_leaves_nothing_finished_and_a_rerun_matches_a_clean_run(tmp_path, tiny_gpn_dir):
+    import signal
+    import time
+
+    shutil.copy(DATA / "tiny.fa", tmp_path / "tiny.fa")
+    common = [
+        sys.executable,
+        "-m",
+        "glm_core.cli",
+        "score-genome",
+        "--fasta",
+        str(tmp_path / "tiny.fa"),
+        "--annotation",
+        str(DATA / "tiny.gff3"),
+        "--model",
+        str(tiny_gpn_dir),
+        "--chunk-size",
+        "20",
+        "--device",
+        "cpu",
+    ]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    clean = subprocess.run(
+        [*common, "--out-dir", str(tmp_path / "clean")], capture_output=True, text=True, env=environment, timeout=300
+    )
+    assert clean.returncode == 0, clean.stderr[-2000:]
+
+    out = tmp_path / "killed"
+    process = subprocess.Popen(
+        [*common, "--out-dir", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment
+    )
+    marker = out / ".manifest.json.job" / "chunk-p3.npy"
+    deadline = time.monotonic() + 240
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert marker.exists()
+    assert not (out / MANIFEST).exists() and not (out / "snvs.tsv.gz").exists()
+    saved = sorted((out / ".manifest.json.job").glob("chunk-p*.npy"))
+    assert 4 <= len(saved) < 24  # 470 bases in chunks of 20: 24 chunks
+
+    rerun = subprocess.run(
+        [*common, "--out-dir", str(out)], capture_output=True, text=True, env=environment, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "resuming: " in rerun.stderr and " of 24 chunks of this process already saved" in rerun.stderr
+    assert _bytes(out) == _bytes(tmp_path / "clean")
+    again = subprocess.run(
+        [*common, "--out-dir", str(out)], capture_output=True, text=True, env=environment, timeout=300
+    )
+    assert again.returncode == 0 and "nothing to do" in again.stderr
