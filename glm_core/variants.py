@@ -13,8 +13,11 @@ A *percentile* says where an LLR falls in a background distribution: the percent
 background SNVs whose LLR is at most this one (so 1 means "among the lowest 1 %").
 :func:`region_snvs` uses every possible SNV of the scanned region as background;
 :func:`score_variants` uses every possible SNV at the positions it scored. When a
-genome-wide background is available (a sample of LLRs, see :func:`read_llr_background`)
-a second column ``llr_percentile_genome`` is added.
+genome-wide background is available (:func:`model_llr_background`: the quantile tables
+``glm-explore score-genome`` writes, :mod:`glm_core.backgrounds`, or an older LLR sample) a
+column ``llr_percentile_genome`` is added; that is the percentile VCF output writes as
+``GLM_LLR_PCT``. With a neutral table (:func:`model_calibration`, :mod:`glm_core.calibration`)
+a ``cllr`` column (calibrated LLR) and, with both, ``cllr_percentile_genome`` are added.
 
 Coordinates
 -----------
