@@ -420,15 +420,22 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
 
     _check_device(args.device)
     tsv_path = args.tsv or tsv_path_beside(args.out)
+    af_path = tsv_path.with_name(tsv_path.stem + ".af_bins.tsv")  # written when the VCF has allele frequencies
     model_folder = _model_folder(args.model)
-    check_outputs([args.out, tsv_path], [args.vcf, args.fasta, args.annotation, args.background, model_folder])
+    check_outputs([args.out, tsv_path, af_path],
+                  [args.vcf, args.fasta, args.annotation, args.background, model_folder])
     vcf = read_vcf(args.vcf)
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation, args.aliases)
     model = load_masked_lm(model_folder, device=args.device)
-    if args.background:
+    if args.background and args.background.suffix.lower() == ".npz":
+        from .backgrounds import read_background
+
+        background = read_background(args.background)
+    elif args.background:
         background = variants.read_llr_background(args.background)
     else:
-        background = variants.model_llr_background(model)
+        background = variants.model_llr_background(model, genome)
+    calibration = variants.model_calibration(model, genome)
     began = time.perf_counter()
     if annotation is None:  # consequences then read no_annotation
         from .annotation import Annotation
@@ -440,12 +447,13 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     })
     scored = variants.score_vcf(
         ResumableSiteModel(model, job, CHUNK_BATCHES), genome, annotation, vcf, background=background,
-        batch_size=args.batch_size, progress=_tqdm_progress(f"scoring {Path(args.vcf).name}"),
+        calibration=calibration, batch_size=args.batch_size, progress=_tqdm_progress(f"scoring {Path(args.vcf).name}"),
     )
     # Both files are written under temporary names, then renamed together.
     write_texts({args.out: scored_vcf_text(vcf, scored, model.name, Path(args.fasta).name),
                  tsv_path: variants.scored_tsv(scored)})
     job.finish()
+    _write_frequency_summary(vcf, scored, af_path)
     for row in variants.chromosome_report(scored).itertuples():
         if row.match != "exact":
             target = row.genome_chrom if row.match == "alias" else f"not scored ({row.match})"
@@ -466,6 +474,22 @@ def _part(text: str) -> str:
     if not is_gene_part(part):
         raise InputError(f"unknown --part {text!r}; choose one of {accepted_parts().replace(' ', '-')}")
     return part
+
+
+def _write_frequency_summary(vcf, scored, path: Path) -> None:
+    """LLR and cLLR by allele-frequency bin, when the VCF carries AF or AC/AN: to ``path`` and stderr."""
+    import numpy as np
+
+    from .allele_frequency import allele_frequencies, frequency_summary
+    from .outputs import atomic_write
+
+    frequencies = allele_frequencies(vcf, scored)
+    if np.isnan(frequencies).all():
+        return
+    summary = frequency_summary(scored, frequencies)
+    atomic_write(path, summary.to_csv(sep="\t", index=False, float_format="%.4f", lineterminator="\n"))
+    print(f"scores by allele frequency (rare -> common), also in {path}:", file=sys.stderr)
+    print(summary.to_string(index=False), file=sys.stderr)
 
 
 def _add_scan_parsers(commands) -> None:
@@ -534,8 +558,9 @@ def _add_scan_parsers(commands) -> None:
     _add_genome_options(score, "GFF3/GTF for consequences (default: the embedded one with the embedded genome; "
                                "without one, consequences read 'no annotation')")
     score.add_argument("--background", type=Path, default=None,
-                       help="genome-wide LLR sample (.npy, or a `scan` TSV) for llr_percentile_genome "
-                            "(default: llr_background.npy in the model folder, if there is one)")
+                       help="genome-wide LLR background for GLM_LLR_PCT: llr_background.npz from score-genome, "
+                            "or an LLR sample (.npy, or a `scan` TSV) (default: the model folder's, when it was "
+                            "computed on this genome)")
     score.add_argument("--batch-size", type=_positive_int, default=None,
                        help="windows a forward pass (default: by device)")
     score.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
@@ -717,6 +742,72 @@ def _add_distill_parser(commands) -> None:
     distill.set_defaults(handler=_cmd_distill)
 
 
+def _cmd_score_genome(args: argparse.Namespace) -> int:
+    from .genome_scores import DEFAULT_ONEPASS, GenomeScoreSettings, Processes, load_any_site_model, score_genome
+    from .outputs import check_output_dir
+
+    _check_device(args.device)
+    model_folder = Path(args.model) if args.model is not None else DEFAULT_ONEPASS
+    check_output_dir(args.out_dir, [args.fasta, args.annotation, model_folder, args.regions], option="--out-dir")
+    processes = Processes(args.device)
+    try:
+        genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
+        annotation_path = args.annotation
+        if annotation_path is None and annotation is not None:
+            from .genome import EMBEDDED_ANNOTATION
+
+            annotation_path = EMBEDDED_ANNOTATION
+        model = load_any_site_model(model_folder, processes.device)
+        settings = GenomeScoreSettings(chunk_size=args.chunk_size, regions=args.regions, calibration=args.calibration,
+                                       proxy=args.neutral_proxy, batch_size=args.batch_size)
+        first = processes.rank == 0
+        manifest = score_genome(
+            model, genome, annotation, args.out_dir, model_folder=model_folder, annotation_path=annotation_path,
+            settings=settings, processes=processes,
+            progress=_tqdm_progress(f"scoring {genome.path.name}") if first else None,
+            log=(lambda line: print(line, file=sys.stderr)) if first else (lambda line: None),
+        )
+    finally:
+        processes.close()
+    if manifest is not None:
+        print(f"wrote {args.out_dir}: {manifest['bases']:,} bases, {manifest['n_snvs']:,} SNVs "
+              f"({manifest['model']} on {manifest['device']}, {manifest['processes']} process(es), "
+              f"{manifest['wall_s']:.1f} s)")
+    return 0
+
+
+def _add_score_genome_parser(commands) -> None:
+    from .calibration import NEUTRAL_PROXIES
+    from .genome_scores import DEFAULT_CHUNK_SIZE, DEFAULT_PROXY
+
+    genome = commands.add_parser(
+        "score-genome", help="every position of a genome: bigWigs, a track hub, a tabix SNV table with (c)LLRs",
+        description="Scores every base (or the --regions) with a site model and writes P(A/C/G/T), information "
+                    "content and P(ref) bigWigs, a UCSC track hub, an IGV session, every possible SNV with its "
+                    "LLR, calibrated LLR, consequence and gene (bgzip + tabix), calibration and background tables "
+                    "and a manifest. Resumable: run the same command again to continue. Under torchrun each "
+                    "process scores its share of the chunks.")
+    genome.add_argument("--out-dir", type=Path, required=True, help="output folder (created if missing)")
+    genome.add_argument("--model", type=Path, default=None,
+                        help="a site model folder, masked or one-pass (default: the bundled one-pass model)")
+    genome.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
+    genome.add_argument("--annotation", type=Path, default=None,
+                        help="GFF3/GTF for consequences and neutral sites (default: the embedded one with the "
+                             "embedded genome)")
+    genome.add_argument("--regions", type=Path, default=None, help="BED of regions to score (default: everything)")
+    genome.add_argument("--chunk-size", type=_positive_int, default=DEFAULT_CHUNK_SIZE,
+                        help=f"bases a saved chunk (default {DEFAULT_CHUNK_SIZE:,})")
+    genome.add_argument("--calibration", type=Path, default=None,
+                        help="a calibration.tsv to use for cLLR (default: computed from this genome's neutral "
+                             "sites, else the model's own)")
+    genome.add_argument("--neutral-proxy", choices=NEUTRAL_PROXIES, default=DEFAULT_PROXY,
+                        help=f"neutral sites for the calibration table (default {DEFAULT_PROXY})")
+    genome.add_argument("--batch-size", type=_positive_int, default=None,
+                        help="windows a forward pass (default: by device)")
+    genome.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
+    genome.set_defaults(handler=_cmd_score_genome)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glm-explore", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -772,6 +863,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan_parsers(commands)
     _add_generation_parsers(commands)
     _add_distill_parser(commands)
+    _add_score_genome_parser(commands)
     return parser
 
 

@@ -13,8 +13,11 @@ A *percentile* says where an LLR falls in a background distribution: the percent
 background SNVs whose LLR is at most this one (so 1 means "among the lowest 1 %").
 :func:`region_snvs` uses every possible SNV of the scanned region as background;
 :func:`score_variants` uses every possible SNV at the positions it scored. When a
-genome-wide background is available (a sample of LLRs, see :func:`read_llr_background`)
-a second column ``llr_percentile_genome`` is added.
+genome-wide background is available (:func:`model_llr_background`: the quantile tables
+``glm-explore score-genome`` writes, :mod:`glm_core.backgrounds`, or an older LLR sample) a
+column ``llr_percentile_genome`` is added; that is the percentile VCF output writes as
+``GLM_LLR_PCT``. With a neutral table (:func:`model_calibration`, :mod:`glm_core.calibration`)
+a ``cllr`` column (calibrated LLR) and, with both, ``cllr_percentile_genome`` are added.
 
 Coordinates
 -----------
@@ -71,9 +74,22 @@ def llr_percentile(values, background) -> np.ndarray:
     return out
 
 
-def model_llr_background(model) -> np.ndarray | None:
-    """The genome-wide LLR sample shipped with a model, if any: ``llr_background.npy`` (or a
-    ``scan`` TSV named ``llr_background.tsv``) in the model's folder; None when there is none."""
+def model_llr_background(model, genome: Genome | None = None):
+    """The genome-wide LLR background shipped with a model, if any.
+
+    ``llr_background.npz`` (quantile tables, :class:`glm_core.backgrounds.LlrBackground`,
+    written by ``glm-explore score-genome``) in the model's folder, used only when it was
+    computed on ``genome`` (matched by file hash; not checked when ``genome`` is None); else an
+    older LLR sample (``llr_background.npy``, or a ``scan`` TSV ``llr_background.tsv``);
+    None when there is none.
+    """
+    from .backgrounds import model_background
+
+    background = model_background(model)
+    if background is not None:
+        if genome is None or background.matches(_genome_sha256(genome), None):
+            return background
+        return None
     folder = getattr(model, "path", None)
     if folder is None:
         return None
@@ -81,6 +97,48 @@ def model_llr_background(model) -> np.ndarray | None:
         if (Path(folder) / name).is_file():
             return read_llr_background(Path(folder) / name)
     return None
+
+
+def _genome_sha256(genome: Genome) -> str:
+    from .chunked_job import file_fingerprint
+
+    return file_fingerprint(genome.path)["sha256"]
+
+
+def model_calibration(model, genome: Genome | None = None):
+    """The neutral table (``calibration.tsv``) shipped with a model, for cLLRs, if any.
+
+    Used only with the genome its background was computed on (the table is a property of the
+    model *and* the genome): None for another genome, or when the model ships none.
+    """
+    from .backgrounds import model_background
+    from .calibration import model_neutral_table
+
+    table = model_neutral_table(model)
+    if table is None or genome is None:
+        return table
+    background = model_background(model)
+    return table if background is None or background.matches(_genome_sha256(genome), None) else None
+
+
+def genome_percentiles(values, background, score: str = "llr") -> np.ndarray:
+    """Percentiles of ``values`` against a genome-wide background: quantile tables or an LLR sample."""
+    from .backgrounds import LlrBackground
+
+    if isinstance(background, LlrBackground):
+        return background.percentile(values, score)
+    return llr_percentile(values, background) if score == "llr" else np.full(np.shape(values), np.nan)
+
+
+def background_description(background) -> str:
+    """What ``llr_percentile_genome`` ranks against, in one line (for VCF headers and the UI)."""
+    from .backgrounds import LlrBackground
+
+    if background is None:
+        return "none: no genome-wide background exists for this genome and model (run glm-explore score-genome)"
+    if isinstance(background, LlrBackground):
+        return background.describe()
+    return f"a genome-wide sample of {len(background):,} SNV LLRs shipped with the model"
 
 
 def read_llr_background(path: str | Path) -> np.ndarray:
@@ -134,7 +192,8 @@ def region_snvs(
     end: int,
     probabilities: np.ndarray,
     *,
-    background: np.ndarray | None = None,
+    background=None,
+    calibration=None,
 ) -> pd.DataFrame:
     """Every possible SNV of ``[start, end)`` (0-based half-open) with its LLR and consequence.
 
@@ -143,13 +202,15 @@ def region_snvs(
     annotation : :class:`glm_core.annotation.Annotation` of the genome, or None (no consequences).
     probabilities : plus-strand predictions of the region, shape=(end - start, 4), columns
         A, C, G, T, as ``site_probabilities(model, genome, chrom, start, end, "+")`` returns.
-    background : optional genome-wide LLR sample for ``llr_percentile_genome``.
+    background : optional genome-wide background (:func:`model_llr_background`) for
+        ``llr_percentile_genome`` (and ``cllr_percentile_genome``).
+    calibration : optional neutral table (:func:`model_calibration`) for ``cllr``.
 
     Returns
     -------
     pd.DataFrame, three rows per A/C/G/T position: ``chrom, pos`` (0-based), ``ref, alt``
     (plus strand), ``llr``, ``llr_percentile`` (among all SNVs of the region)
-    [, ``llr_percentile_genome``], and the columns of
+    [, ``cllr``] [, ``llr_percentile_genome``, ``cllr_percentile_genome``], and the columns of
     :func:`glm_core.consequence.annotate_snvs` (``consequence, transcript_id, gene,
     codon_position, ref_codon, alt_codon, ref_aa, alt_aa``).
     """
@@ -161,9 +222,20 @@ def region_snvs(
         )
     snvs = snv_table(chrom, start, genome.fetch(chrom, start, end), probabilities)
     snvs["llr_percentile"] = llr_percentile(snvs["llr"], snvs["llr"])
-    if background is not None:
-        snvs["llr_percentile_genome"] = llr_percentile(snvs["llr"], background)
+    _add_genome_scores(snvs, genome, background, calibration)
     return _with_consequences(annotation, genome, snvs)
+
+
+def _add_genome_scores(snvs: pd.DataFrame, genome: Genome, background, calibration) -> None:
+    """``cllr`` and the genome-wide percentile columns, in place (rows with an ``llr``)."""
+    from .calibration import calibrate_snvs
+
+    if calibration is not None:
+        snvs["cllr"] = calibrate_snvs(snvs, genome, calibration) if len(snvs) else np.zeros(0)
+    if background is not None:
+        snvs["llr_percentile_genome"] = genome_percentiles(snvs["llr"], background)
+        if "cllr" in snvs.columns:
+            snvs["cllr_percentile_genome"] = genome_percentiles(snvs["cllr"], background, "cllr")
 
 
 def consequence_llr_summary(snvs: pd.DataFrame) -> pd.DataFrame:
@@ -290,7 +362,8 @@ def score_variants(
     annotation,
     alleles: pd.DataFrame,
     *,
-    background: np.ndarray | None = None,
+    background=None,
+    calibration=None,
     batch_size: int | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
@@ -306,20 +379,22 @@ def score_variants(
     annotation : the genome's annotation, or None (consequence columns left empty).
     alleles : as :func:`vcf_alleles` returns (``chrom, pos`` 0-based, ``ref, alt``; other
         columns kept).
-    background : optional genome-wide LLR sample for ``llr_percentile_genome``.
+    background : optional genome-wide background (:func:`model_llr_background`) for
+        ``llr_percentile_genome`` [and ``cllr_percentile_genome``].
+    calibration : optional neutral table (:func:`model_calibration`) for ``cllr``.
 
     Returns
     -------
     A new DataFrame: the columns of :func:`variant_status` plus ``llr``, ``llr_percentile``
-    (among every possible SNV at the scored positions) [, ``llr_percentile_genome``],
-    ``p_ref``, ``p_alt`` and the consequence columns; NaN/NA where not scored.
+    (among every possible SNV at the scored positions) [, ``cllr``]
+    [, ``llr_percentile_genome``, ``cllr_percentile_genome``], ``p_ref``, ``p_alt`` and the
+    consequence columns; NaN/NA where not scored. ``attrs["llr_background"]`` says what the
+    genome-wide percentiles rank against (:func:`background_description`).
     """
     table = variant_status(genome, alleles).reset_index(drop=True)
     scored = np.flatnonzero((table["status"] == "scored").to_numpy())
     for column in ("llr", "llr_percentile", "p_ref", "p_alt"):
         table[column] = np.nan
-    if background is not None:
-        table["llr_percentile_genome"] = np.nan
     snvs = pd.DataFrame(
         {
             "chrom": table["genome_chrom"].to_numpy()[scored].astype(str),
@@ -349,8 +424,12 @@ def score_variants(
         table.loc[scored, "p_ref"] = p[index, ref_codes]
         table.loc[scored, "p_alt"] = p[index, alt_codes]
         table.loc[scored, "llr_percentile"] = llr_percentile(llr, background_snvs["llr"])
-        if background is not None:
-            table.loc[scored, "llr_percentile_genome"] = llr_percentile(llr, background)
+    genome_scores = snvs.assign(llr=table["llr"].to_numpy()[scored])
+    _add_genome_scores(genome_scores, genome, background, calibration)
+    for column in ("cllr", "llr_percentile_genome", "cllr_percentile_genome"):
+        if column in genome_scores.columns:
+            table[column] = np.nan
+            table.loc[scored, column] = genome_scores[column].to_numpy()
     consequences = _with_consequences(annotation, genome, snvs)
     for column in CONSEQUENCE_COLUMNS:
         values = consequences[column]
@@ -362,6 +441,7 @@ def score_variants(
             full = pd.Series([pd.NA] * len(table), dtype=values.dtype)
             full.iloc[scored] = values.to_numpy()
             table[column] = full
+    table.attrs["llr_background"] = background_description(background)
     return table
 
 
@@ -371,20 +451,23 @@ def score_vcf(
     annotation,
     vcf: Vcf,
     *,
-    background: np.ndarray | None = None,
+    background=None,
+    calibration=None,
     batch_size: int | None = None,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """:func:`vcf_alleles` then :func:`score_variants`; one row per ALT allele of ``vcf``."""
     return score_variants(
-        model, genome, annotation, vcf_alleles(vcf), background=background, batch_size=batch_size, progress=progress
+        model, genome, annotation, vcf_alleles(vcf), background=background, calibration=calibration,
+        batch_size=batch_size, progress=progress,
     )
 
 
 def status_counts(scored: pd.DataFrame) -> pd.DataFrame:
     """Alleles per status: columns ``status, n, meaning``, most frequent first."""
     counts = scored["status"].value_counts()
-    return pd.DataFrame({"status": counts.index, "n": counts.to_numpy(), "meaning": [STATUSES[s] for s in counts.index]})
+    meanings = [STATUSES[status] for status in counts.index]
+    return pd.DataFrame({"status": counts.index, "n": counts.to_numpy(), "meaning": meanings})
 
 
 def chromosome_report(scored: pd.DataFrame) -> pd.DataFrame:
@@ -400,8 +483,8 @@ def chromosome_report(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 TSV_ORDER = [
-    "line", "chrom", "pos", "id", "ref", "alt", "genome_chrom", "status", "reason", "llr", "llr_percentile",
-    "llr_percentile_genome", "p_ref", "p_alt", *CONSEQUENCE_COLUMNS,
+    "line", "chrom", "pos", "id", "ref", "alt", "genome_chrom", "status", "reason", "llr", "cllr", "llr_percentile",
+    "llr_percentile_genome", "cllr_percentile_genome", "p_ref", "p_alt", *CONSEQUENCE_COLUMNS,
 ]
 
 
@@ -409,7 +492,8 @@ def scored_tsv(scored: pd.DataFrame) -> str:
     """Tab-separated text of a scored allele table, one row per ALT allele, ``pos`` 1-based.
 
     Columns: line (in the input VCF), chrom (as in the VCF), pos, id, ref, alt, genome_chrom,
-    status, reason, llr, llr_percentile [, llr_percentile_genome], p_ref, p_alt, consequence,
+    status, reason, llr [, cllr], llr_percentile [, llr_percentile_genome, cllr_percentile_genome], p_ref,
+    p_alt, consequence,
     transcript_id, gene, codon_position, ref_codon, alt_codon, ref_aa, alt_aa.
     """
     columns = [column for column in TSV_ORDER if column in scored.columns]

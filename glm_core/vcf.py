@@ -24,8 +24,9 @@ Writing
 Output records are split to one ALT allele each (like ``bcftools norm -m-``): INFO and
 FORMAT values declared ``Number=A``, ``R`` or ``G`` in the header are cut to the allele
 kept; in genotypes the kept allele becomes 1 and any other ALT allele becomes missing
-(``.``), since the sample carries neither REF nor this ALT there. Five INFO fields are
-added (with their header lines): ``GLM_LLR``, ``GLM_LLR_PCT``, ``GLM_CSQ``, ``GLM_GENE`` for
+(``.``), since the sample carries neither REF nor this ALT there. Six INFO fields are
+added (with their header lines): ``GLM_LLR``, ``GLM_CLLR`` (where a neutral table exists),
+``GLM_LLR_PCT`` (genome-wide, where a background exists), ``GLM_CSQ``, ``GLM_GENE`` for
 scored SNVs, and ``GLM_STATUS`` on every record, saying ``scored`` or why not (see
 :data:`STATUSES`). Nothing is dropped: indels, symbolic alleles, records on unknown
 chromosomes and records whose REF disagrees with the genome are written back, marked.
@@ -65,8 +66,13 @@ GLM_INFO = {
         "log P(ALT) - log P(REF), natural log, at the masked position; forward and "
         "reverse-complement predictions averaged; negative = ALT less likely than REF under the model"
     )),
+    "GLM_CLLR": ("A", "Float", (
+        "Calibrated LLR: GLM_LLR minus the mean LLR of neutral SNVs (four-fold degenerate sites) with the same "
+        "5-mer context and ALT; 0 = as expected for a neutral change here (see ##glm_explorer_calibration)"
+    )),
     "GLM_LLR_PCT": ("A", "Float", (
-        "Percentile (0-100) of GLM_LLR among every possible SNV at the positions scored in this file"
+        "Genome-wide percentile (0-100) of GLM_LLR: the share of the genome's possible SNVs scoring at most this "
+        "(background in ##glm_explorer_llr_background; absent when none exists for this genome and model)"
     )),
     "GLM_CSQ": ("A", "String", "Most severe predicted consequence of the SNV over all annotated transcripts"),
     "GLM_GENE": ("A", "String", "Gene (transcript name) giving GLM_CSQ"),
@@ -306,7 +312,12 @@ def _glm_info(row) -> list[str]:
     entries = []
     if row.status == "scored":
         entries.append(f"GLM_LLR={row.llr:.4f}")
-        entries.append(f"GLM_LLR_PCT={row.llr_percentile:.2f}")
+        cllr = getattr(row, "cllr", float("nan"))
+        if cllr == cllr:
+            entries.append(f"GLM_CLLR={cllr:.4f}")
+        percentile = getattr(row, "llr_percentile_genome", float("nan"))
+        if percentile == percentile:
+            entries.append(f"GLM_LLR_PCT={percentile:.2f}")
         if isinstance(row.consequence, str):
             entries.append(f"GLM_CSQ={_info_value(row.consequence)}")
         if isinstance(row.gene, str) and row.gene:
@@ -334,7 +345,8 @@ def scored_vcf_text(
         line
         for line in vcf.meta
         if not any(line.startswith(f"##INFO=<ID={key},") for key in GLM_INFO)
-        and not line.startswith(("##glm_explorer_model=", "##glm_explorer_genome="))
+        and not line.startswith(("##glm_explorer_model=", "##glm_explorer_genome=", "##glm_explorer_llr_background=",
+                                 "##glm_explorer_calibration="))
     ]
     if not meta or not meta[0].startswith("##fileformat="):
         meta.insert(0, "##fileformat=VCFv4.2")
@@ -346,6 +358,10 @@ def scored_vcf_text(
         added.append(f"##glm_explorer_model={model_name}")
     if genome_name:
         added.append(f"##glm_explorer_genome={genome_name}")
+    added.append(f"##glm_explorer_llr_background={scored.attrs.get('llr_background', 'none')}")
+    calibrated = "cllr" in scored.columns
+    added.append("##glm_explorer_calibration=" + ("neutral-site table shipped with the model (GLM_CLLR)" if calibrated
+                                                  else "none: no neutral table for this genome and model"))
     last_info = max((i for i, line in enumerate(meta) if line.startswith("##INFO=")), default=len(meta) - 1)
     meta = meta[: last_info + 1] + added + meta[last_info + 1:]
     out = [*meta, "\t".join(vcf.header)]

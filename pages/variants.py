@@ -37,17 +37,73 @@ scan_tab, vcf_tab = st.tabs(["Saturation scan of a region", "Score a VCF"])
 
 # --------------------------------------------------------------------------- region scan
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _precomputed(model_id: tuple, genome_path: str, _genome, _model):
+    """A score-genome folder for this genome and model under <data>/scores or <cache>/scores, or None."""
+    from glm_core.genome_hub import precomputed_scores
+    from ui.choices import cache_dir, data_dir
+
+    for folder in (data_dir() / "scores", cache_dir() / "scores"):
+        found = precomputed_scores(folder, _genome, _model)
+        if found is not None:
+            return found
+    return None
+
+
+background = variants.model_llr_background(model, genome)
+calibration = variants.model_calibration(model, genome)
+calibrated = calibration is not None and st.toggle(
+    "Calibrated LLR (cLLR)", key="variants_calibrated",
+    help="cLLR = LLR minus the mean LLR of neutral SNVs (four-fold degenerate sites) with the same 5-mer context "
+         "and alternative base; it removes what context and codon usage alone predict.")
+st.caption("Genome-wide percentiles: " + variants.background_description(background) + ".")
+if calibration is None:
+    st.caption("No neutral-site table exists for this genome and model, so no cLLR; `glm-explore score-genome` "
+               "computes one.")
+
+
+def _shown_scores(table):
+    """The table with cLLR in the LLR columns when the calibrated switch is on."""
+    if not calibrated or "cllr" not in table.columns:
+        return table
+    shown = table.assign(llr=table["cllr"])
+    if "cllr_percentile_genome" in table.columns:
+        shown["llr_percentile_genome"] = table["cllr_percentile_genome"]
+    return shown
+
+
+def _frequency_section(vcf, scored) -> None:
+    """Mean LLR and cLLR by allele-frequency bin with 95 % CIs, when the VCF carries AF or AC/AN."""
+    from glm_core.allele_frequency import allele_frequencies, frequency_figure, frequency_summary
+
+    frequencies = allele_frequencies(vcf, scored)
+    if (frequencies != frequencies).all():
+        return
+    summary = frequency_summary(scored, frequencies)
+    st.subheader("Scores by allele frequency")
+    st.caption("Mean score of the scored SNVs per allele-frequency bin (INFO/AF, else AC/AN), rare to common, "
+               "with a normal 95 % confidence interval of the mean. Damaging alleles are kept rare by selection, "
+               "so a useful score is lower in the rare bins.")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(frequency_figure(summary), config={"displaylogo": False}, key="variants_af_chart")
+    right.dataframe(summary, hide_index=True)
+
+
 with scan_tab:
     region, title = region_picker.choose_scoring_region(loaded, "variants")
     probabilities = None
-    if region is not None:
+    found = _precomputed(cache.model_key(model), str(genome.path), genome, model) if region is not None else None
+    if found is not None:
+        probabilities = found.probabilities(region.chrom, region.start, region.end)
+        st.caption(f"Read from precomputed scores in {found.folder} (glm-explore score-genome).")
+    elif region is not None:
         probabilities = region_picker.scored_region_probabilities("variants", model, loaded, region, "+")
     if probabilities is not None:
         try:
-            background = variants.model_llr_background(model)
-            snvs = variants.region_snvs(
-                genome, annotation, region.chrom, region.start, region.end, probabilities, background=background
-            )
+            snvs = _shown_scores(variants.region_snvs(
+                genome, annotation, region.chrom, region.start, region.end, probabilities, background=background,
+                calibration=calibration,
+            ))
             features = annotation.region_features(region.chrom, region.start, region.end)
             figure = variant_scan_figure(
                 snvs, region.chrom, region.start, region.end, features, annotation.transcripts,
@@ -138,6 +194,7 @@ with vcf_tab:
                 requested.add(digest)
             if digest in requested:
                 scored = cache.scored_vcf(cache.model_key(model), loaded.choice, digest, model, loaded, vcf)
+                scored.attrs["llr_background"] = variants.background_description(background)
                 counts = variants.status_counts(scored)
                 columns = st.columns(3)
                 columns[0].metric("Alleles", f"{len(scored):,}")
@@ -158,6 +215,7 @@ with vcf_tab:
                     "llr_percentile": st.column_config.NumberColumn("percentile", format="%.1f",
                                                                     help="among all SNVs at the scored positions"),
                 })
+                _frequency_section(vcf, scored)
                 stem = name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").replace(" ", "_")
                 download_columns = st.columns(2)
                 download_columns[0].download_button(
@@ -174,6 +232,8 @@ with vcf_tab:
                     f"{3 * len(n_positions):,} possible SNVs at those positions"
                     + (" (so few that a percentile moves in steps of "
                        f"{100 / max(1, 3 * len(n_positions)):.0f} points)" if 3 * len(n_positions) < 100 else "")
-                    + (", llr_percentile_genome among the model's genome-wide sample." if
-                       "llr_percentile_genome" in scored.columns else ".")
+                    + ("; llr_percentile_genome (GLM_LLR_PCT in the VCF) against "
+                       f"{variants.background_description(background)}."
+                       if "llr_percentile_genome" in scored.columns else
+                       "; no genome-wide background exists for this genome and model, so GLM_LLR_PCT is left out.")
                 )

@@ -141,7 +141,7 @@ def scored_vcf(
 ) -> pd.DataFrame:
     """``glm_core.variants.score_vcf`` of a VCF, cached per (model, genome, file content digest),
     with a progress bar while the model runs."""
-    from glm_core.variants import model_llr_background, score_vcf
+    from glm_core.variants import model_calibration, model_llr_background, score_vcf
 
     bar = st.progress(0.0, text=f"Scoring {_vcf.source} with {_model.name} on {_model.device}")
 
@@ -149,7 +149,8 @@ def scored_vcf(
         bar.progress(done / total, text=f"Scoring {_vcf.source}: {done:,} of {total:,} positions")
 
     table = score_vcf(
-        _model, _loaded.genome, _loaded.annotation, _vcf, background=model_llr_background(_model), progress=progress
+        _model, _loaded.genome, _loaded.annotation, _vcf, background=model_llr_background(_model, _loaded.genome),
+        calibration=model_calibration(_model, _loaded.genome), progress=progress,
     )
     bar.empty()
     return table

@@ -1,0 +1,306 @@
+"""The files of a score-genome output folder: merged tracks, SNV table, track hub, IGV session, manifest.
+
+:func:`write_outputs` is the merge step of :func:`glm_core.genome_scores.score_genome` (rank 0,
+once every chunk is saved); :func:`precomputed_scores` finds such a folder again for a genome
+and model, so pages can read tracks and SNV scores instead of computing them.
+
+Track hub (UCSC): ``hub.txt`` -> ``genomes.txt`` -> ``trackDb.txt``. The four probability
+tracks sit in a ``multiWig`` container with ``aggregate stacked``, coloured as GPN's logos
+(A green, C blue, G orange, T red); information content and P(ref) are tracks of their own.
+The embedded genome is no UCSC assembly: load the hub as an assembly hub (add a
+``twoBitPath`` line to ``genomes.txt`` pointing at a .2bit of the FASTA) or open the bigWigs
+directly; IGV opens ``igv_session.xml`` with the FASTA as its genome.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+import pandas as pd
+
+from .backgrounds import BACKGROUND_FILE, LlrBackground, background_from_scores, read_background, write_background
+from .calibration import CALIBRATION_FILE, NeutralTable, calibrate_codes, write_neutral_table
+from .consequence import CONSEQUENCES
+from .genome import Genome, nucleotide_codes
+from .outputs import atomic_path, atomic_write
+from .scoring import information_content
+
+MANIFEST = "manifest.json"
+SNV_TABLE = "snvs.tsv.gz"
+SNV_HEADER = "#chrom\tpos\tref\talt\tllr\tcllr\tconsequence\tgene\n"
+TRACKS = {  # file stem: (label, colour as r,g,b)
+    "pA": ("P(A)", "16,150,72"),
+    "pC": ("P(C)", "37,92,153"),
+    "pG": ("P(G)", "247,179,43"),
+    "pT": ("P(T)", "214,40,57"),
+    "ic": ("information content (bits)", "60,60,60"),
+    "p_ref": ("P(reference base)", "90,90,160"),
+}
+
+
+def _track_values(probabilities: np.ndarray, reference: np.ndarray) -> dict[str, np.ndarray]:
+    values = {f"p{base}": probabilities[:, i] for i, base in enumerate("ACGT")}
+    values["ic"] = information_content(probabilities).astype(np.float32)
+    values["p_ref"] = np.where(
+        reference >= 0, probabilities[np.arange(len(reference)), np.maximum(reference, 0)], np.nan
+    )
+    return values
+
+
+def write_bigwigs(out_dir: Path, job, chunks: pd.DataFrame, genome: Genome) -> list[Path]:
+    """The six per-base bigWigs from the saved probability chunks; values only at A/C/G/T bases."""
+    import pyBigWig
+
+    paths = [out_dir / f"{name}.bw" for name in TRACKS]
+    contexts = [atomic_path(path) for path in paths]
+    temporaries = [context.__enter__() for context in contexts]
+    writers = [pyBigWig.open(str(t), "w") for t in temporaries]
+    try:
+        header = [(chrom, int(size)) for chrom, size in genome.chrom_sizes.items()]
+        for writer in writers:
+            writer.addHeader(header, maxZooms=10)
+        for i, (chrom, start, end) in enumerate(chunks.itertuples(index=False)):
+            probabilities = job.chunk(f"p{i}", lambda: None).astype(np.float64)
+            reference = nucleotide_codes(genome.fetch(chrom, int(start), int(end)))
+            values = _track_values(probabilities, reference)
+            valid = np.concatenate([[False], reference >= 0, [False]])
+            edges = np.flatnonzero(np.diff(valid.astype(np.int8)))
+            for run_start, run_end in zip(edges[::2], edges[1::2]):
+                for writer, name in zip(writers, TRACKS):
+                    writer.addEntries(
+                        chrom,
+                        int(start) + int(run_start),
+                        span=1,
+                        step=1,
+                        values=values[name][run_start:run_end].astype(np.float64),
+                    )
+    except BaseException as error:
+        for writer in writers:
+            writer.close()
+        for context in contexts:
+            context.__exit__(type(error), error, error.__traceback__)
+        raise
+    for writer in writers:
+        writer.close()
+    for context in contexts:
+        context.__exit__(None, None, None)
+    return paths
+
+
+def write_snv_table(out_dir: Path, job, chunks: pd.DataFrame) -> Path:
+    """Concatenate the chunks' BGZF rows under a header into ``snvs.tsv.gz`` and tabix-index it."""
+    import pysam
+
+    path = out_dir / SNV_TABLE
+    with atomic_path(path) as temporary:
+        with pysam.BGZFile(str(temporary), "wb") as handle:
+            handle.write(SNV_HEADER.encode())
+        with open(temporary, "ab") as handle:
+            # BGZF blocks concatenate; drop the empty EOF block each part ends with but the last
+            eof = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+            handle.seek(0, 2)
+            handle.truncate(handle.tell() - len(eof))
+            for i in range(len(chunks)):
+                data = job.chunk(f"t{i}", lambda: None).tobytes()
+                handle.write(data[: -len(eof)] if data.endswith(eof) else data)
+            handle.write(eof)
+        pysam.tabix_index(str(temporary), seq_col=0, start_col=1, end_col=1, meta_char="#", zerobased=False, force=True)
+        index = Path(f"{temporary}.tbi")
+    index.replace(Path(f"{path}.tbi"))
+    return path
+
+
+def background_from_records(snvs: np.ndarray, cllr: np.ndarray | None, meta: dict) -> LlrBackground:
+    """Quantile tables of SNV records (:data:`glm_core.genome_scores.SNV_DTYPE`) and their cLLRs."""
+    scores = {"llr": snvs["llr"].astype(np.float64)}
+    if cllr is not None:
+        scores["cllr"] = cllr
+    consequence = snvs["consequence"].astype(np.int64)
+    annotated = bool((consequence >= 0).any())
+    return background_from_scores(
+        scores, consequence if annotated else None, list(CONSEQUENCES) if annotated else [], meta
+    )
+
+
+def _background(job, chunks: pd.DataFrame, lookup: np.ndarray | None, meta: dict) -> LlrBackground:
+    parts = [job.chunk(f"s{i}", lambda: None) for i in range(len(chunks))]
+    snvs = np.concatenate(parts)
+    cllr = None
+    if lookup is not None:
+        cllr = calibrate_codes(snvs["context"].astype(np.int64), snvs["alt"].astype(np.int64), snvs["llr"], lookup)
+    return background_from_records(snvs, cllr, meta)
+
+
+def hub_files(manifest: dict) -> dict[str, str]:
+    """Text of hub.txt, genomes.txt and trackDb.txt for an output folder."""
+    genome = Path(manifest["genome"]).name.split(".")[0]
+    model = manifest["model"]
+    hub = (
+        f"hub glm_{genome}_{model}\nshortLabel {model} on {genome}\n"
+        f"longLabel gLM Explorer: {model} predictions at every base of {manifest['genome']}\n"
+        "genomesFile genomes.txt\nemail none\ndescriptionUrl none\n"
+    )
+    genomes = f"genome {genome}\ntrackDb trackDb.txt\n"
+    stanzas = [
+        "track logo\ncontainer multiWig\naggregate stacked\nshowSubtrackColorOnUi on\ntype bigWig 0 1\n"
+        f"shortLabel {model} logo\nlongLabel P(A), P(C), P(G), P(T) stacked (GPN's four-letter logo)\n"
+        "visibility full\nmaxHeightPixels 100:40:8\nviewLimits 0:1\nalwaysZero on\npriority 1\n"
+    ]
+    for name in ("pA", "pC", "pG", "pT"):
+        label, colour = TRACKS[name]
+        stanzas.append(
+            f"    track {name}\n    parent logo\n    bigDataUrl {name}.bw\n    type bigWig 0 1\n"
+            f"    shortLabel {label}\n    longLabel {model} {label}\n    color {colour}\n"
+        )
+    for priority, name in enumerate(("ic", "p_ref"), start=2):
+        label, colour = TRACKS[name]
+        limits = "0:2" if name == "ic" else "0:1"
+        stanzas.append(
+            f"track {name}\nbigDataUrl {name}.bw\ntype bigWig\nshortLabel {name}\n"
+            f"longLabel {model} {label}\ncolor {colour}\nvisibility full\nviewLimits {limits}\n"
+            f"autoScale off\nalwaysZero on\npriority {priority}\n"
+        )
+    return {"hub.txt": hub, "genomes.txt": genomes, "trackDb.txt": "\n".join(stanzas)}
+
+
+def igv_session(manifest: dict, locus: str) -> str:
+    """IGV session XML: the FASTA as genome, the four probability tracks, IC and P(ref)."""
+    resources = "".join(f"    <Resource path={quoteattr(name + '.bw')}/>\n" for name in TRACKS)
+    tracks = "".join(
+        f'    <Track attributeKey={quoteattr(name + ".bw")} autoScale="false" color="{colour}" '
+        f'id={quoteattr(name + ".bw")} name={quoteattr(label)} renderer="BAR_CHART">\n'
+        f'      <DataRange baseline="0.0" maximum="{2.0 if name == "ic" else 1.0}" minimum="0.0" type="LINEAR"/>\n'
+        "    </Track>\n"
+        for name, (label, colour) in TRACKS.items()
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
+        f'<Session genome={quoteattr(manifest["genome_path"])} locus={quoteattr(locus)} version="8">\n'
+        f"  <Resources>\n{resources}    <Resource path={quoteattr(SNV_TABLE)}/>\n  </Resources>\n"
+        f'  <Panel name="DataPanel">\n{tracks}  </Panel>\n</Session>\n'
+    )
+
+
+def write_outputs(
+    out_dir: Path,
+    job,
+    chunks: pd.DataFrame,
+    genome: Genome,
+    table: NeutralTable | None,
+    tables: dict[str, NeutralTable],
+    manifest: dict,
+    gene_names: np.ndarray,
+    *,
+    began: float,
+    log=lambda line: None,
+) -> None:
+    """The merge: every file of the output folder, ``manifest.json`` last."""
+    steps = {}
+    clock = time.perf_counter()
+    write_snv_table(out_dir, job, chunks)
+    steps["snv_table_s"] = round(time.perf_counter() - clock, 2)
+    log(f"wrote {SNV_TABLE} and its tabix index ({steps['snv_table_s']} s)")
+    clock = time.perf_counter()
+    write_bigwigs(out_dir, job, chunks, genome)
+    steps["bigwigs_s"] = round(time.perf_counter() - clock, 2)
+    log(f"wrote {len(TRACKS)} bigWigs ({steps['bigwigs_s']} s)")
+    for proxy, computed in tables.items():
+        write_neutral_table(computed, out_dir / f"calibration.{proxy}.tsv")
+    if table is not None:
+        write_neutral_table(table, out_dir / CALIBRATION_FILE)
+    meta = {key: manifest[key] for key in ("model", "weights_sha256", "genome", "genome_sha256")}
+    meta["sampling"] = "every possible SNV" if manifest["settings"]["regions"] is None else "every SNV of the regions"
+    meta["calibration"] = manifest["calibration"]
+    clock = time.perf_counter()
+    background = _background(job, chunks, table.lookup() if table is not None else None, meta)
+    write_background(background, out_dir / BACKGROUND_FILE)
+    steps["background_s"] = round(time.perf_counter() - clock, 2)
+    first = chunks.iloc[0]
+    for name, text in hub_files(manifest).items():
+        atomic_write(out_dir / name, text)
+    locus = f"{first['chrom']}:{int(first['start']) + 1}-{min(int(first['end']), int(first['start']) + 10_000)}"
+    atomic_write(out_dir / "igv_session.xml", igv_session(manifest, locus))
+    manifest["n_snvs"] = int(background.counts[0])
+    manifest["steps"] = steps
+    manifest["wall_s"] = round(time.perf_counter() - began, 2)
+    manifest["files"] = sorted(p.name for p in out_dir.iterdir() if p.is_file() and p.name != MANIFEST)
+    atomic_write(out_dir / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+@dataclass
+class PrecomputedScores:
+    """A finished score-genome folder that matches a genome and model."""
+
+    folder: Path
+    manifest: dict
+
+    def track(self, name: str, chrom: str, start: int, end: int) -> np.ndarray:
+        """Per-base values of bigWig ``name`` (one of TRACKS) over ``[start, end)``, NaN where none."""
+        import pyBigWig
+
+        handle = pyBigWig.open(str(self.folder / f"{name}.bw"))
+        try:
+            return np.asarray(handle.values(chrom, int(start), int(end), numpy=True), dtype=np.float64)
+        finally:
+            handle.close()
+
+    def snvs(self, chrom: str, start: int, end: int) -> pd.DataFrame:
+        """SNV rows of ``[start, end)`` (0-based half-open): columns of the table, ``pos`` 0-based here."""
+        import pysam
+
+        with pysam.TabixFile(str(self.folder / SNV_TABLE)) as handle:
+            rows = [line.split("\t") for line in handle.fetch(chrom, int(start), int(end))]
+        table = pd.DataFrame(rows, columns=SNV_HEADER.lstrip("#").split())
+        table["pos"] = table["pos"].astype(np.int64) - 1
+        for column in ("llr", "cllr"):
+            table[column] = pd.to_numeric(table[column], errors="coerce")
+        return table
+
+    def probabilities(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """P(A), P(C), P(G), P(T) over ``[start, end)``, shape=(end - start, 4), plus strand, from the
+        four bigWigs (stored as float32); rows without values (N bases) are uniform."""
+        table = np.stack([self.track(name, chrom, start, end) for name in ("pA", "pC", "pG", "pT")], axis=1)
+        table[np.isnan(table).any(axis=1)] = 0.25
+        return table
+
+    def background(self) -> LlrBackground | None:
+        path = self.folder / BACKGROUND_FILE
+        return read_background(path) if path.is_file() else None
+
+
+def precomputed_scores(out_dir: str | Path, genome: Genome, model) -> PrecomputedScores | None:
+    """The finished score-genome folder under ``out_dir`` (itself or one level down) for ``genome`` and ``model``.
+
+    Matched by the manifest's genome hash (of ``genome.path``) and weights hash (of
+    ``model.path/model.safetensors``); None when no folder matches, and then pages compute
+    on demand.
+    """
+    from .chunked_job import file_fingerprint
+
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return None
+    genome_hash = file_fingerprint(genome.path)["sha256"]
+    folder = getattr(model, "path", None)
+    weights = Path(folder) / "model.safetensors" if folder is not None else None
+    weights_hash = file_fingerprint(weights)["sha256"] if weights is not None and weights.is_file() else None
+    candidates = [out_dir, *sorted(p for p in out_dir.iterdir() if p.is_dir())]
+    for candidate in candidates:
+        path = candidate / MANIFEST
+        if not path.is_file():
+            continue
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if manifest.get("genome_sha256") == genome_hash and manifest.get("weights_sha256") == weights_hash:
+            return PrecomputedScores(candidate, manifest)
+    return None
