@@ -34,6 +34,30 @@ def _tqdm_progress(description: str):
     return progress
 
 
+def _site_model(args: argparse.Namespace):
+    """The model of ``--model``, else the device's default (:func:`~glm_core.models.default_site_model_path`:
+    one-pass on a CPU, masked with ``--exact`` or on a GPU); either kind loads."""
+    from .models import default_site_model_path, load_site_model, trust_remote_code_from_env
+
+    path = args.model or default_site_model_path(args.device, exact=getattr(args, "exact", False))
+    return load_site_model(path, device=args.device, trust_remote_code=trust_remote_code_from_env())
+
+
+def _print_estimate(model, n_positions: int) -> None:
+    """A measured time estimate on stderr, for masked models on regions worth one (seconds or more)."""
+    if model.kind != "masked" or n_positions < 64:
+        return
+    from .throughput import describe_estimate, measure_rate
+
+    rate = measure_rate(model)
+    print(f"scoring with {model.name} (masked, one window per base) on {model.device}: "
+          f"{describe_estimate(n_positions, rate)}", file=sys.stderr)
+
+
+def _model_words(model) -> str:
+    return f"{model.name}, {model.kind}, on {model.device}"
+
+
 def _cmd_train_mlm(args: argparse.Namespace) -> int:
     from .training import MLMTrainingConfig, train_mlm
 
@@ -71,12 +95,24 @@ def _cmd_eval_mlm(args: argparse.Namespace) -> int:
     import json
 
     from .genome import Genome
-    from .models import load_masked_lm
+    from .models import load_masked_lm, load_site_model
     from .training import heldout_eval_set, masked_lm_metrics
 
-    model = load_masked_lm(args.model, device=args.device)
     genome = Genome(args.fasta)
     held_out = tuple(args.held_out)
+    if _config_kind(args.model) == "one-pass":  # nothing to mask: score held-out positions as the model card does
+        from .evaluation import sample_eval_positions, site_model_metrics
+
+        model = load_site_model(args.model, device=args.device)
+        sites = sample_eval_positions(genome, held_out, fraction=args.site_fraction)
+        report = {"model": str(args.model), "kind": model.kind, "held_out": args.held_out,
+                  "single_site": site_model_metrics(model, genome, sites)}
+        print(f"single site ({model.kind}): accuracy {report['single_site']['accuracy']:.4f}, "
+              f"{report['single_site']['bits_per_base']:.4f} bits/base ({report['single_site']['n']:,} positions)")
+        if args.out:
+            Path(args.out).write_text(json.dumps(report, indent=2))
+        return 0
+    model = load_masked_lm(args.model, device=args.device)
     inputs, labels = heldout_eval_set(genome, held_out, model.context, max_windows=args.max_windows)
     corrupted, _ = heldout_eval_set(genome, held_out, model.context, max_windows=args.max_windows,
                                     mask_token_fraction=0.8)
@@ -92,6 +128,19 @@ def _cmd_eval_mlm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_kind(path: Path) -> str:
+    """The kind of the model folder at ``path`` (``masked``, ``one-pass``, ``causal``); ``masked`` when unreadable
+    (the loader then names what is wrong)."""
+    import json
+
+    from .models import site_model_kind
+
+    try:
+        return site_model_kind(json.loads((Path(path) / "config.json").read_text()))
+    except (OSError, ValueError):
+        return "masked"
+
+
 def _cmd_embed(args: argparse.Namespace) -> int:
     import time
 
@@ -102,6 +151,11 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .models import BUNDLED_MLM, load_masked_lm
 
+    if args.model is not None and _config_kind(args.model) == "one-pass":
+        raise InputError(
+            f"{args.model} is a one-pass model: it has no per-window hidden states to embed; pass a masked LM "
+            f"(e.g. --model {BUNDLED_MLM})"
+        )
     windows = embedding.windows_from_bed(args.bed) if args.bed is not None else None
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
     if windows is None:
@@ -151,7 +205,9 @@ def _add_embed_parser(commands) -> None:
     windows.add_argument("--bed", type=Path, help="windows to embed (0-based BED); the name column is the class")
     windows.add_argument("--sample", type=int, metavar="N", help="sample N windows, the same number per region class")
     embed.add_argument("--out", type=Path, required=True, help="parquet file to write")
-    embed.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
+    embed.add_argument("--model", type=Path, default=None,
+                       help="a masked LM's save_pretrained folder (default: the bundled gpn-umaydis); one-pass "
+                            "models have no window embeddings")
     embed.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     embed.add_argument("--annotation", type=Path, default=None,
                        help="GFF3/GTF for --sample and the nearest-gene column (default: the embedded one "
@@ -199,7 +255,6 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from .genome import Genome
     from .locus import is_coordinate_query, resolve_locus
     from .logo import position_table
-    from .models import BUNDLED_MLM, load_masked_lm
     from .scoring import site_probabilities
     from .tracks import track_format, write_position_track
 
@@ -214,7 +269,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         print(f"glm-explore scan: {len(locus.matches)} transcripts match {args.region!r}; using {locus.transcript_id} "
               "(pass its ID to choose another)", file=sys.stderr)
     region = locus.region
-    model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
+    model = _site_model(args)
+    _print_estimate(model, region.end - region.start)
     began = time.perf_counter()
     probabilities = site_probabilities(
         model, genome, region.chrom, region.start, region.end, region.strand,
@@ -224,7 +280,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     write_position_track(table, args.out, genome.chrom_sizes, value=args.value)
     what = "per-position table" if track_format(args.out) == "tsv" else f"{track_format(args.out)} of {args.value}"
     print(f"wrote {len(table):,} positions of {region} ({region.strand}) to {args.out} as a {what} "
-          f"({model.name} on {model.device}, {time.perf_counter() - began:.1f} s)")
+          f"({_model_words(model)}, {time.perf_counter() - began:.1f} s)")
     return 0
 
 
@@ -233,7 +289,6 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
 
     from . import variants
     from .errors import InputError
-    from .models import BUNDLED_MLM, load_masked_lm
     from .outputs import write_text
     from .vcf import read_vcf, scored_vcf_text, tsv_path_beside
 
@@ -243,7 +298,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
         if not Path(path).parent.is_dir():
             raise InputError(f"the folder of {path} does not exist; create it first")
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
-    model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
+    model = _site_model(args)
     if args.background:
         background = variants.read_llr_background(args.background)
     else:
@@ -261,8 +316,14 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
             print(f"chromosome {row.vcf_chrom}: {target} ({row.n_alleles} alleles)", file=sys.stderr)
     counts = ", ".join(f"{row.n} {row.status}" for row in variants.status_counts(scored).itertuples())
     print(f"wrote {len(vcf):,} records ({len(scored):,} alleles: {counts}) to {args.out} and {tsv_path} "
-          f"({model.name} on {model.device}, {time.perf_counter() - began:.1f} s)")
+          f"({_model_words(model)}, {time.perf_counter() - began:.1f} s)")
     return 0
+
+
+MODEL_HELP = ("a save_pretrained folder, masked LM or one-pass model (default: the bundled one-pass model "
+              "gpn-umaydis-onepass on a CPU, the masked gpn-umaydis on a GPU or with --exact)")
+EXACT_HELP = ("score exactly with the bundled masked LM gpn-umaydis (one 512-bp window a base: ~1 position/s "
+              "on a laptop CPU, thousands on a GPU) instead of the one-pass model")
 
 
 def _add_scan_parsers(commands) -> None:
@@ -285,7 +346,8 @@ def _add_scan_parsers(commands) -> None:
     scan.add_argument("--value", choices=TRACK_VALUES, default="ic",
                       help="what a bedGraph/bigWig carries: information content (bits, default), entropy, "
                            "reference-base probability, or the mean LLR of the three alternative alleles")
-    scan.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
+    scan.add_argument("--model", type=Path, default=None, help=MODEL_HELP)
+    scan.add_argument("--exact", action="store_true", help=EXACT_HELP)
     scan.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     scan.add_argument("--annotation", type=Path, default=None,
                       help="GFF3/GTF to find genes in (default: the embedded one with the embedded genome)")
@@ -300,7 +362,8 @@ def _add_scan_parsers(commands) -> None:
     score.add_argument("--out", type=Path, required=True,
                        help="output VCF (.vcf, or .vcf.gz for bgzip); one record per ALT allele")
     score.add_argument("--tsv", type=Path, default=None, help="output TSV (default: OUT with .tsv for .vcf[.gz])")
-    score.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
+    score.add_argument("--model", type=Path, default=None, help=MODEL_HELP)
+    score.add_argument("--exact", action="store_true", help=EXACT_HELP)
     score.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     score.add_argument("--annotation", type=Path, default=None,
                        help="GFF3/GTF for consequences (default: the embedded one with the embedded genome)")
@@ -515,11 +578,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train_mlm)
 
     evaluate = commands.add_parser(
-        "eval-mlm", help="held-out masked accuracy and bits/base of a masked LM",
-        description="Scores 15 %% of the bases of every held-out 512-bp window, all replaced by [MASK] "
+        "eval-mlm", help="held-out accuracy and bits/base of a masked LM (or a one-pass model)",
+        description="Masked LM: scores 15 %% of the bases of every held-out 512-bp window, all replaced by [MASK] "
                     "(forward, and forward/reverse-complement averaged), and once more corrupted 80/10/10 "
-                    "as in training (forward), which is how a Hugging Face Trainer's evaluation measures.")
-    evaluate.add_argument("--model", type=Path, required=True, help="a save_pretrained model folder")
+                    "as in training (forward), which is how a Hugging Face Trainer's evaluation measures. "
+                    "One-pass model: single-site accuracy and bits/base at a fixed random sample of held-out "
+                    "positions (--site-fraction), as its model card reports them.")
+    evaluate.add_argument("--model", type=Path, required=True, help="a save_pretrained folder, masked or one-pass")
+    evaluate.add_argument("--site-fraction", type=float, default=0.15,
+                          help="one-pass models: share of the held-out A/C/G/T positions scored (default 0.15)")
     evaluate.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     evaluate.add_argument("--held-out", nargs="+", default=list(HELD_OUT_CHROMS))
     evaluate.add_argument("--max-windows", type=int, default=None,

@@ -32,6 +32,7 @@ __all__ = [
     "discover_models",
     "encoder_and_head",
     "load_masked_lm",
+    "default_site_model_path",
     "load_site_model",
     "site_model_kind",
     "teacher_agreement",
@@ -288,6 +289,15 @@ def teacher_agreement(folder: str | Path) -> dict | None:
     except json.JSONDecodeError:
         return None
     return agreement if isinstance(agreement, dict) else None
+
+
+def default_site_model_path(device: str | torch.device | None = None, *, exact: bool = False) -> Path:
+    """The bundled model that scores regions by default on ``device``: the one-pass model on a
+    CPU (interactive there; the masked LM needs ~1 s a base), the masked LM on a GPU or with
+    ``exact`` (or when no one-pass model is bundled)."""
+    if exact or resolve_device(device).type != "cpu" or not (BUNDLED_ONEPASS / "config.json").is_file():
+        return BUNDLED_MLM
+    return BUNDLED_ONEPASS
 
 
 def load_site_model(path: str | Path, device: str | torch.device | None = None, *, trust_remote_code: bool = False):
