@@ -1,4 +1,4 @@
-"""The sidebar: which genome (embedded, a data-directory pair, or uploads) and which masked LM.
+"""The sidebar: which genome (embedded, a data-directory pair, or uploads) and which site model.
 
 :func:`render_sidebar` runs on every rerun (``app.py`` calls it) and leaves the choices in
 ``st.session_state`` (see :mod:`ui.session`). Uploads are copied once into the cache folder
@@ -14,9 +14,12 @@ from pathlib import Path
 import streamlit as st
 
 from glm_core.errors import user_message
-from glm_core.models import BUNDLED_MLM, BUNDLED_MODELS_DIR
+from glm_core.models import BUNDLED_MODELS_DIR, default_site_model_path
 from ui import cache
-from ui.choices import DATA_DIR_ENV, GenomeChoice, cache_dir, data_dir, embedded_choice, masked_model_choices
+from ui.choices import (
+    DATA_DIR_ENV, GenomeChoice, ModelChoice,
+    cache_dir, data_dir, device, embedded_choice, site_model_choices,
+)
 from ui.session import GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS, set_locus
 
 SOURCES = ("Embedded genome", "Data directory", "Upload")
@@ -136,12 +139,20 @@ def save_upload(name: str, content: bytes) -> Path:
 
 
 def _render_model_selector() -> None:
+    """Every site model with its kind; the default is the device's (one-pass on a CPU, masked on a GPU)."""
     st.subheader("Model")
-    choices = masked_model_choices()
+    choices = site_model_choices()
     if not choices:
         st.session_state[MODEL_KEY] = None
-        st.caption(f"No masked model found in {BUNDLED_MODELS_DIR} or {data_dir() / 'models'}.")
+        st.caption(f"No site model found in {BUNDLED_MODELS_DIR} or {data_dir() / 'models'}.")
         return
-    default = next((i for i, c in enumerate(choices) if Path(c.path) == BUNDLED_MLM), 0)
-    choice = st.selectbox("Masked LM", choices, index=default, format_func=lambda c: c.name, key="sidebar_model")
+    preferred = default_site_model_path(device())
+    default = next((i for i, c in enumerate(choices) if Path(c.path) == preferred), 0)
+    choice = st.selectbox("Site model", choices, index=default, format_func=ModelChoice.label, key="sidebar_model")
+    st.caption(
+        "One pass: every base of a region from one forward pass (fast on a CPU), distilled from a masked LM."
+        if choice.kind == "one-pass" else
+        "Masked, one window per base: each base masked in its own window, forward and reverse "
+        "complement (exact; pages time it on this device before scoring)."
+    )
     st.session_state[MODEL_KEY] = choice
