@@ -157,7 +157,8 @@ class _MaskedScorer(torch.nn.Module):
 
     def forward(self, windows: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         rows = torch.arange(windows.shape[0], device=windows.device)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        on_cuda = windows.device.type == "cuda"
+        with torch.autocast(windows.device.type, dtype=torch.bfloat16, enabled=on_cuda):
             if hasattr(self.net, "cls") and hasattr(self.net, "model"):
                 logits = self.net.cls(self.net.model(input_ids=windows).last_hidden_state[rows, offsets])
             else:
