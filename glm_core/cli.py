@@ -303,6 +303,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
         background = variants.read_llr_background(args.background)
     else:
         background = variants.model_llr_background(model)
+    _print_estimate(model, len(vcf))  # about one scored position a record
     began = time.perf_counter()
     scored = variants.score_vcf(
         model, genome, annotation, vcf, background=background, batch_size=args.batch_size,
