@@ -175,7 +175,7 @@ case $phase in
     fi
     ;;
   finish)
-    if ! running && [ ! -f "$run_dir/checkpoint.pt" ]; then
+    if ! running && [ ! -d "$run_dir/checkpoint" ] && [ ! -f "$run_dir/checkpoint.pt" ]; then
       echo "no training state on this machine: continuing from bench/mlm-fallback"
       mkdir -p "$run_dir" && cat bench/mlm-fallback/fallback.tar.* | tar -C "$run_dir" -xf - && mv "$run_dir/latest" "$run_dir/resume"
       cp "$run_dir/resume/recipe.args" "$run_dir/" 2>/dev/null || true

@@ -16,6 +16,10 @@ from pathlib import Path
 from .evaluation import HELD_OUT_CHROMS
 from .genome import EMBEDDED_FASTA
 
+# Batches per saved chunk of a resumable job (glm_core.chunked_job): a few seconds of work on
+# a CPU, under a second on a GPU; a multiple of the batch size keeps results unchanged.
+CHUNK_BATCHES = 8
+
 
 def _tqdm_progress(description: str):
     """A ``progress(done, total)`` callback drawing a tqdm bar on stderr."""
@@ -34,13 +38,50 @@ def _tqdm_progress(description: str):
     return progress
 
 
-def _site_model(args: argparse.Namespace):
-    """The model of ``--model``, else the device's default (:func:`~glm_core.models.default_site_model_path`:
-    one-pass on a CPU, masked with ``--exact`` or on a GPU); either kind loads."""
-    from .models import default_site_model_path, load_site_model, trust_remote_code_from_env
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (a batch size, a count)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {value}")
+    return value
 
-    path = args.model or default_site_model_path(args.device, exact=getattr(args, "exact", False))
-    return load_site_model(path, device=args.device, trust_remote_code=trust_remote_code_from_env())
+
+def _check_device(name: str | None) -> None:
+    """Refuse, before loading anything, a ``--device`` this machine cannot run on."""
+    from .devices import check_device
+
+    check_device(name, "--device")
+
+
+def _model_folder(path: Path | None, device: str | None = None, exact: bool = False) -> Path:
+    """``--model``, else the device's default (:func:`~glm_core.models.default_site_model_path`:
+    the one-pass model on a CPU, the masked LM with ``--exact`` or on a GPU)."""
+    from .models import default_site_model_path
+
+    return Path(path) if path is not None else default_site_model_path(device, exact=exact)
+
+
+def _load_site_model(folder: Path, device: str | None):
+    """A masked LM or a one-pass model, by the folder's config.json."""
+    from .models import load_site_model, trust_remote_code_from_env
+
+    return load_site_model(folder, device=device, trust_remote_code=trust_remote_code_from_env())
+
+
+def _config_kind(path: Path) -> str:
+    """The kind of the model folder at ``path`` (``masked``, ``one-pass``, ``causal``); ``masked`` when
+    unreadable (the loader then names what is wrong)."""
+    import json
+
+    from .models import site_model_kind
+
+    try:
+        return site_model_kind(json.loads((Path(path) / "config.json").read_text()))
+    except (OSError, ValueError):
+        return "masked"
 
 
 def _print_estimate(model, n_positions: int) -> None:
@@ -59,7 +100,11 @@ def _model_words(model) -> str:
 
 
 def _cmd_train_mlm(args: argparse.Namespace) -> int:
+    from .outputs import check_output_dir
     from .training import MLMTrainingConfig, train_mlm
+
+    _check_device(args.device)
+    check_output_dir(args.output_dir, [args.fasta])
 
     config = MLMTrainingConfig(
         fasta=str(args.fasta),
@@ -96,23 +141,28 @@ def _cmd_eval_mlm(args: argparse.Namespace) -> int:
 
     from .genome import Genome
     from .models import load_masked_lm, load_site_model
+    from .outputs import atomic_write, check_outputs
     from .training import heldout_eval_set, masked_lm_metrics
 
-    genome = Genome(args.fasta)
-    held_out = tuple(args.held_out)
+    _check_device(args.device)
+    if args.out:
+        check_outputs([args.out], [args.model, args.fasta])
     if _config_kind(args.model) == "one-pass":  # nothing to mask: score held-out positions as the model card does
         from .evaluation import sample_eval_positions, site_model_metrics
 
         model = load_site_model(args.model, device=args.device)
-        sites = sample_eval_positions(genome, held_out, fraction=args.site_fraction)
+        genome = Genome(args.fasta)
+        sites = sample_eval_positions(genome, tuple(args.held_out), fraction=args.site_fraction)
         report = {"model": str(args.model), "kind": model.kind, "held_out": args.held_out,
                   "single_site": site_model_metrics(model, genome, sites)}
         print(f"single site ({model.kind}): accuracy {report['single_site']['accuracy']:.4f}, "
               f"{report['single_site']['bits_per_base']:.4f} bits/base ({report['single_site']['n']:,} positions)")
         if args.out:
-            Path(args.out).write_text(json.dumps(report, indent=2))
+            atomic_write(args.out, json.dumps(report, indent=2))
         return 0
     model = load_masked_lm(args.model, device=args.device)
+    genome = Genome(args.fasta)
+    held_out = tuple(args.held_out)
     inputs, labels = heldout_eval_set(genome, held_out, model.context, max_windows=args.max_windows)
     corrupted, _ = heldout_eval_set(genome, held_out, model.context, max_windows=args.max_windows,
                                     mask_token_fraction=0.8)
@@ -124,21 +174,8 @@ def _cmd_eval_mlm(args: argparse.Namespace) -> int:
         print(f"{name}: accuracy {report[name]['accuracy']:.4f}, {report[name]['bits_per_base']:.4f} bits/base "
               f"({report[name]['n_masked']:,} masked bases)")
     if args.out:
-        Path(args.out).write_text(json.dumps(report, indent=2))
+        atomic_write(args.out, json.dumps(report, indent=2))
     return 0
-
-
-def _config_kind(path: Path) -> str:
-    """The kind of the model folder at ``path`` (``masked``, ``one-pass``, ``causal``); ``masked`` when unreadable
-    (the loader then names what is wrong)."""
-    import json
-
-    from .models import site_model_kind
-
-    try:
-        return site_model_kind(json.loads((Path(path) / "config.json").read_text()))
-    except (OSError, ValueError):
-        return "masked"
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
@@ -147,15 +184,22 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from . import embedding
+    from .chunked_job import ChunkedJob, file_fingerprint
     from .embedding_map import embedding_map
     from .errors import InputError
-    from .models import BUNDLED_MLM, load_masked_lm
+    from .models import default_batch_size, load_masked_lm
+    from .outputs import atomic_path, check_outputs
 
-    if args.model is not None and _config_kind(args.model) == "one-pass":
+    _check_device(args.device)
+    model_folder = _model_folder(args.model, exact=True)  # embeddings are a masked LM's hidden states
+    if _config_kind(model_folder) == "one-pass":
+        from .models import BUNDLED_MLM
+
         raise InputError(
-            f"{args.model} is a one-pass model: it has no per-window hidden states to embed; pass a masked LM "
+            f"{model_folder} is a one-pass model: it has no per-window hidden states to embed; pass a masked LM "
             f"(e.g. --model {BUNDLED_MLM})"
         )
+    check_outputs([args.out], [args.bed, args.fasta, args.annotation, model_folder])
     windows = embedding.windows_from_bed(args.bed) if args.bed is not None else None
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
     if windows is None:
@@ -164,7 +208,14 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         windows = embedding.sample_windows(
             annotation, genome.chrom_sizes, args.sample, args.window_length, args.classes, args.seed, chroms=args.chroms
         )
-    model = load_masked_lm(args.model or BUNDLED_MLM, device=args.device)
+    else:
+        try:  # the windows' ranges, before the model loads
+            embedding.embedding_contexts(windows, genome.chrom_sizes)
+        except (KeyError, ValueError) as error:
+            from .errors import user_message
+
+            raise InputError(f"{args.bed}: {user_message(error)}") from None
+    model = load_masked_lm(model_folder, device=args.device)
     bar = tqdm(total=len(windows), desc=f"embedding with {model.name}", unit="window", file=sys.stderr)
 
     def progress(done: int, total: int) -> None:
@@ -175,8 +226,20 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         vectors = embedding.cached_window_embeddings(
             model, genome, windows, args.cache_dir, batch_size=args.batch_size, progress=progress
         )
+        job = None
     else:
-        vectors = embedding.window_embeddings(model, genome, windows, batch_size=args.batch_size, progress=progress)
+        batch_size = args.batch_size or default_batch_size(model.device, model.context)
+        windows_text = windows[["chrom", "start", "end"]].to_csv(sep="\t", index=False)
+        job = ChunkedJob.open(args.out, {
+            "command": "embed", "windows": windows_text, "fasta": file_fingerprint(args.fasta),
+            "model": file_fingerprint(model_folder), "device": str(model.device), "batch_size": batch_size,
+        })
+        vectors = job.map(
+            len(windows), CHUNK_BATCHES * batch_size,
+            lambda first, last: embedding.window_embeddings(model, genome, windows.iloc[first:last],
+                                                            batch_size=batch_size),
+            progress=progress,
+        )
     bar.close()
     seconds = time.perf_counter() - began
     bundle = embedding_map(model, genome, annotation, windows, vectors, str(args.fasta), with_spectrum=False)
@@ -190,8 +253,10 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     if args.umap:
         umap = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric,
                 "seed": args.umap_seed}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    table = bundle.write(args.out, projection, sample=sample, umap=umap)
+    with atomic_path(args.out) as temporary:
+        table = bundle.write(temporary, projection, sample=sample, umap=umap)
+    if job is not None:
+        job.finish()
     print(f"wrote {len(table):,} windows x {vectors.shape[1]} embedding dimensions to {args.out} "
           f"({model.name} on {model.device}, {seconds:.1f} s)")
     return 0
@@ -221,7 +286,8 @@ def _add_embed_parser(commands) -> None:
     embed.add_argument("--min-dist", type=float, default=0.1)
     embed.add_argument("--metric", default="euclidean", choices=["euclidean", "cosine", "manhattan", "correlation"])
     embed.add_argument("--umap-seed", type=int, default=0)
-    embed.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
+    embed.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="windows a forward pass (default: by device)")
     embed.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     embed.add_argument("--cache-dir", type=Path, default=None,
                        help="reuse and keep embeddings here (the app uses <cache>/embeddings)")
@@ -252,13 +318,18 @@ def _annotation_of(genome, fasta: Path, annotation_path: Path | None):
 def _cmd_scan(args: argparse.Namespace) -> int:
     import time
 
+    from .chunked_job import ChunkedJob, ResumableSiteModel, file_fingerprint
     from .genome import Genome
     from .locus import is_coordinate_query, resolve_locus
     from .logo import position_table
+    from .outputs import check_outputs
     from .scoring import site_probabilities
     from .tracks import track_format, write_position_track
 
     track_format(args.out)  # refuse an unknown extension before scoring
+    _check_device(args.device)
+    model_folder = _model_folder(args.model, args.device, args.exact)
+    check_outputs([args.out], [args.fasta, args.annotation, model_folder])
     genome = Genome(args.fasta)
     # Coordinates need no annotation; reading one takes seconds.
     annotation = None if is_coordinate_query(args.region, genome) else _annotation_of(genome, args.fasta,
@@ -269,15 +340,21 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         print(f"glm-explore scan: {len(locus.matches)} transcripts match {args.region!r}; using {locus.transcript_id} "
               "(pass its ID to choose another)", file=sys.stderr)
     region = locus.region
-    model = _site_model(args)
+    model = _load_site_model(model_folder, args.device)
     _print_estimate(model, region.end - region.start)
     began = time.perf_counter()
+    job = ChunkedJob.open(args.out, {
+        "command": "scan", "region": f"{region} ({region.strand})", "fasta": file_fingerprint(args.fasta),
+        "model": file_fingerprint(model_folder),
+        "device": str(model.device), "batch_size": args.batch_size,
+    })
     probabilities = site_probabilities(
-        model, genome, region.chrom, region.start, region.end, region.strand,
-        batch_size=args.batch_size, progress=_tqdm_progress(f"scoring {region} ({region.strand})"),
+        ResumableSiteModel(model, job, CHUNK_BATCHES), genome, region.chrom, region.start, region.end,
+        region.strand, batch_size=args.batch_size, progress=_tqdm_progress(f"scoring {region} ({region.strand})"),
     )
     table = position_table(genome, region.chrom, region.start, region.end, region.strand, probabilities, with_llr=True)
     write_position_track(table, args.out, genome.chrom_sizes, value=args.value)
+    job.finish()
     what = "per-position table" if track_format(args.out) == "tsv" else f"{track_format(args.out)} of {args.value}"
     print(f"wrote {len(table):,} positions of {region} ({region.strand}) to {args.out} as a {what} "
           f"({_model_words(model)}, {time.perf_counter() - began:.1f} s)")
@@ -288,29 +365,35 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     import time
 
     from . import variants
-    from .errors import InputError
-    from .outputs import write_text
+    from .chunked_job import ChunkedJob, ResumableSiteModel, file_fingerprint
+    from .outputs import check_outputs, write_texts
     from .vcf import read_vcf, scored_vcf_text, tsv_path_beside
 
-    vcf = read_vcf(args.vcf)
+    _check_device(args.device)
     tsv_path = args.tsv or tsv_path_beside(args.out)
-    for path in (args.out, tsv_path):
-        if not Path(path).parent.is_dir():
-            raise InputError(f"the folder of {path} does not exist; create it first")
+    model_folder = _model_folder(args.model, args.device, args.exact)
+    check_outputs([args.out, tsv_path], [args.vcf, args.fasta, args.annotation, args.background, model_folder])
+    vcf = read_vcf(args.vcf)
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation)
-    model = _site_model(args)
+    model = _load_site_model(model_folder, args.device)
     if args.background:
         background = variants.read_llr_background(args.background)
     else:
         background = variants.model_llr_background(model)
     _print_estimate(model, len(vcf))  # about one scored position a record
     began = time.perf_counter()
+    job = ChunkedJob.open(args.out, {
+        "command": "score-vcf", "vcf": file_fingerprint(args.vcf), "fasta": file_fingerprint(args.fasta),
+        "model": file_fingerprint(model_folder), "device": str(model.device), "batch_size": args.batch_size,
+    })
     scored = variants.score_vcf(
-        model, genome, annotation, vcf, background=background, batch_size=args.batch_size,
-        progress=_tqdm_progress(f"scoring {Path(args.vcf).name}"),
+        ResumableSiteModel(model, job, CHUNK_BATCHES), genome, annotation, vcf, background=background,
+        batch_size=args.batch_size, progress=_tqdm_progress(f"scoring {Path(args.vcf).name}"),
     )
-    write_text(scored_vcf_text(vcf, scored, model.name, Path(args.fasta).name), args.out)
-    write_text(variants.scored_tsv(scored), tsv_path)
+    # Both files are written under temporary names, then renamed together.
+    write_texts({args.out: scored_vcf_text(vcf, scored, model.name, Path(args.fasta).name),
+                 tsv_path: variants.scored_tsv(scored)})
+    job.finish()
     for row in variants.chromosome_report(scored).itertuples():
         if row.match != "exact":
             target = row.genome_chrom if row.match == "alias" else f"not scored ({row.match})"
@@ -352,7 +435,8 @@ def _add_scan_parsers(commands) -> None:
     scan.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     scan.add_argument("--annotation", type=Path, default=None,
                       help="GFF3/GTF to find genes in (default: the embedded one with the embedded genome)")
-    scan.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
+    scan.add_argument("--batch-size", type=_positive_int, default=None,
+                      help="windows a forward pass (default: by device)")
     scan.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     scan.set_defaults(handler=_cmd_scan)
 
@@ -371,14 +455,18 @@ def _add_scan_parsers(commands) -> None:
     score.add_argument("--background", type=Path, default=None,
                        help="genome-wide LLR sample (.npy, or a `scan` TSV) for llr_percentile_genome "
                             "(default: llr_background.npy in the model folder, if there is one)")
-    score.add_argument("--batch-size", type=int, default=None, help="windows a forward pass (default: by device)")
+    score.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="windows a forward pass (default: by device)")
     score.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     score.set_defaults(handler=_cmd_score_vcf)
 
 
 def _cmd_train_generator(args: argparse.Namespace) -> int:
     from .generation import GeneratorTrainingConfig, train_generator
+    from .outputs import check_output_dir
 
+    _check_device(args.device)
+    check_output_dir(args.output_dir, [args.fasta, args.annotation, args.tag_table])
     config = GeneratorTrainingConfig(
         output_dir=str(args.output_dir), fasta=str(args.fasta), annotation=str(args.annotation),
         tag_table=str(args.tag_table) if args.tag_table else None, tag_family=args.tag_family,
@@ -401,7 +489,10 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .generation import (designs_fasta, generate_promoters, guidance_warning, load_generator,
                              recommended_guidance)
     from .oracle import KmerOracle
+    from .outputs import atomic_write, check_outputs
 
+    _check_device(args.device)
+    check_outputs([args.out], [args.model])
     generator = load_generator(args.model, device=args.device)
     generator.tag_ids(args.tag)  # unknown tags fail before any sampling
     guidance = recommended_guidance(generator) if args.guidance is None else args.guidance
@@ -421,7 +512,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         designs["oracle_score"] = KmerOracle.load(args.model).score(designs["sequence"])
     except FileNotFoundError:
         pass
-    Path(args.out).write_text(designs_fasta(designs, seed=args.seed))
+    atomic_write(args.out, designs_fasta(designs, seed=args.seed))
     print(f"wrote {len(designs):,} designs of {args.length} bp ({', '.join(args.tag)}, guidance {guidance:g}) "
           f"to {args.out}")
     return 0
@@ -447,7 +538,7 @@ def _add_generation_parsers(commands) -> None:
     train.add_argument("--heads", type=int, default=4)
     train.add_argument("--pretrain-steps", type=int, default=600)
     train.add_argument("--finetune-steps", type=int, default=1200)
-    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
     train.add_argument("--learning-rate", type=float, default=2e-3, help="peak learning rate of pretraining")
     train.add_argument("--finetune-learning-rate", type=float, default=1e-3)
     train.add_argument("--unconditional-fraction", type=float, default=0.1,
@@ -461,7 +552,7 @@ def _add_generation_parsers(commands) -> None:
 
     generate = commands.add_parser("generate", help="sample promoters for control tags, as FASTA")
     generate.add_argument("--tag", nargs="+", required=True, help="tags, e.g. HIGH (one per tag family)")
-    generate.add_argument("-n", type=int, default=10, help="number of designs")
+    generate.add_argument("-n", type=_positive_int, default=10, help="number of designs")
     generate.add_argument("--length", type=int, default=250, help="bases per design, prefix included")
     generate.add_argument("--temperature", type=float, default=1.0)
     generate.add_argument("--top-k", type=int, default=None)
@@ -472,7 +563,7 @@ def _add_generation_parsers(commands) -> None:
                                "default: the model folder's recommended_guidance, else 1)")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--prefix", default="", help="fixed 5' bases every design starts with")
-    generate.add_argument("--batch-size", type=int, default=64)
+    generate.add_argument("--batch-size", type=_positive_int, default=64)
     generate.add_argument("--model", type=Path, default=BUNDLED_GENERATOR, help="a train-generator output folder")
     generate.add_argument("--device", default=None)
     generate.add_argument("--out", type=Path, required=True, help="FASTA file to write")
@@ -559,7 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--layers", type=int, default=16)
     train.add_argument("--intermediate-size", type=int, default=None, help="default: 4 x hidden size")
     train.add_argument("--dropout", type=float, default=0.0)
-    train.add_argument("--batch-size", type=int, default=256,
+    train.add_argument("--batch-size", type=_positive_int, default=256,
                        help="windows a step; under torchrun split evenly across the processes")
     train.add_argument("--learning-rate", type=float, default=1.5e-3)
     train.add_argument("--mask-token-fraction", type=float, default=0.8,
@@ -575,7 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--compile", action="store_true", help="torch.compile the encoder (CUDA)")
     train.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     train.add_argument("--resume-weights", type=Path, default=None,
-                       help="continue from a 'latest' weights folder when no checkpoint.pt is present")
+                       help="continue from a 'latest' weights folder when the output folder has no checkpoint")
     train.set_defaults(handler=_cmd_train_mlm)
 
     evaluate = commands.add_parser(
@@ -605,11 +696,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .errors import user_message
+
     try:
         return args.handler(args)
-    except (ValueError, KeyError, FileNotFoundError) as error:
-        from .errors import user_message
-
+    except KeyboardInterrupt:
+        print(f"glm-explore {args.command}: interrupted; run the same command again to continue where it "
+              "stopped", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, OSError) as error:
+        # ValueError covers InputError; OSError covers missing, unreadable or unwritable files.
         print(f"glm-explore {args.command}: error: {user_message(error)}", file=sys.stderr)
         return 2
 

@@ -30,6 +30,7 @@ G=2, T=3). The count table of half-width ``j`` has shape ``(4 ** (2 * j), 4)``.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -37,6 +38,7 @@ import numpy as np
 
 from .errors import InputError
 from .genome import Genome, nucleotide_codes
+from .outputs import atomic_write
 from .scoring import Progress
 
 PSEUDOCOUNT = 0.5
@@ -190,8 +192,9 @@ class KmerModel:
             f"counts_{j}": table.astype(np.uint32 if table.max() < 2**32 else np.int64)
             for j, table in enumerate(self.counts)
         }
+        buffer = io.BytesIO()
         np.savez_compressed(
-            path,
+            buffer,
             format_version=np.int64(FORMAT_VERSION),
             k=np.int64(self.k),
             pseudocount=np.float64(PSEUDOCOUNT),
@@ -199,6 +202,7 @@ class KmerModel:
             genome_name=np.array(self.genome_name),
             **arrays,
         )
+        atomic_write(path, buffer.getvalue())
         return path
 
     @classmethod

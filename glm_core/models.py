@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .errors import InputError
 from .genome import NUCLEOTIDES
 from .scoring import COMPLEMENT_COLUMNS, Progress, default_batch_size, masked_site_probabilities
 
@@ -219,7 +220,10 @@ def load_masked_lm(
 
     Raises ``FileNotFoundError`` for a missing folder or weights, and ``ValueError`` for
     a checkpoint that needs remote code (unless ``trust_remote_code``), that has only
-    pickled weights, or whose tokenizer is not single-nucleotide.
+    pickled weights, or whose tokenizer is not single-nucleotide; ``InputError`` for a
+    config.json that is not JSON, damaged weights, and a checkpoint that is not a masked
+    LM (another architecture, or weights of the MLM head missing, which transformers would
+    fill with random numbers).
     """
     import gpn
     from transformers import AutoModelForMaskedLM, AutoTokenizer
@@ -228,7 +232,8 @@ def load_masked_lm(
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{folder} is not a model folder: it has no config.json (save_pretrained writes one)")
-    config = json.loads(config_path.read_text())
+    config = read_model_json(config_path)
+    _check_masked_architecture(folder, config)
     if config.get("auto_map") and not trust_remote_code:
         raise ValueError(
             f"{folder} needs its own Python code (config.json has auto_map: {sorted(config['auto_map'])}). "
@@ -240,10 +245,20 @@ def load_masked_lm(
             f"{folder} has no .safetensors weights; convert pickled weights with "
             "model.save_pretrained(folder, safe_serialization=True) and try again"
         )
+    check_weight_files(folder)
     gpn.register_auto_classes("gpn")
     device = resolve_device(device)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-    model = AutoModelForMaskedLM.from_pretrained(folder, use_safetensors=True, trust_remote_code=trust_remote_code)
+    model, loading = AutoModelForMaskedLM.from_pretrained(
+        folder, use_safetensors=True, trust_remote_code=trust_remote_code, output_loading_info=True
+    )
+    if loading["missing_keys"]:
+        missing = sorted(loading["missing_keys"])
+        raise InputError(
+            f"{folder} lacks {len(missing)} weights of a masked-LM model ({', '.join(missing[:4])}"
+            f"{' ...' if len(missing) > 4 else ''}), which would be random numbers: it is not a masked LM "
+            "(e.g. a classification model). Use a masked-LM checkpoint (architectures ending in ForMaskedLM)"
+        )
     # fp16 storage keeps the bundled checkpoint small; compute in fp32 (bf16 autocast on CUDA).
     model = model.float().to(device).eval()
     nucleotide_ids, byte_to_id, mask_id, pad_id = _lookup_from_tokenizer(tokenizer)
@@ -259,6 +274,42 @@ def load_masked_lm(
         device=device,
         context=context,
     )
+
+
+def read_model_json(path: Path) -> dict:
+    """A model folder's JSON file (config.json, tags.json) as a dict; InputError naming the file, line
+    and column when it is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
+                         "restore it from where the model came from, or save the model again") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a text file; a model folder's {path.name} is JSON") from None
+
+
+def _check_masked_architecture(folder: Path, config: dict) -> None:
+    """Refuse a config whose declared architectures are not masked LMs (a generator, a classifier)."""
+    architectures = list(config.get("architectures") or [])
+    if architectures and not any("MaskedLM" in name for name in architectures):
+        kind = "a causal LM (a sequence generator)" if any("CausalLM" in a for a in architectures) else "no masked LM"
+        raise InputError(
+            f"{folder} is a {', '.join(architectures)} checkpoint, {kind}; this needs a masked LM "
+            f"(architectures ending in ForMaskedLM), such as {BUNDLED_MLM.name}"
+        )
+
+
+def check_weight_files(folder: Path) -> None:
+    """Open every .safetensors header so that a damaged file is named before anything loads."""
+    from safetensors import safe_open
+
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as weights:
+                weights.keys()
+        except Exception as error:  # safetensors raises its own SafetensorError
+            raise InputError(f"{path} is damaged or incomplete ({str(error).splitlines()[0]}); copy or "
+                             "download the model again") from None
 
 
 def trust_remote_code_from_env() -> bool:

@@ -98,13 +98,20 @@ class KmerOracle:
         return table
 
     def save(self, folder: str | Path) -> None:
+        """Write ``oracle.npz`` and ``oracle.json`` into ``folder`` (created if missing), renamed in together."""
+        import io
+
+        from .outputs import atomic_paths
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(folder / ORACLE_ARRAYS, coef=self.coef.astype(np.float32),
-                            intercept=self.intercept.astype(np.float32), mean=self.mean.astype(np.float32),
-                            scale=self.scale.astype(np.float32))
+        arrays = io.BytesIO()
+        np.savez_compressed(arrays, coef=self.coef.astype(np.float32), intercept=self.intercept.astype(np.float32),
+                            mean=self.mean.astype(np.float32), scale=self.scale.astype(np.float32))
         info = {"family": self.family, "labels": self.labels, "ks": list(self.ks), "metrics": self.metrics}
-        (folder / ORACLE_INFO).write_text(json.dumps(info, indent=2))
+        with atomic_paths(folder / ORACLE_ARRAYS, folder / ORACLE_INFO) as (npz, text):
+            npz.write_bytes(arrays.getvalue())
+            text.write_text(json.dumps(info, indent=2))
 
     @classmethod
     def load(cls, folder: str | Path) -> "KmerOracle":

@@ -31,8 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import InputError
 from .evaluation import HELD_OUT_CHROMS
 from .genome import Genome
+from .outputs import atomic_folder, atomic_write
+from .resume_state import ResumeState, read_resume_state, save_resume_state
 from .models import GPN_VOCABULARY, build_tokenizer, complement_token_table, encoder_and_head, resolve_device
 from .scoring import window_log_probs
 
@@ -347,7 +350,7 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
     """Train (or continue training) a GPN ConvNet; returns the last metrics.
 
     Stops at ``max_steps`` or after ``time_limit_s`` seconds, whichever is first, and
-    leaves ``output_dir/checkpoint.pt`` to continue from and ``output_dir/best`` (the
+    leaves ``output_dir/checkpoint/`` (safetensors + JSON) to continue from and ``output_dir/best`` (the
     model with the lowest held-out loss so far). Launched by ``torchrun`` with several
     processes, ``batch_size`` windows a step are split evenly across them.
     """
@@ -365,6 +368,9 @@ def _training_data(config: MLMTrainingConfig, device: torch.device, processes: _
     if missing:
         raise ValueError(f"held-out chromosomes {missing} are not in {config.fasta}; choose from {genome.chroms}")
     train_chroms = [c for c in genome.chroms if c not in config.held_out_chroms]
+    if not train_chroms:
+        raise InputError(f"--held-out names every sequence of {config.fasta} ({len(genome.chroms)}), which leaves "
+                         "nothing to train on; hold out only some of them")
     ids, soft_masked, chrom_starts = encode_genome(genome, train_chroms)
     # Each process draws its own windows; process 0 draws what a single-process run would.
     generator = torch.Generator(device=device).manual_seed(config.seed + processes.rank)
@@ -390,20 +396,16 @@ def _optimizer(model, config: MLMTrainingConfig, device: torch.device) -> torch.
 
 
 def _resume(config: MLMTrainingConfig, model, optimizer, generator: torch.Generator, processes: _Processes,
-            checkpoint_path: Path, log) -> tuple[int, float, list, int | None]:
-    """Restore a checkpoint, or weights without optimiser state; returns (step, best_loss,
-    history, rewarm_from), the last None unless the learning rate must warm up again."""
-    device = processes.device
-    if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if processes.first:
-            generator.set_state(state["generator"].cpu())
-        else:  # only the first process's random state is saved
-            generator.manual_seed(config.seed + processes.rank + 7919 * state["step"])
-        log(f"resumed from step {state['step']} (best held-out loss so far {state['best_loss']:.4f} nats)")
-        return state["step"], state["best_loss"], state["history"], None
+            saved: ResumeState | None, log) -> tuple[int, float, list, int | None]:
+    """Restore the saved state (:mod:`glm_core.resume_state`), or weights without optimiser
+    state; returns (step, best_loss, history, rewarm_from), the last None unless the
+    learning rate must warm up again."""
+    if saved is not None:
+        saved.restore(model, optimizer, generator if processes.first else None)
+        if not processes.first:  # only the first process's random state is saved
+            generator.manual_seed(config.seed + processes.rank + 7919 * saved.step)
+        log(f"resumed from step {saved.step} (best held-out loss so far {saved.best_loss:.4f} nats)")
+        return saved.step, saved.best_loss, saved.history, None
     if config.resume_weights:
         # Weights without optimiser state (e.g. copied off a machine that was given back):
         # the Adam moments restart, so the learning rate warms up again over a short ramp.
@@ -431,15 +433,13 @@ def _optimizer_step(model, step_loss, optimizer, batch, device: torch.device) ->
 
 def _save_checkpoint(out: Path, model, optimizer, generator: torch.Generator, step: int, best_loss: float,
                      history: list) -> None:
-    """``checkpoint.pt`` to continue from (written aside, then renamed) and the ``latest`` model folder."""
-    checkpoint_path = out / "checkpoint.pt"
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "generator": generator.get_state(), "best_loss": best_loss, "history": history},
-               checkpoint_path.with_suffix(".tmp"))
-    checkpoint_path.with_suffix(".tmp").replace(checkpoint_path)
-    save_model_folder(model, out / "latest")
-    (out / "latest" / "trainer_state.json").write_text(
-        json.dumps({"step": step, "best_loss": best_loss, "history": history}))
+    """``checkpoint/`` to continue from (:mod:`glm_core.resume_state`, no pickles) and the
+    ``latest`` model folder, each replaced whole."""
+    save_resume_state(out, model, optimizer, generator, step, best_loss, history)
+    with atomic_folder(out / "latest") as latest:
+        save_model_folder(model, latest)
+        (latest / "trainer_state.json").write_text(json.dumps({"step": step, "best_loss": best_loss,
+                                                               "history": history}))
 
 
 def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes: _Processes) -> dict:
@@ -458,15 +458,15 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
 
+    saved = read_resume_state(out)  # a damaged or unsafe checkpoint is refused before any work
     sampler, generator, eval_inputs, eval_labels = _training_data(config, device, processes, log)
     model = build_model(config).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     optimizer = _optimizer(model, config, device)
-    checkpoint_path = out / "checkpoint.pt"
     step, best_loss, history, rewarm_from = _resume(config, model, optimizer, generator, processes,
-                                                    checkpoint_path, log)
+                                                    saved, log)
     if processes.first:
-        (out / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
+        atomic_write(out / "training_config.json", json.dumps(asdict(config), indent=2))
     log(f"{n_params / 1e6:.2f} M parameters on {device}")
 
     encoder, head = encoder_and_head(model)
@@ -493,7 +493,8 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
         loss = metrics["bits_per_base"] * math.log(2)
         if loss < best_loss:
             best_loss = loss
-            save_model_folder(model, out / "best")
+            with atomic_folder(out / "best") as best:
+                save_model_folder(model, best)
         log(f"step {step}: held-out accuracy {metrics['accuracy']:.4f}, {metrics['bits_per_base']:.4f} bits/base")
         return metrics
 

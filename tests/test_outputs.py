@@ -100,3 +100,40 @@ def test_new_file_gets_the_umask_mode_and_a_replaced_file_keeps_its_mode(tmp_pat
     kept.chmod(0o640)
     atomic_write(kept, "y")
     assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_text() == "y"
+
+
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    from glm_core.outputs import atomic_folder
+
+    target = tmp_path / "latest"
+    with atomic_folder(target) as folder:
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(b"old weights")
+    with pytest.raises(RuntimeError, match="killed"):
+        with atomic_folder(target) as folder:
+            (folder / "config.json").write_text('{"new": 1}')
+            raise RuntimeError("killed while saving")
+    assert (target / "model.safetensors").read_bytes() == b"old weights"
+    assert [p.name for p in tmp_path.iterdir()] == ["latest"]
+    with atomic_folder(target) as folder:
+        (folder / "model.safetensors").write_bytes(b"new weights")
+    assert [p.name for p in target.iterdir()] == ["model.safetensors"]
+    assert [p.name for p in tmp_path.iterdir()] == ["latest"]
+
+
+def test_files_staged_in_a_folder_arrive_together_or_not_at_all(tmp_path):
+    from glm_core.outputs import atomic_files_in
+
+    (tmp_path / "oracle.json").write_text("kept")
+    (tmp_path / "config.json").write_text("old")
+    with pytest.raises(RuntimeError, match="killed"):
+        with atomic_files_in(tmp_path) as staging:
+            (staging / "config.json").write_text("new")
+            raise RuntimeError("killed while saving")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "oracle.json"]
+    assert (tmp_path / "config.json").read_text() == "old"
+    with atomic_files_in(tmp_path) as staging:
+        (staging / "config.json").write_text("new")
+        (staging / "model.safetensors").write_bytes(b"w")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors", "oracle.json"]
+    assert (tmp_path / "config.json").read_text() == "new"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glm_core.annotation import Annotation
+from glm_core.devices import check_device
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
 from glm_core.models import BUNDLED_MODELS_DIR, discover_models
 
@@ -39,8 +40,13 @@ def cache_dir() -> Path:
 
 
 def device() -> str | None:
-    """The device ``GLM_EXPLORER_DEVICE`` asks for, or None for the automatic choice."""
-    return os.environ.get(DEVICE_ENV) or None
+    """The device ``GLM_EXPLORER_DEVICE`` asks for, or None for the automatic choice.
+
+    Raises InputError (shown on the page) when this machine cannot run that device.
+    """
+    name = os.environ.get(DEVICE_ENV) or None
+    check_device(name, DEVICE_ENV)
+    return name
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,8 @@ class ModelChoice:
 
 def site_model_choices() -> list[ModelChoice]:
     """Site models (masked LMs and one-pass models): the bundled ones first, then those under
-    ``<data dir>/models``."""
+    ``<data dir>/models``. A model folder reached through a link that leaves its folder is not offered."""
+    roots = (BUNDLED_MODELS_DIR.resolve(), data_dir().resolve())
     found = discover_models(BUNDLED_MODELS_DIR, data_dir() / "models")
     found = found[found["kind"].isin(["masked", "one-pass"])]
     return [
@@ -111,6 +118,8 @@ def site_model_choices() -> list[ModelChoice]:
             float(row.llr_pearson) if row.llr_pearson is not None and row.llr_pearson == row.llr_pearson else None,
         )
         for row in found.itertuples()
+        # A model folder reached through a link that leaves its folder is not offered.
+        if any(Path(row.path).resolve().is_relative_to(root) for root in roots)
     ]
 
 

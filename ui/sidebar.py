@@ -15,6 +15,7 @@ import streamlit as st
 
 from glm_core.errors import user_message
 from glm_core.models import BUNDLED_MODELS_DIR, default_site_model_path
+from glm_core.outputs import atomic_write
 from ui import cache
 from ui.choices import (
     DATA_DIR_ENV, GenomeChoice, ModelChoice,
@@ -25,6 +26,9 @@ from ui.session import GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS, set
 SOURCES = ("Embedded genome", "Data directory", "Upload")
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
 ANNOTATION_SUFFIXES = (".gff", ".gff3", ".gtf")
+# Bytes of a saved upload's name: a file name may have 255, and the temporary name it is
+# written under first adds about 20.
+MAX_UPLOAD_NAME = 200
 
 
 def render_sidebar() -> None:
@@ -92,9 +96,11 @@ def _data_dir_choice() -> GenomeChoice | None:
 
 def _files_with(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     found = []
+    root = folder.resolve()
     for path in sorted(folder.rglob("*")):
         name = path.name.lower().removesuffix(".gz")
-        if path.is_file() and name.endswith(suffixes):
+        # A link out of the data directory (to a system file, say) is not offered at all.
+        if name.endswith(suffixes) and path.is_file() and path.resolve().is_relative_to(root):
             found.append(path)
     return found
 
@@ -128,14 +134,27 @@ def save_upload(name: str, content: bytes) -> Path:
     repeated upload reuses the copy (and the caches keyed on it).
     """
     digest = hashlib.sha256(content).hexdigest()[:20]
-    safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name).lstrip(".") or "upload"
-    target = cache_dir() / "uploads" / digest / safe_name
+    target = cache_dir() / "uploads" / digest / safe_upload_name(name)
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
-        partial.write_bytes(content)
-        partial.replace(target)
+        atomic_write(target, content)
     return target
+
+
+def safe_upload_name(name: str) -> str:
+    """``name`` as a harmless file name: its last part only, ASCII letters, digits and ``._-``,
+    no leading dot, at most :data:`MAX_UPLOAD_NAME` bytes.
+
+    A longer name keeps its start and its extensions (``.fa.gz``, which say the format) and
+    gets a hash of the whole name between them, so two long names stay apart.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name).lstrip(".") or "upload"
+    if len(safe) <= MAX_UPLOAD_NAME:
+        return safe
+    suffixes = "".join(suffix for suffix in Path(safe).suffixes[-2:] if len(suffix) <= 8)
+    tag = "-" + hashlib.sha256(safe.encode()).hexdigest()[:12]
+    stem = safe[: len(safe) - len(suffixes)] if suffixes else safe
+    return stem[: MAX_UPLOAD_NAME - len(tag) - len(suffixes)] + tag + suffixes
 
 
 def _render_model_selector() -> None:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..genome import Genome
 from ..models import MaskedLM
+from ..outputs import atomic_path
 from ..scoring import Progress
 from .forward import window_embeddings
 from .projection import UMAP_COLUMNS
@@ -119,14 +120,13 @@ def cached_window_embeddings(
         return embeddings
     path = _cache_path(cache_dir, embedding_cache_key(model, genome, windows, context))
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
     table = embedding_table(windows[["chrom", "start", "end"]], embeddings)
-    write_embedding_table(
-        table,
-        partial,
-        {"model": str(model.path), "genome": str(genome.path), "context": int(context or model.context)},
-    )
-    partial.replace(path)
+    with atomic_path(path) as partial:
+        write_embedding_table(
+            table,
+            partial,
+            {"model": str(model.path), "genome": str(genome.path), "context": int(context or model.context)},
+        )
     return embeddings
 
 

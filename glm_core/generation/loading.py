@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import torch
 
 from ..errors import InputError
 from ..genome import NUCLEOTIDES
-from ..models import ASSETS_DIR, resolve_device
+from ..models import ASSETS_DIR, check_weight_files, read_model_json, resolve_device
 from ..promoters import DEFAULT_FAMILY
 
 BUNDLED_GENERATOR = ASSETS_DIR / "models" / "promoter-gen-umaydis"
@@ -84,12 +83,21 @@ def load_generator(path: str | Path = BUNDLED_GENERATOR, device: str | torch.dev
             f"{path} is not a promoter generator folder (config.json + tags.json); "
             "train one with glm-explore train-generator"
         )
+    read_model_json(path / "config.json")
+    info = read_model_json(path / "tags.json")
+    if not list(path.glob("*.safetensors")):
+        pickled = sorted(p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl"))
+        raise InputError(
+            f"{path} has no .safetensors weights{' (only pickled ' + ', '.join(pickled) + ')' if pickled else ''}; "
+            "pickled weights are never loaded, since unpickling can run code. Convert them where you trust them "
+            "with model.save_pretrained(folder, safe_serialization=True)"
+        )
+    check_weight_files(path)
     device = resolve_device(device)
     tokenizer = AutoTokenizer.from_pretrained(path)
     # Weights may be stored in float16 to keep the folder small; sampling runs in float32,
     # which every device supports.
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).to(device).eval()
-    info = json.loads((path / "tags.json").read_text())
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True).to(device).eval()
     vocab = tokenizer.get_vocab()
     return PromoterGenerator(model, tokenizer, info["tag_tokens"], np.array([vocab[b] for b in NUCLEOTIDES]),
                              path.name, path, device, info)

@@ -150,7 +150,7 @@ def _sampling_processors(generator: PromoterGenerator, on_step: Callable[[], Non
 
 
 def _check_request(generator: PromoterGenerator, tags: list, n: int, length: int, prefix: str, temperature: float,
-                   top_k: int | None, top_p: float | None, guidance_scale: float) -> None:
+                   top_k: int | None, top_p: float | None, guidance_scale: float, batch_size: int = 1) -> None:
     """Raise ``ValueError`` naming the first argument of :func:`generate_promoters` out of range."""
     if set(prefix) - set(NUCLEOTIDES):
         bad = "".join(sorted(set(prefix) - set(NUCLEOTIDES)))
@@ -170,6 +170,8 @@ def _check_request(generator: PromoterGenerator, tags: list, n: int, length: int
         raise ValueError(f"guidance_scale must be a number >= 0 (1 = no guidance); got {guidance_scale}")
     if not tags:
         raise ValueError(f"give at least one tag; this generator knows: {', '.join(generator.tags)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size (designs sampled together) must be a whole number >= 1; got {batch_size!r}")
 
 
 def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: int = DEFAULT_UPSTREAM, *,
@@ -203,7 +205,7 @@ def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: 
 
     prefix = prefix.strip().upper()
     tags = list(tags)
-    _check_request(generator, tags, n, length, prefix, temperature, top_k, top_p, guidance_scale)
+    _check_request(generator, tags, n, length, prefix, temperature, top_k, top_p, guidance_scale, batch_size)
     prefix_ids = [int(generator.nucleotide_ids[NUCLEOTIDES.index(b)]) for b in prefix]
     prompt = [generator.tokenizer.bos_token_id, *generator.tag_ids(tags), *prefix_ids]
     unconditional_prompt = [generator.tokenizer.bos_token_id, *prefix_ids]

@@ -18,6 +18,7 @@ from ..evaluation import HELD_OUT_CHROMS
 from ..genome import NUCLEOTIDES, Genome, reverse_complement
 from ..models import resolve_device
 from ..oracle import fit_oracle, ordered_labels
+from ..outputs import atomic_files_in
 from ..promoters import (
     DEFAULT_FAMILY,
     DEFAULT_UPSTREAM,
@@ -343,9 +344,10 @@ def _save_generator(output: Path, model, tokenizer, tag_tokens: dict, config: Ge
         do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=config.upstream,
         min_new_tokens=config.upstream, bos_token_id=vocab["<bos>"], pad_token_id=vocab["<pad>"], use_cache=True,
     )
-    model.save_pretrained(output, safe_serialization=True)
-    tokenizer.save_pretrained(output)
-    (output / "tags.json").write_text(json.dumps({"tag_tokens": tag_tokens, "upstream": config.upstream,
-                                                  "held_out_chroms": list(config.held_out_chroms)}, indent=2))
-    (output / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
-    (output / "training_metrics.json").write_text(json.dumps(metrics, indent=2))
+    with atomic_files_in(output) as staging:  # a kill while saving leaves the folder as it was
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        (staging / "tags.json").write_text(json.dumps({"tag_tokens": tag_tokens, "upstream": config.upstream,
+                                                       "held_out_chroms": list(config.held_out_chroms)}, indent=2))
+        (staging / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
+        (staging / "training_metrics.json").write_text(json.dumps(metrics, indent=2))
