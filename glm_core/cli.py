@@ -85,8 +85,8 @@ def _config_kind(path: Path) -> str:
 
 
 def _print_estimate(model, n_positions: int) -> None:
-    """A measured time estimate on stderr, for masked models on regions worth one (seconds or more)."""
-    if model.kind != "masked" or n_positions < 64:
+    """A measured time estimate on stderr, for masked models on regions worth one (minutes on a CPU)."""
+    if model.kind != "masked" or n_positions < 500:
         return
     from .throughput import describe_estimate, measure_rate
 

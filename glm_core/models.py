@@ -354,33 +354,19 @@ def default_site_model_path(device: str | torch.device | None = None, *, exact: 
 def load_site_model(path: str | Path, device: str | torch.device | None = None, *, trust_remote_code: bool = False):
     """Any site model folder -> a :class:`~glm_core.scoring.SiteModel`, by config.json's ``model_type``.
 
-    ``glm-onepass`` -> :func:`glm_core.onepass.load_onepass_model`; anything else is loaded as
-    a masked LM (:func:`load_masked_lm`, which refuses causal and remote-code checkpoints
-    unless ``trust_remote_code``). Raises :class:`~glm_core.errors.InputError` for a folder
-    without config.json.
+    ``glm-onepass`` -> :func:`glm_core.onepass.load_onepass_model`; anything else goes to
+    :func:`load_masked_lm`, which refuses (with a message naming the problem) a folder without
+    config.json or with a damaged one, a causal LM, and remote code unless ``trust_remote_code``.
     """
-    from .errors import InputError
-
     folder = Path(path)
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise InputError(
-            f"{folder} is not a model folder: it has no config.json; pass a save_pretrained folder "
-            f"such as {BUNDLED_MLM} or {BUNDLED_ONEPASS}"
-        )
     try:
-        config = json.loads(config_path.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(f"{config_path} is not valid JSON ({error}); re-save the model") from error
-    kind = site_model_kind(config)
+        kind = site_model_kind(json.loads((folder / "config.json").read_text()))
+    except (OSError, ValueError):
+        kind = "masked"  # load_masked_lm names what is wrong with the folder
     if kind == "one-pass":
         from .onepass import load_onepass_model
 
         return load_onepass_model(folder, device=device)
-    if kind == "causal":
-        raise InputError(
-            f"{folder} is a causal (generation) model, not a site model; pass a masked LM or a one-pass model"
-        )
     return load_masked_lm(folder, device=device, trust_remote_code=trust_remote_code)
 
 

@@ -89,5 +89,6 @@ def describe_estimate(n_positions: int, rate: float, *, strands: int = 1, where:
     """E.g. 'about 3 min for 2,000 bp at 11 positions/s measured here'."""
     seconds = estimate_seconds(n_positions, rate, strands=strands)
     both = " (both strands)" if strands == 2 else ""
-    return (f"about {format_duration(seconds)} for {n_positions:,} bp{both} "
+    duration = format_duration(seconds)
+    return (f"{'' if seconds < 1 else 'about '}{duration} for {n_positions:,} bp{both} "
             f"at {format_rate(rate)} positions/s measured {where}")
