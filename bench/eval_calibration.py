@@ -24,7 +24,7 @@ from glm_core.annotation import Annotation
 from glm_core.calibration import calibrate_snvs, calibration_aurocs, read_neutral_table
 from glm_core.evaluation import cds_snv_llrs
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome
-from glm_core.genome_scores import load_any_site_model
+from glm_core.models import load_site_model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     genome, annotation = Genome(EMBEDDED_FASTA), Annotation.from_file(EMBEDDED_ANNOTATION)
-    model = load_any_site_model(args.model, args.device)
+    model = load_site_model(args.model, args.device)
     began = time.perf_counter()
     snvs = cds_snv_llrs(model, genome, annotation, n_genes=args.n_genes)
     scoring_s = time.perf_counter() - began

@@ -29,10 +29,10 @@ from glm_core.calibration import CALIBRATION_FILE, NEUTRAL_PROXIES, ContextSums,
 from glm_core.consequence import CONSEQUENCES
 from glm_core.genome import EMBEDDED_ANNOTATION, EMBEDDED_FASTA, Genome, nucleotide_codes
 from glm_core.genome_hub import background_from_records
+from glm_core.models import load_site_model
 from glm_core.genome_scores import (
     DEFAULT_PROXY,
     genome_sha256,
-    load_any_site_model,
     snv_records,
     weights_sha256,
 )
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     genome, annotation = Genome(EMBEDDED_FASTA), Annotation.from_file(EMBEDDED_ANNOTATION)
-    model = load_any_site_model(args.model, args.device)
+    model = load_site_model(args.model, args.device)
     positions = sample_positions(genome, args.positions, args.seed)
     clock = time.perf_counter()
     probabilities = site_probabilities_at(model, genome, positions)

@@ -57,10 +57,52 @@ def _check_device(name: str | None) -> None:
     check_device(name, "--device")
 
 
-def _model_folder(path: Path | None) -> Path:
-    from .models import BUNDLED_MLM
+def _model_folder(path: Path | None, device: str | None = None, exact: bool = False) -> Path:
+    """``--model``, else the device's default (:func:`~glm_core.models.default_site_model_path`:
+    the one-pass model on a CPU, the masked LM with ``--exact`` or on a GPU)."""
+    from .models import default_site_model_path
 
-    return Path(path) if path is not None else BUNDLED_MLM
+    return Path(path) if path is not None else default_site_model_path(device, exact=exact)
+
+
+def _load_site_model(path: Path, device: str | None):
+    """A site model from ``path``: a k-mer ``.npz`` (``KmerModel.save``), or a masked LM or
+    one-pass model folder, by its config.json."""
+    from .models import load_site_model, trust_remote_code_from_env
+
+    if Path(path).suffix == ".npz":
+        from .kmer import KmerModel
+
+        return KmerModel.load(path)
+    return load_site_model(path, device=device, trust_remote_code=trust_remote_code_from_env())
+
+
+def _config_kind(path: Path) -> str:
+    """The kind of the model folder at ``path`` (``masked``, ``one-pass``, ``causal``); ``masked`` when
+    unreadable (the loader then names what is wrong)."""
+    import json
+
+    from .models import site_model_kind
+
+    try:
+        return site_model_kind(json.loads((Path(path) / "config.json").read_text()))
+    except (OSError, ValueError):
+        return "masked"
+
+
+def _print_estimate(model, n_positions: int) -> None:
+    """A measured time estimate on stderr, for masked models on regions worth one (minutes on a CPU)."""
+    if model.kind != "masked" or n_positions < 500:
+        return
+    from .throughput import describe_estimate, measure_rate
+
+    rate = measure_rate(model)
+    print(f"scoring with {model.name} (masked, one window per base) on {model.device}: "
+          f"{describe_estimate(n_positions, rate)}", file=sys.stderr)
+
+
+def _model_words(model) -> str:
+    return f"{model.name}, {model.kind}, on {model.device}"
 
 
 def _cmd_train_mlm(args: argparse.Namespace) -> int:
@@ -104,13 +146,26 @@ def _cmd_eval_mlm(args: argparse.Namespace) -> int:
     import json
 
     from .genome import Genome
-    from .models import load_masked_lm
+    from .models import load_masked_lm, load_site_model
     from .outputs import atomic_write, check_outputs
     from .training import heldout_eval_set, masked_lm_metrics
 
     _check_device(args.device)
     if args.out:
         check_outputs([args.out], [args.model, args.fasta])
+    if _config_kind(args.model) == "one-pass":  # nothing to mask: score held-out positions as the model card does
+        from .evaluation import sample_eval_positions, site_model_metrics
+
+        model = load_site_model(args.model, device=args.device)
+        genome = Genome(args.fasta)
+        sites = sample_eval_positions(genome, tuple(args.held_out), fraction=args.site_fraction)
+        report = {"model": str(args.model), "kind": model.kind, "held_out": args.held_out,
+                  "single_site": site_model_metrics(model, genome, sites)}
+        print(f"single site ({model.kind}): accuracy {report['single_site']['accuracy']:.4f}, "
+              f"{report['single_site']['bits_per_base']:.4f} bits/base ({report['single_site']['n']:,} positions)")
+        if args.out:
+            atomic_write(args.out, json.dumps(report, indent=2))
+        return 0
     model = load_masked_lm(args.model, device=args.device)
     genome = Genome(args.fasta)
     held_out = tuple(args.held_out)
@@ -144,7 +199,14 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     if args.umap and args.sample is not None and args.sample < MIN_UMAP_WINDOWS:
         raise InputError(f"--umap needs at least {MIN_UMAP_WINDOWS} windows; --sample {args.sample} asks for fewer")
     _check_device(args.device)
-    model_folder = _model_folder(args.model)
+    model_folder = _model_folder(args.model, exact=True)  # embeddings are a masked LM's hidden states
+    if _config_kind(model_folder) == "one-pass":
+        from .models import BUNDLED_MLM
+
+        raise InputError(
+            f"{model_folder} is a one-pass model: it has no per-window hidden states to embed; pass a masked LM "
+            f"(e.g. --model {BUNDLED_MLM})"
+        )
     check_outputs([args.out], [args.bed, args.fasta, args.annotation, model_folder])
     windows = embedding.windows_from_bed(args.bed) if args.bed is not None else None
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation, args.aliases)
@@ -219,7 +281,9 @@ def _add_embed_parser(commands) -> None:
     windows.add_argument("--bed", type=Path, help="windows to embed (0-based BED); the name column is the class")
     windows.add_argument("--sample", type=int, metavar="N", help="sample N windows, the same number per region class")
     embed.add_argument("--out", type=Path, required=True, help="parquet file to write")
-    embed.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
+    embed.add_argument("--model", type=Path, default=None,
+                       help="a masked LM's save_pretrained folder (default: the bundled gpn-umaydis); one-pass "
+                            "models have no window embeddings")
     _add_genome_options(embed, "GFF3/GTF for --sample and the nearest-gene column (default: the embedded one "
                                "with the embedded genome)")
     embed.add_argument("--window-length", type=int, default=100, help="bp per sampled window")
@@ -285,14 +349,13 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     from .genome_files import open_genome_files
     from .locus import is_coordinate_query, resolve_locus
     from .logo import position_table
-    from .models import load_masked_lm
     from .outputs import check_outputs
     from .scoring import site_probabilities
     from .tracks import track_format, write_position_track
 
     track_format(args.out)  # refuse an unknown extension before scoring
     _check_device(args.device)
-    model_folder = _model_folder(args.model)
+    model_folder = _model_folder(args.model, args.device, args.exact)
     check_outputs([args.out], [args.fasta, args.annotation, model_folder])
     genome = open_genome_files(args.fasta, None).genome
     # Coordinates need no annotation; reading one takes seconds.
@@ -304,7 +367,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         print(f"glm-explore scan: {len(locus.matches)} transcripts match {args.region!r}; using {locus.transcript_id} "
               "(pass its ID to choose another)", file=sys.stderr)
     region = locus.region
-    model = load_masked_lm(model_folder, device=args.device)
+    model = _load_site_model(model_folder, args.device)
+    _print_estimate(model, region.end - region.start)
     began = time.perf_counter()
     job = ChunkedJob.open(args.out, {
         "command": "scan", "region": f"{region} ({region.strand})", "fasta": file_fingerprint(args.fasta),
@@ -320,28 +384,10 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     job.finish()
     what = "per-position table" if track_format(args.out) == "tsv" else f"{track_format(args.out)} of {args.value}"
     print(f"wrote {len(table):,} positions of {region} ({region.strand}) to {args.out} as a {what} "
-          f"({model.name} on {model.device}, {time.perf_counter() - began:.1f} s)")
+          f"({_model_words(model)}, {time.perf_counter() - began:.1f} s)")
     if args.compare_model is not None:
         _write_comparison(args, genome, region, model, probabilities)
     return 0
-
-
-def _load_site_model(path: Path, device: str | None):
-    """A site model from ``path``: a k-mer ``.npz`` (KmerModel.save), a one-pass model folder
-    (``model_type`` glm-onepass in its config.json), or a masked LM folder."""
-    import json
-
-    from .models import load_masked_lm
-    from .onepass import MODEL_TYPE, load_onepass_model
-
-    if Path(path).suffix == ".npz":
-        from .kmer import KmerModel
-
-        return KmerModel.load(path)
-    config = Path(path) / "config.json"
-    if config.is_file() and json.loads(config.read_text()).get("model_type") == MODEL_TYPE:
-        return load_onepass_model(path, device=device)
-    return load_masked_lm(path, device=device)
 
 
 def _comparison_path(args: argparse.Namespace) -> Path:
@@ -380,19 +426,18 @@ def _cmd_dependency(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .genome_files import open_genome_files
     from .locus import is_coordinate_query, resolve_locus
-    from .models import BUNDLED_MLM
     from .outputs import atomic_write, check_outputs
 
     suffix = Path(args.out).suffix.lower()
     if suffix not in DEPENDENCY_SUFFIXES:
         raise InputError(f"--out must end in one of {', '.join(DEPENDENCY_SUFFIXES)}; got {args.out}")
-    check_outputs([args.out], [args.fasta, args.annotation, _model_folder(args.model)])
+    check_outputs([args.out], [args.fasta, args.annotation, _model_folder(args.model, args.device)])
     genome = open_genome_files(args.fasta, None).genome
     annotation = None if is_coordinate_query(args.region, genome) else _genome_and_annotation(
         args.fasta, args.annotation, args.aliases)[1]
     region = resolve_locus(args.region, genome, annotation, part=_part(args.part), flank=args.flank,
                            strand=args.strand, upstream=args.upstream).region
-    model = _load_site_model(args.model or BUNDLED_MLM, args.device)
+    model = _load_site_model(_model_folder(args.model, args.device), args.device)
     estimate = estimate_dependency_seconds(model, genome, region.chrom, region.start, region.end)
     print(f"dependency map of {region} ({region.strand}), {len(region):,} bp with {model.name}: "
           f"{estimate.n_sequences:,} variant sequences, estimated {estimate.seconds:,.1f} s on {estimate.device}",
@@ -405,7 +450,7 @@ def _cmd_dependency(args: argparse.Namespace) -> int:
     )
     atomic_write(args.out, dependency_file_bytes(result, suffix))
     print(f"wrote the {len(result)} x {len(result)} dependency map of {region} ({region.strand}) to {args.out} "
-          f"({model.name}, {time.perf_counter() - began:.1f} s)")
+          f"({_model_words(model)}, {time.perf_counter() - began:.1f} s)")
     return 0
 
 
@@ -414,19 +459,18 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
 
     from . import variants
     from .chunked_job import ChunkedJob, ResumableSiteModel, file_fingerprint
-    from .models import load_masked_lm
     from .outputs import check_outputs, write_texts
     from .vcf import read_vcf, scored_vcf_text, tsv_path_beside
 
     _check_device(args.device)
     tsv_path = args.tsv or tsv_path_beside(args.out)
     af_path = tsv_path.with_name(tsv_path.stem + ".af_bins.tsv")  # written when the VCF has allele frequencies
-    model_folder = _model_folder(args.model)
+    model_folder = _model_folder(args.model, args.device, args.exact)
     check_outputs([args.out, tsv_path, af_path],
                   [args.vcf, args.fasta, args.annotation, args.background, model_folder])
     vcf = read_vcf(args.vcf)
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation, args.aliases)
-    model = load_masked_lm(model_folder, device=args.device)
+    model = _load_site_model(model_folder, args.device)
     if args.background and args.background.suffix.lower() == ".npz":
         from .backgrounds import read_background
 
@@ -436,6 +480,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
     else:
         background = variants.model_llr_background(model, genome)
     calibration = variants.model_calibration(model, genome)
+    _print_estimate(model, len(vcf))  # about one scored position a record
     began = time.perf_counter()
     if annotation is None:  # consequences then read no_annotation
         from .annotation import Annotation
@@ -460,7 +505,7 @@ def _cmd_score_vcf(args: argparse.Namespace) -> int:
             print(f"chromosome {row.vcf_chrom}: {target} ({row.n_alleles} alleles)", file=sys.stderr)
     counts = ", ".join(f"{row.n} {row.status}" for row in variants.status_counts(scored).itertuples())
     print(f"wrote {len(vcf):,} records ({len(scored):,} alleles: {counts}) to {args.out} and {tsv_path} "
-          f"({model.name} on {model.device}, {time.perf_counter() - began:.1f} s)")
+          f"({_model_words(model)}, {time.perf_counter() - began:.1f} s)")
     return 0
 
 
@@ -492,6 +537,12 @@ def _write_frequency_summary(vcf, scored, path: Path) -> None:
     print(summary.to_string(index=False), file=sys.stderr)
 
 
+MODEL_HELP = ("a save_pretrained folder, masked LM or one-pass model (default: the bundled one-pass model "
+              "gpn-umaydis-onepass on a CPU, the masked gpn-umaydis on a GPU or with --exact)")
+EXACT_HELP = ("score exactly with the bundled masked LM gpn-umaydis (one 512-bp window a base: ~1 position/s "
+              "on a laptop CPU, thousands on a GPU) instead of the one-pass model")
+
+
 def _add_scan_parsers(commands) -> None:
     from .locus import DEFAULT_PROMOTER_BP, accepted_parts
     from .tracks import TRACK_SUFFIXES, TRACK_VALUES
@@ -516,7 +567,8 @@ def _add_scan_parsers(commands) -> None:
     scan.add_argument("--value", choices=TRACK_VALUES, default="ic",
                       help="what a bedGraph/bigWig carries: information content (bits, default), entropy, "
                            "reference-base probability, or the mean LLR of the three alternative alleles")
-    scan.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
+    scan.add_argument("--model", type=Path, default=None, help=MODEL_HELP)
+    scan.add_argument("--exact", action="store_true", help=EXACT_HELP)
     _add_genome_options(scan, "GFF3/GTF to find genes in (default: the embedded one with the embedded genome)")
     scan.add_argument("--batch-size", type=_positive_int, default=None,
                       help="windows a forward pass (default: by device)")
@@ -554,7 +606,8 @@ def _add_scan_parsers(commands) -> None:
     score.add_argument("--out", type=Path, required=True,
                        help="output VCF (.vcf, or .vcf.gz for bgzip); one record per ALT allele")
     score.add_argument("--tsv", type=Path, default=None, help="output TSV (default: OUT with .tsv for .vcf[.gz])")
-    score.add_argument("--model", type=Path, default=None, help="a save_pretrained folder (default: the bundled GPN)")
+    score.add_argument("--model", type=Path, default=None, help=MODEL_HELP)
+    score.add_argument("--exact", action="store_true", help=EXACT_HELP)
     _add_genome_options(score, "GFF3/GTF for consequences (default: the embedded one with the embedded genome; "
                                "without one, consequences read 'no annotation')")
     score.add_argument("--background", type=Path, default=None,
@@ -743,7 +796,7 @@ def _add_distill_parser(commands) -> None:
 
 
 def _cmd_score_genome(args: argparse.Namespace) -> int:
-    from .genome_scores import DEFAULT_ONEPASS, GenomeScoreSettings, Processes, load_any_site_model, score_genome
+    from .genome_scores import DEFAULT_ONEPASS, GenomeScoreSettings, Processes, score_genome
     from .outputs import check_output_dir
 
     _check_device(args.device)
@@ -757,7 +810,7 @@ def _cmd_score_genome(args: argparse.Namespace) -> int:
             from .genome import EMBEDDED_ANNOTATION
 
             annotation_path = EMBEDDED_ANNOTATION
-        model = load_any_site_model(model_folder, processes.device)
+        model = _load_site_model(model_folder, processes.device)
         settings = GenomeScoreSettings(chunk_size=args.chunk_size, regions=args.regions, calibration=args.calibration,
                                        proxy=args.neutral_proxy, batch_size=args.batch_size)
         first = processes.rank == 0
@@ -842,11 +895,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train_mlm)
 
     evaluate = commands.add_parser(
-        "eval-mlm", help="held-out masked accuracy and bits/base of a masked LM",
-        description="Scores 15 %% of the bases of every held-out 512-bp window, all replaced by [MASK] "
+        "eval-mlm", help="held-out accuracy and bits/base of a masked LM (or a one-pass model)",
+        description="Masked LM: scores 15 %% of the bases of every held-out 512-bp window, all replaced by [MASK] "
                     "(forward, and forward/reverse-complement averaged), and once more corrupted 80/10/10 "
-                    "as in training (forward), which is how a Hugging Face Trainer's evaluation measures.")
-    evaluate.add_argument("--model", type=Path, required=True, help="a save_pretrained model folder")
+                    "as in training (forward), which is how a Hugging Face Trainer's evaluation measures. "
+                    "One-pass model: single-site accuracy and bits/base at a fixed random sample of held-out "
+                    "positions (--site-fraction), as its model card reports them.")
+    evaluate.add_argument("--model", type=Path, required=True, help="a save_pretrained folder, masked or one-pass")
+    evaluate.add_argument("--site-fraction", type=float, default=0.15,
+                          help="one-pass models: share of the held-out A/C/G/T positions scored (default 0.15)")
     evaluate.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     evaluate.add_argument("--held-out", nargs="+", default=list(HELD_OUT_CHROMS))
     evaluate.add_argument("--max-windows", type=int, default=None,

@@ -77,21 +77,6 @@ def _default_onepass() -> Path:
 DEFAULT_ONEPASS = _default_onepass()
 
 
-def load_any_site_model(folder: str | Path, device=None):
-    """A one-pass or masked site model from a ``save_pretrained`` folder, by its config's ``model_type``."""
-    folder = Path(folder)
-    config = folder / "config.json"
-    if not config.is_file():
-        raise InputError(f"{folder} is not a model folder: it has no config.json")
-    from .onepass import MODEL_TYPE, load_onepass_model
-
-    if json.loads(config.read_text()).get("model_type") == MODEL_TYPE:
-        return load_onepass_model(folder, device=device)
-    from .models import load_masked_lm
-
-    return load_masked_lm(folder, device=device)
-
-
 @dataclass
 class GenomeScoreSettings:
     """What a score-genome run depends on besides the genome, annotation and model."""

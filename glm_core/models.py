@@ -27,6 +27,7 @@ from .scoring import COMPLEMENT_COLUMNS, Progress, default_batch_size, masked_si
 
 __all__ = [
     "BUNDLED_MLM",
+    "BUNDLED_ONEPASS",
     "MaskedLM",
     "build_tokenizer",
     "complement_token_table",
@@ -34,6 +35,10 @@ __all__ = [
     "discover_models",
     "encoder_and_head",
     "load_masked_lm",
+    "default_site_model_path",
+    "load_site_model",
+    "site_model_kind",
+    "teacher_agreement",
     "resolve_device",
     "trust_remote_code_from_env",
 ]
@@ -44,6 +49,11 @@ GPN_VOCABULARY = (*SPECIAL_TOKENS, "a", "c", "g", "t")
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 BUNDLED_MODELS_DIR = ASSETS_DIR / "models"
 BUNDLED_MLM = BUNDLED_MODELS_DIR / "gpn-umaydis"
+BUNDLED_ONEPASS = BUNDLED_MODELS_DIR / "gpn-umaydis-onepass"
+
+ONEPASS_MODEL_TYPE = "glm-onepass"  # glm_core.onepass.MODEL_TYPE, named here so discovery needs no torch model code
+AGREEMENT_FILE = "agreement.json"
+KIND_LABELS = {"masked": "masked, one window per base", "one-pass": "one pass", "causal": "causal (generation)"}
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -327,11 +337,66 @@ def trust_remote_code_from_env() -> bool:
     return os.environ.get("GLM_EXPLORER_TRUST_REMOTE_CODE", "").strip().lower() in {"1", "true", "yes"}
 
 
+def site_model_kind(config: dict) -> str:
+    """``"one-pass"``, ``"masked"`` or ``"causal"`` from a checkpoint's config.json contents."""
+    if config.get("model_type") == ONEPASS_MODEL_TYPE:
+        return "one-pass"
+    return "causal" if "CausalLM" in " ".join(config.get("architectures") or []) else "masked"
+
+
+def teacher_agreement(folder: str | Path) -> dict | None:
+    """A one-pass model's measured agreement with the masked LM it was distilled from, or None.
+
+    Read from ``agreement.json`` in the model folder (written by :mod:`glm_core.distill` and
+    ``bench/eval_onepass.py``): keys ``teacher`` and any of ``llr_pearson``, ``accuracy``,
+    ``bits_per_base``, ``teacher_accuracy``, ``teacher_bits_per_base``, ``median_kl_nats``,
+    ``held_out`` (what was measured on).
+    """
+    path = Path(folder) / AGREEMENT_FILE
+    if not path.is_file():
+        return None
+    try:
+        agreement = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    return agreement if isinstance(agreement, dict) else None
+
+
+def default_site_model_path(device: str | torch.device | None = None, *, exact: bool = False) -> Path:
+    """The bundled model that scores regions by default on ``device``: the one-pass model on a
+    CPU (interactive there; the masked LM needs ~1 s a base), the masked LM on a GPU or with
+    ``exact`` (or when no one-pass model is bundled)."""
+    if exact or resolve_device(device).type != "cpu" or not (BUNDLED_ONEPASS / "config.json").is_file():
+        return BUNDLED_MLM
+    return BUNDLED_ONEPASS
+
+
+def load_site_model(path: str | Path, device: str | torch.device | None = None, *, trust_remote_code: bool = False):
+    """Any site model folder -> a :class:`~glm_core.scoring.SiteModel`, by config.json's ``model_type``.
+
+    ``glm-onepass`` -> :func:`glm_core.onepass.load_onepass_model`; anything else goes to
+    :func:`load_masked_lm`, which refuses (with a message naming the problem) a folder without
+    config.json or with a damaged one, a causal LM, and remote code unless ``trust_remote_code``.
+    """
+    folder = Path(path)
+    try:
+        kind = site_model_kind(json.loads((folder / "config.json").read_text()))
+    except (OSError, ValueError):
+        kind = "masked"  # load_masked_lm names what is wrong with the folder
+    if kind == "one-pass":
+        from .onepass import load_onepass_model
+
+        return load_onepass_model(folder, device=device)
+    return load_masked_lm(folder, device=device, trust_remote_code=trust_remote_code)
+
+
 def discover_models(*folders: str | Path) -> pd.DataFrame:
     """Checkpoint folders found in ``folders`` and one level below.
 
-    Returns a DataFrame with columns ``name``, ``path``, ``model_type`` (from config.json)
-    and ``kind`` (``masked`` or ``causal``, from the architecture name).
+    Returns a DataFrame with columns ``name``, ``path``, ``model_type`` (from config.json),
+    ``kind`` (``masked``, ``one-pass`` or ``causal``), ``label`` (the kind in words, for
+    selectors), ``teacher`` and ``llr_pearson`` (a one-pass model's measured agreement with its
+    teacher, from :func:`teacher_agreement`; None otherwise).
     """
     rows = []
     for folder in folders or (BUNDLED_MODELS_DIR,):
@@ -346,13 +411,18 @@ def discover_models(*folders: str | Path) -> pd.DataFrame:
                 config = json.loads(config_path.read_text())
             except json.JSONDecodeError:
                 continue
-            architectures = " ".join(config.get("architectures") or [])
+            kind = site_model_kind(config)
+            agreement = teacher_agreement(candidate) if kind == "one-pass" else None
             rows.append(
                 {
                     "name": candidate.name,
                     "path": str(candidate),
                     "model_type": config.get("model_type", ""),
-                    "kind": "causal" if "CausalLM" in architectures else "masked",
+                    "kind": kind,
+                    "label": KIND_LABELS[kind],
+                    "teacher": (agreement or {}).get("teacher"),
+                    "llr_pearson": (agreement or {}).get("llr_pearson"),
                 }
             )
-    return pd.DataFrame(rows, columns=["name", "path", "model_type", "kind"])
+    columns = ["name", "path", "model_type", "kind", "label", "teacher", "llr_pearson"]
+    return pd.DataFrame(rows, columns=columns)

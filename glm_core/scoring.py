@@ -29,6 +29,7 @@ natural logarithms, ``log P(alt) - log P(ref)``, as in GPN. Long functions take
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
@@ -48,6 +49,10 @@ SITE_MODEL_KINDS = ("masked", "one-pass", "k-mer")
 
 # Reversing the A,C,G,T column order complements each column (A<->T, C<->G).
 COMPLEMENT_COLUMNS = np.array([3, 2, 1, 0])
+
+# On CUDA, regions of at least this many positions run a compiled encoder (compiling costs
+# tens of seconds once a process and batch shape, which shorter regions would not win back).
+COMPILE_MIN_POSITIONS = 32_768
 
 # Scattered positions closer than this (plus the model's context) share one fetched sequence.
 JOIN_GAP = 10_000
@@ -141,6 +146,45 @@ def window_starts(positions: np.ndarray, sequence_length: int, context: int) -> 
     return np.clip(positions - context // 2, 0, max(sequence_length - context, 0))
 
 
+class _MaskedScorer(torch.nn.Module):
+    """log P over A,C,G,T at one masked offset a window, as one module that ``torch.compile``
+    can trace whole (the encoder, the gather of the masked positions and the MLM head)."""
+
+    def __init__(self, model: MaskedLM):
+        super().__init__()
+        self.net = model.model
+        self.register_buffer("nucleotide_ids", torch.as_tensor(model.nucleotide_ids, device=model.device))
+
+    def forward(self, windows: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        rows = torch.arange(windows.shape[0], device=windows.device)
+        on_cuda = windows.device.type == "cuda"
+        with torch.autocast(windows.device.type, dtype=torch.bfloat16, enabled=on_cuda):
+            if hasattr(self.net, "cls") and hasattr(self.net, "model"):
+                logits = self.net.cls(self.net.model(input_ids=windows).last_hidden_state[rows, offsets])
+            else:
+                logits = self.net(input_ids=windows).logits[rows, offsets]
+        return torch.log_softmax(logits[:, self.nucleotide_ids].float(), dim=-1)
+
+
+def compiled_scorer(model: MaskedLM) -> torch.nn.Module:
+    """The model's compiled :class:`_MaskedScorer`, built once a process (static shapes, so
+    inductor specialises on the one batch shape :func:`masked_site_probabilities` feeds it)."""
+    scorer = getattr(model, "_compiled_scorer", None)
+    if scorer is None:
+        scorer = torch.compile(_MaskedScorer(model).eval(), dynamic=False)
+        model._compiled_scorer = scorer
+    return scorer
+
+
+def use_compiled_path(device: torch.device, n_positions: int) -> bool:
+    """The automatic choice: CUDA only (CPU outputs stay those of the eager path, bit for bit),
+    regions of :data:`COMPILE_MIN_POSITIONS` or more, and not disabled by
+    ``GLM_EXPLORER_COMPILE=0``."""
+    if device.type != "cuda" or n_positions < COMPILE_MIN_POSITIONS:
+        return False
+    return os.environ.get("GLM_EXPLORER_COMPILE", "1").strip().lower() not in {"0", "false", "no"}
+
+
 def masked_site_probabilities(
     model: MaskedLM,
     sequence: str,
@@ -148,6 +192,7 @@ def masked_site_probabilities(
     *,
     batch_size: int | None = None,
     progress: Progress | None = None,
+    compiled: bool | None = None,
 ) -> np.ndarray:
     """P(x_i | x_-i) over A,C,G,T, each position masked alone in its own window.
 
@@ -156,6 +201,8 @@ def masked_site_probabilities(
     sequence : DNA, including whatever flanking context should be visible.
     positions : 0-based positions in ``sequence`` to score; all of them when None.
     batch_size : windows per forward pass (each pass runs it forward and reverse-complemented).
+    compiled : run the ``torch.compile``-d encoder (CUDA only; every batch padded to
+        ``batch_size`` so it compiles once). None chooses by :func:`use_compiled_path`.
 
     Returns
     -------
@@ -170,6 +217,10 @@ def masked_site_probabilities(
         raise ValueError(f"positions must lie in 0..{len(sequence) - 1}; got {positions.min()}..{positions.max()}")
     context = model.context
     device = model.device
+    if compiled is None:
+        compiled = use_compiled_path(device, len(positions))
+    elif compiled and device.type != "cuda":
+        raise InputError(f"the compiled masked path runs on CUDA only; this model is on {device.type}")
     ids = model.encode(sequence)
     if len(ids) < context:
         ids = np.concatenate([ids, np.full(context - len(ids), model.pad_id, dtype=ids.dtype)])
@@ -177,22 +228,31 @@ def masked_site_probabilities(
     ids_on_device = torch.from_numpy(ids).to(device)
     all_windows = ids_on_device.unfold(0, context, 1)
     batch_size = batch_size or default_batch_size(device, context)
+    scorer = compiled_scorer(model) if compiled else None
     use_bf16 = device.type == "cuda"
     out = np.empty((len(positions), 4), dtype=np.float32)
     for first in range(0, len(positions), batch_size):
         chunk = slice(first, first + batch_size)
-        start_t = torch.from_numpy(starts[chunk]).to(device)
-        offsets = torch.from_numpy(positions[chunk] - starts[chunk]).to(device)
+        chunk_starts, chunk_offsets = starts[chunk], positions[chunk] - starts[chunk]
+        n = len(chunk_starts)
+        if scorer is not None and n < batch_size:  # pad to the one compiled shape; padding rows are dropped
+            chunk_starts = np.resize(chunk_starts, batch_size)
+            chunk_offsets = np.resize(chunk_offsets, batch_size)
+        start_t = torch.from_numpy(chunk_starts).to(device)
+        offsets = torch.from_numpy(chunk_offsets).to(device)
         windows = all_windows[start_t].clone()
         windows[torch.arange(len(windows), device=device), offsets] = model.mask_id
         reverse = model.reverse_complement_ids(windows)
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            log_probs = model.nucleotide_log_probs(
-                torch.cat([windows, reverse]), torch.cat([offsets, context - 1 - offsets])
-            )
+        both_windows, both_offsets = torch.cat([windows, reverse]), torch.cat([offsets, context - 1 - offsets])
+        with torch.inference_mode():
+            if scorer is not None:
+                log_probs = scorer(both_windows, both_offsets)
+            else:
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                    log_probs = model.nucleotide_log_probs(both_windows, both_offsets)
         forward, backward = log_probs.chunk(2)
         averaged = average_strands(forward, backward)
-        out[chunk] = averaged.cpu().numpy()
+        out[chunk] = averaged[:n].cpu().numpy()
         if progress is not None:
             progress(min(first + batch_size, len(positions)), len(positions))
     return out

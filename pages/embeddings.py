@@ -51,12 +51,15 @@ def duration(seconds: float) -> str:
 
 loaded = session.require_genome()
 genome, annotation = loaded.genome, loaded.annotation
-model = session.require_model()
+model = session.require_masked_model()  # hidden states: only masked LMs have window embeddings
 model_id = model_label(model)
 owner = (loaded.choice, model_id)
 cache_folder = cache_dir() / "embeddings"
 
 st.title("Embedding map")
+if model.name != getattr(st.session_state.get(session.MODEL_KEY), "name", model.name):
+    st.info(f"Embeddings come from a masked LM's hidden states; the one-pass model has none, so this page uses "
+            f"{model.name} (masked, one window per base).")
 st.caption(
     f"Each point is a genomic window. **{model.name}** reads it centred in {model.context} bp of sequence, "
     "unmasked, on both strands; its last hidden layer, averaged over the window's bases, is the window's "

@@ -28,7 +28,7 @@ genome, annotation = loaded.genome, loaded.annotation
 
 st.title("Predicted logo")
 st.caption(
-    f"{model.name} predicts each base from its context with that base masked. A letter's height is its "
+    f"{model.name} predicts each base from its context without seeing that base. A letter's height is its "
     "probability times the position's information content (2 \u2212 entropy, in bits): tall stacks mark bases "
     "the model is sure of, whether or not the reference agrees."
 )
@@ -37,9 +37,11 @@ region, title = region_picker.choose_scoring_region(loaded, "logo")
 if region is None:
     st.stop()
 strand = region_picker.strand_choice("logo", region)
+model = region_picker.exact_model_choice("logo", model, len(region), (region.chrom, region.start, region.end))
 probabilities = region_picker.scored_region_probabilities("logo", model, loaded, region, strand)
 if probabilities is None:
     st.stop()
+st.caption(f"Scored by {region_picker.model_words(model)}.")
 try:
     table = logo.position_table(genome, region.chrom, region.start, region.end, strand, probabilities)
 except session.USER_ERRORS as error:

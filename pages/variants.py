@@ -30,8 +30,9 @@ if not loaded.choice.is_embedded():  # the example names a base of this genome, 
 
 st.title("Variant effects")
 st.caption(
-    f"LLR = log P(alt) \u2212 log P(ref) from {model.name}, each position masked in its own window, forward and "
-    "reverse-complement predictions averaged. Negative: the model finds the alternative allele less likely."
+    f"LLR = log P(alt) \u2212 log P(ref) from {region_picker.model_words(model)}, each position predicted without "
+    "seeing its base, forward and reverse-complement predictions averaged. Negative: the model finds the "
+    "alternative allele less likely."
 )
 scan_tab, vcf_tab = st.tabs(["Saturation scan of a region", "Score a VCF"])
 
@@ -92,17 +93,23 @@ def _frequency_section(vcf, scored) -> None:
 with scan_tab:
     region, title = region_picker.choose_scoring_region(loaded, "variants")
     probabilities = None
+    scan_model = model
     found = _precomputed(cache.model_key(model), str(genome.path), genome, model) if region is not None else None
     if found is not None:
         probabilities = found.probabilities(region.chrom, region.start, region.end)
         st.caption(f"Read from precomputed scores in {found.folder} (glm-explore score-genome).")
     elif region is not None:
-        probabilities = region_picker.scored_region_probabilities("variants", model, loaded, region, "+")
+        scan_model = region_picker.exact_model_choice(
+            "variants", model, len(region), (region.chrom, region.start, region.end))
+        probabilities = region_picker.scored_region_probabilities("variants", scan_model, loaded, region, "+")
     if probabilities is not None:
+        st.caption(f"Scored by {region_picker.model_words(scan_model)}.")
         try:
+            # Backgrounds and calibration belong to the model that scored (the exact path may differ).
             snvs = _shown_scores(variants.region_snvs(
-                genome, annotation, region.chrom, region.start, region.end, probabilities, background=background,
-                calibration=calibration,
+                genome, annotation, region.chrom, region.start, region.end, probabilities,
+                background=variants.model_llr_background(scan_model, genome),
+                calibration=variants.model_calibration(scan_model, genome),
             ))
             features = annotation.region_features(region.chrom, region.start, region.end)
             figure = variant_scan_figure(
@@ -155,7 +162,7 @@ with scan_tab:
             st.download_button(
                 "All SNVs of the region (TSV)",
                 region_scan_tsv(snvs),
-                file_name=f"snvs_{region.chrom}_{region.start + 1}-{region.end}_{model.name}.tsv",
+                file_name=f"snvs_{region.chrom}_{region.start + 1}-{region.end}_{scan_model.name}.tsv",
                 mime="text/tab-separated-values", key="variants_download_scan",
             )
             second = session.compare_model()
@@ -187,14 +194,17 @@ with vcf_tab:
         else:
             digest = hashlib.sha256(data).hexdigest()
             st.caption(f"{name}: {len(vcf):,} records.")
+            vcf_model = region_picker.exact_model_choice("variants_vcf", model, len(vcf), digest)
             # Content digests of the VCFs this session asked to score (the table comes from the cache).
             requested = st.session_state.setdefault("variants_vcf_scored", set())
-            if digest not in requested and st.button(f"Score {name} with {model.name}", type="primary",
+            if digest not in requested and st.button(f"Score {name} with {vcf_model.name}", type="primary",
                                                      key="variants_vcf_score"):
                 requested.add(digest)
             if digest in requested:
-                scored = cache.scored_vcf(cache.model_key(model), loaded.choice, digest, model, loaded, vcf)
-                scored.attrs["llr_background"] = variants.background_description(background)
+                scored = cache.scored_vcf(cache.model_key(vcf_model), loaded.choice, digest, vcf_model, loaded, vcf)
+                scored.attrs["llr_background"] = variants.background_description(
+                    variants.model_llr_background(vcf_model, genome))
+                st.caption(f"Scored by {region_picker.model_words(vcf_model)}.")
                 counts = variants.status_counts(scored)
                 columns = st.columns(3)
                 columns[0].metric("Alleles", f"{len(scored):,}")
@@ -219,11 +229,11 @@ with vcf_tab:
                 stem = name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").replace(" ", "_")
                 download_columns = st.columns(2)
                 download_columns[0].download_button(
-                    "Scored VCF", scored_vcf_text(vcf, scored, model.name, loaded.choice.label),
-                    file_name=f"{stem}.{model.name}.vcf", mime="text/vcf", key="variants_download_vcf",
+                    "Scored VCF", scored_vcf_text(vcf, scored, vcf_model.name, loaded.choice.label),
+                    file_name=f"{stem}.{vcf_model.name}.vcf", mime="text/vcf", key="variants_download_vcf",
                 )
                 download_columns[1].download_button(
-                    "Scored TSV", variants.scored_tsv(scored), file_name=f"{stem}.{model.name}.tsv",
+                    "Scored TSV", variants.scored_tsv(scored), file_name=f"{stem}.{vcf_model.name}.tsv",
                     mime="text/tab-separated-values", key="variants_download_tsv",
                 )
                 n_positions = scored.loc[scored["status"] == "scored", ["genome_chrom", "pos"]].drop_duplicates()
@@ -233,7 +243,7 @@ with vcf_tab:
                     + (" (so few that a percentile moves in steps of "
                        f"{100 / max(1, 3 * len(n_positions)):.0f} points)" if 3 * len(n_positions) < 100 else "")
                     + ("; llr_percentile_genome (GLM_LLR_PCT in the VCF) against "
-                       f"{variants.background_description(background)}."
+                       f"{scored.attrs.get('llr_background', 'a genome-wide background')}."
                        if "llr_percentile_genome" in scored.columns else
                        "; no genome-wide background exists for this genome and model, so GLM_LLR_PCT is left out.")
                 )

@@ -35,7 +35,10 @@ CHROM, START, END = "chr22", 69_113, 69_136  # ATG at [69123, 69126), +/- 10 bp
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    # These tests check the exact masked LM's numbers; tests/test_app_onepass.py covers the CPU default.
+    at.session_state["sidebar_model"] = next(c for c in choices.site_model_choices() if c.name == "gpn-umaydis")
+    return at.run()
 
 
 def download(at, served, key: str) -> bytes:

@@ -48,7 +48,10 @@ EXPECTED_STATUS = ["scored", "scored", "scored", "scored", "indel", "ref_mismatc
 def page(tmp_path, monkeypatch):
     monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    # These tests check the exact masked LM's numbers; tests/test_app_onepass.py covers the CPU default.
+    at.session_state["sidebar_model"] = next(c for c in choices.site_model_choices() if c.name == "gpn-umaydis")
+    at.run()
     at.switch_page("pages/variants.py").run()
     assert not at.exception, at.exception
     return at

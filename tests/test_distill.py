@@ -80,6 +80,15 @@ def test_tiny_distillation_lowers_the_loss_and_saves_a_loadable_folder(tiny_gpn_
     assert record["name"] == periodic_fasta.name and record["fingerprint"] == sequence_fingerprint(
         Genome(periodic_fasta).chrom_sizes)
 
+    # The run measures its own agreement with the teacher; discovery shows it beside the kind.
+    from glm_core.models import discover_models
+
+    agreement = json.loads((exported / "agreement.json").read_text())
+    assert agreement["teacher"] == tiny_gpn_dir.name and agreement["n"] == 64
+    assert -1 <= agreement["llr_pearson"] <= 1 and agreement["accuracy"] == round(summary["best"]["accuracy"], 4)
+    found = discover_models(exported).iloc[0]
+    assert found["kind"] == "one-pass" and found["llr_pearson"] == agreement["llr_pearson"]
+
 
 def test_distill_subcommand_trains_and_reports_a_missing_held_out_chromosome(tiny_gpn_dir, periodic_fasta, tmp_path,
                                                                           capsys):

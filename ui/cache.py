@@ -19,7 +19,7 @@ from glm_core.chrom_names import NameMapping, propose_name_mapping
 from glm_core.genome import Genome, format_region
 from glm_core.genome_files import GenomeFiles, find_genome_files, open_genome_files
 from glm_core.gff import read_annotation
-from glm_core.models import MaskedLM, load_masked_lm
+from glm_core.models import MaskedLM, load_site_model
 from ui.choices import GenomeChoice, LoadedGenome, cache_dir, file_stamp
 
 # --------------------------------------------------------------------------- genomes
@@ -93,12 +93,21 @@ def region_class_totals(choice: GenomeChoice, promoter_length: int = 500, downst
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def load_model(path: str, stamp: tuple[int, int], device: str | None, trust_remote_code: bool) -> MaskedLM:
-    """The loaded model, shared by every session (never mutate it)."""
-    return load_masked_lm(path, device=device, trust_remote_code=trust_remote_code)
+def load_model(path: str, stamp: tuple[int, int], device: str | None, trust_remote_code: bool):
+    """The loaded site model (masked or one-pass, by its config), shared by every session (never mutate it)."""
+    return load_site_model(path, device=device, trust_remote_code=trust_remote_code)
 
 
-def model_key(model: MaskedLM) -> tuple[str, str, tuple[int, int]]:
+@st.cache_data(show_spinner="Timing the model on this device…", max_entries=16)
+def site_rate(model_id: tuple, _model) -> float:
+    """Positions/s the model scores on its device, measured once a process
+    (:func:`glm_core.throughput.measure_rate`); ``model_id`` (:func:`model_key`) names model and device."""
+    from glm_core import throughput
+
+    return throughput.measure_rate(_model)
+
+
+def model_key(model) -> tuple[str, str, tuple[int, int]]:
     """Cache key of a loaded model: its folder, device and config stamp (a retrained model differs)."""
     folder = str(model.path or model.name)
     return (folder, str(model.device), file_stamp(Path(folder) / "config.json"))

@@ -112,20 +112,46 @@ def embedded_choice() -> GenomeChoice:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """A checkpoint folder; ``stamp`` = (mtime_ns, size) of its config so a retrained model reloads."""
+    """A checkpoint folder; ``stamp`` = (mtime_ns, size) of its config so a retrained model reloads.
+
+    ``kind`` is ``masked`` or ``one-pass``; for a one-pass model ``teacher`` and ``llr_pearson``
+    give its measured agreement with the masked LM it was distilled from (None if not measured).
+    """
 
     name: str
     path: str
     stamp: tuple[int, int]
+    kind: str = "masked"
+    teacher: str | None = None
+    llr_pearson: float | None = None
+
+    def label(self) -> str:
+        """How the selector names it, e.g. 'gpn-umaydis-onepass (one pass; LLR r = 0.95 with gpn-umaydis)'."""
+        if self.kind != "one-pass":
+            return f"{self.name} (masked, one window per base)"
+        if self.llr_pearson is None:
+            return f"{self.name} (one pass; agreement with its teacher not measured)"
+        return f"{self.name} (one pass; LLR r = {self.llr_pearson:.2f} with {self.teacher or 'its teacher'})"
+
+
+def site_model_choices() -> list[ModelChoice]:
+    """Site models (masked LMs and one-pass models): the bundled ones first, then those under
+    ``<data dir>/models``. A model folder reached through a link that leaves its folder is not offered."""
+    roots = (BUNDLED_MODELS_DIR.resolve(), data_dir().resolve())
+    found = discover_models(BUNDLED_MODELS_DIR, data_dir() / "models")
+    found = found[found["kind"].isin(["masked", "one-pass"])]
+    return [
+        ModelChoice(
+            row.name, row.path, file_stamp(Path(row.path) / "config.json"), row.kind,
+            row.teacher if isinstance(row.teacher, str) else None,
+            float(row.llr_pearson) if row.llr_pearson is not None and row.llr_pearson == row.llr_pearson else None,
+        )
+        for row in found.itertuples()
+        # A model folder reached through a link that leaves its folder is not offered.
+        if any(Path(row.path).resolve().is_relative_to(root) for root in roots)
+    ]
 
 
 def masked_model_choices() -> list[ModelChoice]:
-    """Masked LMs: the bundled ones first, then those under ``<data dir>/models``.
-
-    A model folder reached through a link that leaves its folder is not offered.
-    """
-    roots = (BUNDLED_MODELS_DIR.resolve(), data_dir().resolve())
-    found = discover_models(BUNDLED_MODELS_DIR, data_dir() / "models")
-    found = found[found["kind"] == "masked"]
-    return [ModelChoice(row.name, row.path, file_stamp(Path(row.path) / "config.json")) for row in found.itertuples()
-            if any(Path(row.path).resolve().is_relative_to(root) for root in roots)]
+    """Masked LMs only (what the embedding map needs): the bundled ones first."""
+    return [choice for choice in site_model_choices() if choice.kind == "masked"]

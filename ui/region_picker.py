@@ -24,15 +24,18 @@ from glm_core.locus import (
     is_coordinate_query,
     resolve_locus,
 )
-from glm_core.models import MaskedLM
+from glm_core.models import KIND_LABELS
+from glm_core.throughput import describe_estimate
 from ui import cache
 from ui.choices import LoadedGenome
-from ui.session import SCORED_KEY, USER_ERRORS, locus_query, set_locus, show_error
+from ui.session import SCORED_KEY, USER_ERRORS, load_choice, locus_query, masked_choice, set_locus, show_error
 
 QUERY_LABEL = "Gene name, ID or description words, or a region chrom:start-end (1-based, inclusive)"
-# Largest region a page scores at once: two masked windows per position, about 1 s a
-# position on a 2-core CPU, well under 1 ms on an H100.
+# Largest region a page scores at once: with a masked LM two windows per position (minutes
+# on a 2-core CPU, as the page's measured estimate says), well under a second on a GPU.
 MAX_SCORED_BP = 2_000
+# Requests to score a region exactly with the masked LM instead of the one-pass model: (page, what).
+EXACT_KEY = "exact_scoring"
 
 
 def query_input(key: str, placeholder: str, column=st) -> str:
@@ -174,11 +177,46 @@ def strand_choice(prefix: str, region: Region) -> str:
     )
 
 
-def scored_region_probabilities(prefix: str, model: MaskedLM, loaded: LoadedGenome, region: Region, strand: str):
+def model_words(model) -> str:
+    """'gpn-umaydis-onepass (one pass)': which model, and which kind, scored a result."""
+    return f"{model.name} ({KIND_LABELS.get(model.kind, model.kind)})"
+
+
+def exact_model_choice(prefix: str, model, n_positions: int, what) -> object:
+    """The model that scores ``what`` (a region or a file) on a page: the sidebar's, or, once the
+    user presses "Score exactly with the masked model", the masked LM.
+
+    Shown only when the sidebar's model is one-pass and a masked LM exists: the button carries
+    the masked LM's time estimate for ``n_positions``, from a rate measured on this device.
+    """
+    if model.kind != "one-pass":
+        return model
+    choice = masked_choice()
+    if choice is None:
+        return model
+    requested = st.session_state.setdefault(EXACT_KEY, set())
+    key = (prefix, what)
+    if key in requested:
+        masked = load_choice(choice)
+        if st.button(f"Back to the one-pass model {model.name}", key=f"{prefix}_onepass"):
+            requested.discard(key)
+            st.rerun()
+        return masked
+    masked = load_choice(choice)
+    estimate = describe_estimate(n_positions, cache.site_rate(cache.model_key(masked), masked))
+    if st.button(f"Score exactly with the masked model {masked.name} ({estimate.split(' at ')[0]})",
+                 key=f"{prefix}_exact", help=f"{masked.name} masks each base in its own window: {estimate}."):
+        requested.add(key)
+        st.rerun()
+    return model
+
+
+def scored_region_probabilities(prefix: str, model, loaded: LoadedGenome, region: Region, strand: str):
     """Probabilities of ``region`` on ``strand`` for a page, once the user has asked for them.
 
-    The first time, a button says how many positions will be scored; after that (in this
-    session) the cached result comes back at once. Returns None while not yet asked.
+    The first time, a button says how many positions will be scored and how long that takes
+    (a rate measured on this device, :func:`ui.cache.site_rate`); after that (in this session)
+    the cached result comes back at once. Returns None while not yet asked.
     """
     model_id = cache.model_key(model)
     key = (model_id, loaded.choice, region.chrom, region.start, region.end)
@@ -187,11 +225,11 @@ def scored_region_probabilities(prefix: str, model: MaskedLM, loaded: LoadedGeno
         n = len(region)
         slot = st.empty()
         if not slot.button(f"Score {n:,} positions with {model.name}", key=f"{prefix}_score", type="primary"):
-            speed = "seconds" if model.device.type == "cuda" else "about 1 s a position on a small CPU"
-            st.caption(
-                f"Each position is masked in its own {model.context}-bp window, forward and reverse-complemented "
-                f"({2 * n:,} windows; on {model.device}, {speed})."
-            )
+            estimate = describe_estimate(n, cache.site_rate(model_id, model))
+            how = (f"Each position is masked in its own {model.context}-bp window, forward and reverse-complemented "
+                   f"({2 * n:,} windows)" if model.kind == "masked" else
+                   "Every position from one pass of the one-pass model, both strands")
+            st.caption(f"{how}; on {model.device}: {estimate}.")
             return None
         slot.empty()
         asked.add(key)

@@ -88,12 +88,18 @@ def require_genome() -> LoadedGenome:
     return cache.load(choice)
 
 
-def require_model() -> MaskedLM:
-    """The model chosen in the sidebar; shows why and stops the page when it cannot be loaded."""
+def require_model():
+    """The site model chosen in the sidebar (masked or one-pass); shows why and stops the page
+    when it cannot be loaded."""
     choice = st.session_state.get(MODEL_KEY)
     if choice is None:
-        st.info(f"No masked model found. Put a checkpoint folder under {data_dir() / 'models'} and reload.")
+        st.info(f"No site model found. Put a checkpoint folder under {data_dir() / 'models'} and reload.")
         st.stop()
+    return load_choice(choice)
+
+
+def load_choice(choice):
+    """The loaded model of a :class:`ui.choices.ModelChoice`; shows why and stops the page when it fails."""
     try:
         model = cache.load_model(choice.path, choice.stamp, device(), trust_remote_code_from_env())
     except USER_ERRORS as error:
@@ -129,6 +135,26 @@ def compare_model() -> MaskedLM | None:
     except USER_ERRORS as error:
         show_error(error, prefix=f"The comparison model {choice.name} could not be loaded: ")
         return None
+
+
+def masked_choice():
+    """The sidebar's model if it is a masked LM, else the first masked LM found (bundled first), or None."""
+    from ui.choices import masked_model_choices
+
+    chosen = st.session_state.get(MODEL_KEY)
+    if chosen is not None and chosen.kind == "masked":
+        return chosen
+    return next(iter(masked_model_choices()), None)
+
+
+def require_masked_model() -> MaskedLM:
+    """A masked LM for pages that need hidden states (the embedding map): the sidebar's model if
+    it is one, else the bundled masked LM; stops the page when there is none."""
+    choice = masked_choice()
+    if choice is None:
+        st.info(f"This page needs a masked LM; none found. Put one under {data_dir() / 'models'} and reload.")
+        st.stop()
+    return load_choice(choice)
 
 
 def get_locus() -> Region | None:

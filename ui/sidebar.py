@@ -1,4 +1,4 @@
-"""The sidebar: which genome (embedded, data-directory files, or uploads) and which masked LM.
+"""The sidebar: which genome (embedded, data-directory files, or uploads) and which site model.
 
 :func:`render_sidebar` runs on every rerun (``app.py`` calls it) and leaves the choices in
 ``st.session_state`` (see :mod:`ui.session`). Uploads are copied once into the cache folder
@@ -17,17 +17,19 @@ from pathlib import Path
 import streamlit as st
 
 from glm_core.errors import user_message
-from glm_core.models import BUNDLED_MLM, BUNDLED_MODELS_DIR
+from glm_core.models import BUNDLED_MODELS_DIR, default_site_model_path
 from glm_core.outputs import atomic_write
 from ui import cache
 from ui.choices import (
     DATA_DIR_ENV,
     GenomeChoice,
+    ModelChoice,
     cache_dir,
     data_dir,
+    device,
     embedded_choice,
     file_stamp,
-    masked_model_choices,
+    site_model_choices,
 )
 from ui.session import COMPARE_MODEL_KEY, GENOME_ERROR_KEY, GENOME_KEY, MODEL_KEY, USER_ERRORS
 
@@ -207,14 +209,22 @@ def safe_upload_name(name: str) -> str:
 
 
 def _render_model_selector() -> None:
+    """Every site model with its kind; the default is the device's (one-pass on a CPU, masked on a GPU)."""
     st.subheader("Model")
-    choices = masked_model_choices()
+    choices = site_model_choices()
     if not choices:
         st.session_state[MODEL_KEY] = st.session_state[COMPARE_MODEL_KEY] = None
-        st.caption(f"No masked model found in {BUNDLED_MODELS_DIR} or {data_dir() / 'models'}.")
+        st.caption(f"No site model found in {BUNDLED_MODELS_DIR} or {data_dir() / 'models'}.")
         return
-    default = next((i for i, c in enumerate(choices) if Path(c.path) == BUNDLED_MLM), 0)
-    choice = st.selectbox("Masked LM", choices, index=default, format_func=lambda c: c.name, key="sidebar_model")
+    preferred = default_site_model_path(device())
+    default = next((i for i, c in enumerate(choices) if Path(c.path) == preferred), 0)
+    choice = st.selectbox("Site model", choices, index=default, format_func=ModelChoice.label, key="sidebar_model")
+    st.caption(
+        "One pass: every base of a region from one forward pass (fast on a CPU), distilled from a masked LM."
+        if choice.kind == "one-pass" else
+        "Masked, one window per base: each base masked in its own window, forward and reverse "
+        "complement (exact; pages time it on this device before scoring)."
+    )
     st.session_state[MODEL_KEY] = choice
     # A second model for the logo and variant pages to set beside the first (None: no comparison).
     st.session_state[COMPARE_MODEL_KEY] = st.selectbox(
