@@ -14,11 +14,11 @@ import argparse
 import os
 import sys
 
-from .embedding import _add_embed_parser
-from .generation import _add_generation_parsers
-from .genome_scores import _add_score_genome_parser
-from .regions import _add_scan_parsers, add_info_parser
-from .training import _add_distill_parser, add_training_parsers
+from .embedding import add_embed_parser
+from .generation import add_generation_parsers
+from .genome_scores import add_score_genome_parser
+from .regions import add_info_parser, add_scan_parsers
+from .training import add_distill_parser, add_training_parsers
 from .variants import add_score_vcf_parser
 
 
@@ -28,12 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     # This order is the order --help lists the commands in.
     add_training_parsers(commands)
     add_info_parser(commands)
-    _add_embed_parser(commands)
-    _add_scan_parsers(commands)
+    add_embed_parser(commands)
+    add_scan_parsers(commands)
     add_score_vcf_parser(commands)
-    _add_generation_parsers(commands)
-    _add_distill_parser(commands)
-    _add_score_genome_parser(commands)
+    add_generation_parsers(commands)
+    add_distill_parser(commands)
+    add_score_genome_parser(commands)
     return parser
 
 

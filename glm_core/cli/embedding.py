@@ -111,7 +111,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_embed_parser(commands) -> None:
+def add_embed_parser(commands) -> None:
     embed = commands.add_parser(
         "embed", help="embed genomic windows with a masked LM: parquet of windows, classes and embeddings"
     )

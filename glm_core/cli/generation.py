@@ -67,7 +67,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_generation_parsers(commands) -> None:
+def add_generation_parsers(commands) -> None:
     from ..generation import BUNDLED_GENERATOR
     from ..genome import EMBEDDED_ANNOTATION
 

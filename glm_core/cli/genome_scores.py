@@ -44,7 +44,7 @@ def _cmd_score_genome(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_score_genome_parser(commands) -> None:
+def add_score_genome_parser(commands) -> None:
     from ..calibration import NEUTRAL_PROXIES
     from ..genome_scores import DEFAULT_CHUNK_SIZE, DEFAULT_PROXY
 

@@ -139,7 +139,7 @@ def add_info_parser(commands) -> None:
     info.set_defaults(handler=_cmd_info)
 
 
-def _add_scan_parsers(commands) -> None:
+def add_scan_parsers(commands) -> None:
     from ..locus import DEFAULT_PROMOTER_BP, accepted_parts
     from ..tracks import TRACK_SUFFIXES, TRACK_VALUES
 

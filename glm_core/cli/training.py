@@ -123,7 +123,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_distill_parser(commands) -> None:
+def add_distill_parser(commands) -> None:
     distill = commands.add_parser(
         "distill", help="train a one-pass site model from a masked LM (distillation)",
         description="Labels the training chromosomes with the teacher (one base in every --target-spacing "
