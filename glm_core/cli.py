@@ -102,7 +102,7 @@ def _print_estimate(model, n_positions: int) -> None:
 
 
 def _model_words(model) -> str:
-    return f"{model.name}, {model.kind}, on {model.device}"
+    return f"{model.name}, {model.kind}, on {getattr(model, 'device', 'cpu')}"
 
 
 def _cmd_train_mlm(args: argparse.Namespace) -> int:
