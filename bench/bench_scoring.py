@@ -100,6 +100,8 @@ def logo_seconds(score, device, repeats: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark as one script: its measurements run in order and read top to bottom, so
+    they stay in one function rather than being split across helpers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=BUNDLED_MLM)
     parser.add_argument("--onepass-model", type=Path, default=BUNDLED_ONEPASS, help="'' to skip the one-pass rows")

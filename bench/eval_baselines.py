@@ -40,6 +40,8 @@ from glm_core.kmer import KmerModel
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark as one script: its measurements run in order and read top to bottom, so
+    they stay in one function rather than being split across helpers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA, help="genome FASTA (default: embedded U. maydis)")
     parser.add_argument("--annotation", type=Path, default=EMBEDDED_ANNOTATION, help="GFF3/GTF of that genome")

@@ -54,6 +54,8 @@ def scores(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int,
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark as one script: its measurements run in order and read top to bottom, so
+    they stay in one function rather than being split across helpers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=BUNDLED_MLM, help="save_pretrained folder (default: bundled)")
     parser.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)

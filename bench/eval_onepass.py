@@ -105,6 +105,8 @@ def _kl_and_llr(teacher_p: np.ndarray, student_p: np.ndarray, reference: np.ndar
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The benchmark as one script: its measurements run in order and read top to bottom, so
+    they stay in one function rather than being split across helpers."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=BUNDLED_ONEPASS)
     parser.add_argument("--teacher", type=Path, default=BUNDLED_MLM)

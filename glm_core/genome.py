@@ -6,7 +6,7 @@ Coordinate conventions
   like BED files, numpy slices and bioframe tables.
 * Everything shown to users or read from them (region strings such as
   ``chr01:1001-1200``, TSV/VCF positions) is **1-based, inclusive**, as in genome
-  browsers. :func:`parse_region` and :func:`format_region` convert between the two.
+  browsers. :func:`glm_core.locus.resolve_locus` reads what users type; :func:`format_region` writes it.
 
 Bases
 -----
@@ -19,7 +19,6 @@ anything that is not an unambiguous base.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,28 +92,6 @@ class Region:
 
     def __str__(self) -> str:
         return format_region(self.chrom, self.start, self.end)
-
-
-_REGION_PATTERN = re.compile(r"^\s*([^\s:]+)\s*:\s*([\d,_]+)\s*-\s*([\d,_]+)\s*(?:\(?([+-])\)?)?\s*$")
-
-
-def parse_region(text: str, strand: str = "+") -> Region:
-    """Parse a user's ``chr:start-end`` (1-based inclusive, commas allowed) into a :class:`Region`.
-
-    A trailing ``+``/``-`` or ``(+)``/``(-)`` sets the strand. The result is 0-based half-open:
-    ``chr01:1-10`` becomes ``Region("chr01", 0, 10)``.
-    """
-    match = _REGION_PATTERN.match(text or "")
-    if not match:
-        raise ValueError(
-            f"could not read the region {text!r}: write it as chrom:start-end, 1-based inclusive, "
-            "for example chr01:1,001-1,200"
-        )
-    chrom, start_text, end_text, strand_text = match.groups()
-    start, end = int(start_text.replace(",", "").replace("_", "")), int(end_text.replace(",", "").replace("_", ""))
-    if start < 1 or end < start:
-        raise ValueError(f"in {text!r} the start must be >= 1 and the end >= the start (1-based inclusive)")
-    return Region(chrom, start - 1, end, strand_text or strand)
 
 
 def format_region(chrom: str, start: int, end: int) -> str:

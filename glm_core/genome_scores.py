@@ -406,6 +406,8 @@ def score_genome(
 
     ``processes`` shards the chunks (one process when None); ``progress(bases_done,
     bases_total)`` follows this process's shard. Returns the manifest on rank 0, None elsewhere.
+    Phases: plan the chunks, open (or resume) the job, score this process's shard, build the
+    neutral table from every shard, write the SNV text of this shard, and on rank 0 merge.
     """
     from .bed import windows_from_bed
 
@@ -425,6 +427,30 @@ def score_genome(
     if finished is not None:
         log(f"{out_dir} already holds this run's outputs ({MANIFEST}); nothing to do")
         return finished if rank == 0 else None
+    job = _open_job(out_dir, key, rank, processes)
+    gene_names = (
+        np.array(sorted(set(annotation.transcripts["name"].dropna()))) if annotation is not None else np.array([])
+    )
+    mine = [i for i in range(len(chunks)) if i % world == rank]
+    total = _score_shard(job, model, genome, annotation, chunks, mine, pd.Index(gene_names), settings, progress, log)
+    scored_s = time.perf_counter() - began
+    if processes:
+        processes.barrier()
+    table, tables, calibration_note = _neutral_tables(job, len(chunks), settings, model)
+    _write_snv_texts(job, genome, chunks, mine, table, gene_names, rank)
+    if processes:
+        processes.barrier()
+    if rank != 0:
+        return None
+    log(f"scored {total:,} bases in {scored_s:.1f} s on this process; merging {len(chunks)} chunks")
+    manifest = _manifest(model, model_folder, genome, annotation_path, key, settings, calibration_note, chunks, world)
+    write_outputs(out_dir, job, chunks, genome, table, tables, manifest, gene_names, began=began, log=log)
+    job.finish()
+    return manifest
+
+
+def _open_job(out_dir: Path, key: dict, rank: int, processes: Processes | None) -> ChunkedJob:
+    """The run's chunk job, opened by rank 0 first (which removes an older run's manifest)."""
     if processes:
         processes.barrier()  # every rank has read the old manifest before rank 0 removes it
     job = None
@@ -434,13 +460,11 @@ def score_genome(
         job = ChunkedJob.open(out_dir / MANIFEST, key)
     if processes:
         processes.barrier()  # rank 0 has opened (or emptied) the job folder
-    if job is None:
-        job = ChunkedJob.open(out_dir / MANIFEST, key)
-    gene_names = (
-        np.array(sorted(set(annotation.transcripts["name"].dropna()))) if annotation is not None else np.array([])
-    )
-    gene_codes = pd.Index(gene_names)
-    mine = [i for i in range(len(chunks)) if i % world == rank]
+    return job if job is not None else ChunkedJob.open(out_dir / MANIFEST, key)
+
+
+def _score_shard(job, model, genome, annotation, chunks, mine, gene_codes, settings, progress, log) -> int:
+    """Score this process's chunks not saved yet; returns the bases of its shard."""
     total = int((chunks["end"] - chunks["start"]).to_numpy()[mine].sum())
     done = 0
     saved = [i for i in mine if job.has(f"p{i}") and job.has(f"s{i}") and job.has(f"n{i}")]
@@ -458,15 +482,21 @@ def score_genome(
         done += int(end - start)
         if progress is not None:
             progress(done, total)
-    scored_s = time.perf_counter() - began
-    if processes:
-        processes.barrier()
+    return total
+
+
+def _neutral_tables(job, n_chunks: int, settings, model):
+    """The neutral tables summed over every chunk (all shards) and the one chosen for cLLR."""
     sums = {proxy: ContextSums() for proxy in NEUTRAL_PROXIES}
-    for i in range(len(chunks)):
+    for i in range(n_chunks):
         part = job.chunk(f"n{i}", lambda: (_ for _ in ()).throw(RuntimeError(f"chunk {i} is missing")))
         for index, proxy in enumerate(NEUTRAL_PROXIES):
             sums[proxy] = sums[proxy] + ContextSums.from_array(part[index])
-    table, tables, calibration_note = _choose_table(sums, settings, model, getattr(model, "name", ""))
+    return _choose_table(sums, settings, model, getattr(model, "name", ""))
+
+
+def _write_snv_texts(job, genome, chunks, mine, table, gene_names, rank: int) -> None:
+    """Each of this process's chunks as bgzip-compressed SNV rows (with cLLR), saved in the job."""
     lookup = table.lookup() if table is not None else None
     scratch = job.folder / f"scratch-{rank}.bgz"
     for i in mine:
@@ -483,12 +513,11 @@ def score_genome(
             return _bgzf_bytes(snv_text(chrom, snvs, cllr, reference, gene_names), scratch)
 
         job.chunk(f"t{i}", rows)
-    if processes:
-        processes.barrier()
-    if rank != 0:
-        return None
-    log(f"scored {total:,} bases in {scored_s:.1f} s on this process; merging {len(chunks)} chunks")
-    manifest = {
+
+
+def _manifest(model, model_folder, genome, annotation_path, key, settings, calibration_note, chunks, world) -> dict:
+    """What the run depended on and how it ran, written beside its outputs."""
+    return {
         "model": getattr(model, "name", ""),
         "model_kind": getattr(model, "kind", ""),
         "model_folder": str(model_folder) if model_folder else None,
@@ -513,6 +542,3 @@ def score_genome(
         "command": " ".join(sys.argv),
         "job_key_sha256": _key_sha256(key),
     }
-    write_outputs(out_dir, job, chunks, genome, table, tables, manifest, gene_names, began=began, log=log)
-    job.finish()
-    return manifest

@@ -35,7 +35,7 @@ from transformers.modeling_outputs import MaskedLMOutput
 
 from .errors import InputError
 from .models import GPN_VOCABULARY, resolve_device
-from .scoring import COMPLEMENT_COLUMNS, Progress
+from .scoring import Progress, average_strands
 
 MODEL_TYPE = "glm-onepass"
 _BASE_TOKEN_IDS = tuple(GPN_VOCABULARY.index(base) for base in "acgt")
@@ -181,7 +181,7 @@ class OnePassForSiteProbabilities(OnePassPreTrainedModel):
         forward = torch.log_softmax(self.head(torch.cat([left, right], -1)).float(), -1)
         # (right, left) is what the reverse-complement pass sees at the mirrored position.
         reverse = torch.log_softmax(self.head(torch.cat([right, left], -1)).float(), -1)
-        return torch.log_softmax((forward + reverse[..., COMPLEMENT_COLUMNS]) / 2, -1)
+        return average_strands(forward, reverse, log=True)
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> MaskedLMOutput:
         """``labels``: (B, L) base index 0..3, -100 where unscored; the loss is their cross-entropy."""

@@ -454,7 +454,8 @@ def _save_checkpoint(out: Path, model, optimizer, generator: torch.Generator, st
 def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes: _Processes) -> dict:
     """The training loop; its steps are :func:`_training_data`, :func:`_optimizer`,
     :func:`_resume`, then :func:`_optimizer_step` a batch with evaluation and
-    :func:`_save_checkpoint` between."""
+    :func:`_save_checkpoint` between. It stays one function (about 90 lines) because the loop's
+    state (step, clock, best loss, processes) is shared by every step and reads best in one place."""
     if config.batch_size % processes.world:
         raise ValueError(f"a batch of {config.batch_size} windows does not split evenly across "
                          f"{processes.world} processes; choose a multiple of {processes.world}")
