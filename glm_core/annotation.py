@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from Bio.Seq import translate
 
 from . import region_classes as _region_classes
 from .errors import InputError
+from .genetic_code import translate
 from .genome import reverse_complement
 from .gff import (
     CDS_TYPES,
@@ -417,13 +417,13 @@ class Annotation:
         return 0 if phase.empty or pd.isna(phase.iloc[0]) else int(phase.iloc[0])
 
     def protein_sequence(self, genome, transcript_id: str) -> str:
-        """Translation of the CDS with Biopython's standard genetic code; stops appear as ``*``.
+        """Translation of the CDS with the standard genetic code (:mod:`glm_core.genetic_code`); stops appear as ``*``.
 
         The bases of an incomplete first codon are skipped and trailing bases that do not
         fill a codon are dropped; the reading frame otherwise follows the spliced sequence.
         """
         coding = self.cds_sequence(genome, transcript_id)[self.first_codon_offset(transcript_id) :]
-        return translate(coding[: len(coding) - len(coding) % 3], table="Standard")
+        return translate(coding[: len(coding) - len(coding) % 3])
 
     def search(self, query: str, limit: int = 50) -> pd.DataFrame:
         """Transcripts whose ID, gene ID, name or description contains every word of ``query``.

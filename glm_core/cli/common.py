@@ -94,7 +94,7 @@ def _print_estimate(model, n_positions: int) -> None:
 
 
 def _model_words(model) -> str:
-    return f"{model.name}, {model.kind}, on {model.device}"
+    return f"{model.name}, {model.kind}, on {getattr(model, 'device', 'cpu')}"
 
 
 def _genome_and_annotation(fasta: Path, annotation_path: Path | None, aliases: str | None = "auto"):
