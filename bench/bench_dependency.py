@@ -72,11 +72,18 @@ def time_map(model, genome: Genome, length: int) -> dict:
     # On a shared CPU, wall time depends on the neighbours; process CPU time over threads does not.
     cpu_seconds = time.process_time() - cpu_began
     return {
-        "model": str(model.name), "kind": model_kind(model), "device": model_device_type(model),
-        "device_name": _device_name(model), "region": f"{CHROM}:{START + 1}-{end}", "length_bp": length,
-        "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
-        "torch_threads": torch.get_num_threads(), "estimated_seconds": round(estimate.seconds, 3),
-        "probe_seconds": round(probe_seconds, 3), "variant_sequences": estimate.n_sequences,
+        "model": str(model.name),
+        "kind": model_kind(model),
+        "device": model_device_type(model),
+        "device_name": _device_name(model),
+        "region": f"{CHROM}:{START + 1}-{end}",
+        "length_bp": length,
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu_seconds, 3),
+        "torch_threads": torch.get_num_threads(),
+        "estimated_seconds": round(estimate.seconds, 3),
+        "probe_seconds": round(probe_seconds, 3),
+        "variant_sequences": estimate.n_sequences,
         "scored_positions": estimate.n_positions,
         "positions_per_second": round(estimate.n_positions / seconds, 1) if seconds > 0 else None,
         "max_dependency": float(np.nanmax(result.matrix)),
@@ -99,9 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         for length in args.lengths:
             record = time_map(model, genome, length)
             records.append(record)
-            print(f"{record['model']} ({record['kind']}) on {record['device_name']}: {length} bp in "
-                  f"{record['seconds']:.2f} s (estimated {record['estimated_seconds']:.2f} s, "
-                  f"{record['scored_positions']:,} positions)", flush=True)
+            print(
+                f"{record['model']} ({record['kind']}) on {record['device_name']}: {length} bp in "
+                f"{record['seconds']:.2f} s (estimated {record['estimated_seconds']:.2f} s, "
+                f"{record['scored_positions']:,} positions)",
+                flush=True,
+            )
             if args.out is not None:  # rewritten after each record, so a killed run keeps what it measured
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(records, indent=2))

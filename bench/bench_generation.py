@@ -39,25 +39,38 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--designs", type=int, default=10, help="designs for the single-request timing")
     parser.add_argument("--tag", default="HIGH")
-    parser.add_argument("--guidance", type=float, nargs="+", default=[1.0], metavar="W",
-                        help="guidance scales to time (1 = off)")
+    parser.add_argument(
+        "--guidance", type=float, nargs="+", default=[1.0], metavar="W", help="guidance scales to time (1 = off)"
+    )
     parser.add_argument("--skip-batched", action="store_true", help="only time the single request")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
     generator = load_generator(args.model, device=args.device)
     device = generator.device
-    report = {"model": str(args.model), "device": str(device), "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "length": args.length,
-              "n_parameters": sum(p.numel() for p in generator.model.parameters())}
+    report = {
+        "model": str(args.model),
+        "device": str(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "length": args.length,
+        "n_parameters": sum(p.numel() for p in generator.model.parameters()),
+    }
     if device.type == "cuda":
         report["gpu"] = torch.cuda.get_device_name(device)
 
     def timed(n: int, seed: int, guidance: float) -> float:
         _synchronise(device)
         began = time.perf_counter()
-        designs = generate_promoters(generator, [args.tag], n=n, length=args.length, seed=seed,
-                                     batch_size=args.batch_size, guidance_scale=guidance)
+        designs = generate_promoters(
+            generator,
+            [args.tag],
+            n=n,
+            length=args.length,
+            seed=seed,
+            batch_size=args.batch_size,
+            guidance_scale=guidance,
+        )
         _synchronise(device)
         assert len(designs) == n and all(len(s) == args.length for s in designs["sequence"])
         return time.perf_counter() - began
@@ -65,13 +78,18 @@ def main(argv=None) -> int:
     timed(min(args.designs, 4), seed=123, guidance=args.guidance[-1])  # warm-up
     runs = []
     for guidance in args.guidance:
-        run = {"guidance": guidance,
-               "single_request": {"designs": args.designs, "seconds": timed(args.designs, seed=0, guidance=guidance)}}
+        run = {
+            "guidance": guidance,
+            "single_request": {"designs": args.designs, "seconds": timed(args.designs, seed=0, guidance=guidance)},
+        }
         if not args.skip_batched:
             times = [timed(args.batch_size, seed=i, guidance=guidance) for i in range(args.repeats)]
-            run["batched"] = {"batch_size": args.batch_size, "seconds": times,
-                              "tokens_per_s": args.batch_size * args.length / statistics.median(times),
-                              "target_tokens_per_s_h100": 10_000}
+            run["batched"] = {
+                "batch_size": args.batch_size,
+                "seconds": times,
+                "tokens_per_s": args.batch_size * args.length / statistics.median(times),
+                "target_tokens_per_s_h100": 10_000,
+            }
         runs.append(run)
     # the unguided run keeps the report's earlier top-level layout
     report.update({key: value for key, value in runs[0].items() if key != "guidance"})

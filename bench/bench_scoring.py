@@ -68,7 +68,7 @@ def reference_probabilities(model, sequence: str, positions: np.ndarray, batch_s
     out = np.empty((len(positions), 4))
     for first in range(0, len(positions), batch_size):
         chunk = slice(first, first + batch_size)
-        windows = np.stack([ids[s:s + context] for s in starts[chunk]])
+        windows = np.stack([ids[s : s + context] for s in starts[chunk]])
         offsets = positions[chunk] - starts[chunk]
         windows[np.arange(len(windows)), offsets] = model.mask_id
         log_probs = []
@@ -91,6 +91,7 @@ def llr_pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def logo_seconds(score, device, repeats: int) -> float:
     """Median seconds of ``score(strand)`` for '+' then '-' (a 200-bp logo on both strands)."""
+
     def both():
         score("+")
         score("-")
@@ -112,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logo-length", type=int, default=200, help="bases of the timed logo (200 in reports)")
     parser.add_argument("--logo-only", action="store_true", help="only time the 200-bp two-strand logos")
     parser.add_argument("--no-compiled", action="store_true", help="skip the compiled masked path (CUDA only anyway)")
-    parser.add_argument("--whole-genome", action=argparse.BooleanOptionalAction, default=None,
-                        help="time the whole genome with the one-pass model (default: on CUDA)")
+    parser.add_argument(
+        "--whole-genome",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="time the whole genome with the one-pass model (default: on CUDA)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
@@ -146,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"200-bp logo, both strands, masked eager: median {report['logo_200bp_both_strands_s']:.3f} s")
     if onepass is not None:
         report["onepass_logo_200bp_both_strands_s"] = logo_seconds(
-            lambda strand: region(strand, onepass), device, args.repeats)
+            lambda strand: region(strand, onepass), device, args.repeats
+        )
         print(f"200-bp logo, both strands, one-pass: median {report['onepass_logo_200bp_both_strands_s']:.3f} s")
     save()
 
@@ -175,9 +181,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             report["compiled_logo_200bp_both_strands_s"] = logo_seconds(
                 lambda strand: masked_site_probabilities(
-                    model, genome.fetch(CHROM, START - flank, START + args.logo_length + flank),
+                    model,
+                    genome.fetch(CHROM, START - flank, START + args.logo_length + flank),
                     np.arange(flank, flank + args.logo_length),
-                    compiled=True), device, args.repeats)
+                    compiled=True,
+                ),
+                device,
+                args.repeats,
+            )
             print(
                 f"masked compiled {report['compiled_positions_per_s']:,.0f} positions/s "
                 f"({report['compiled_vs_eager']:.2f}x eager; compile + first call "
@@ -195,9 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             report["onepass_vs_masked_eager"] = report["onepass_positions_per_s"] / report["engine_positions_per_s"]
             if "compiled_positions_per_s" in report:
                 report["onepass_vs_masked_compiled"] = (
-                    report["onepass_positions_per_s"] / report["compiled_positions_per_s"])
-            print(f"one-pass {report['onepass_positions_per_s']:,.0f} positions/s "
-                  f"({report['onepass_vs_masked_eager']:.0f}x masked eager)")
+                    report["onepass_positions_per_s"] / report["compiled_positions_per_s"]
+                )
+            print(
+                f"one-pass {report['onepass_positions_per_s']:,.0f} positions/s "
+                f"({report['onepass_vs_masked_eager']:.0f}x masked eager)"
+            )
             save()
         subset = positions[: args.reference_positions]
         reference = lambda: reference_probabilities(model, sequence, subset)  # noqa: E731

@@ -37,9 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     path = write_precomputed_map(model, genome, annotation)
     shipped = read_precomputed_map(args.model)
     assert shipped is not None, "the map just written does not read back with the model's weights"
-    print(f"wrote {len(shipped.windows):,} windows x {shipped.embeddings.shape[1]} dimensions to {path} "
-          f"({path.stat().st_size / 1e6:.1f} MB; {model.name} on {model.device}, "
-          f"{time.perf_counter() - began:.1f} s)")
+    print(
+        f"wrote {len(shipped.windows):,} windows x {shipped.embeddings.shape[1]} dimensions to {path} "
+        f"({path.stat().st_size / 1e6:.1f} MB; {model.name} on {model.device}, "
+        f"{time.perf_counter() - began:.1f} s)"
+    )
     return 0
 
 

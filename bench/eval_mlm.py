@@ -48,10 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=BUNDLED_MLM)
     parser.add_argument("--n-genes", type=int, default=150)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--heldout-windows", type=int, default=None,
-                        help="score this many of the held-out 512-bp windows (default: all, ~3,400)")
-    parser.add_argument("--no-single-site", action="store_true",
-                        help="skip scoring the k-mer row's positions with the LM, each masked alone")
+    parser.add_argument(
+        "--heldout-windows",
+        type=int,
+        default=None,
+        help="score this many of the held-out 512-bp windows (default: all, ~3,400)",
+    )
+    parser.add_argument(
+        "--no-single-site",
+        action="store_true",
+        help="skip scoring the k-mer row's positions with the LM, each masked alone",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
 
@@ -73,10 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         result["heldout"][f"{lm.name} (single site)"] = site_model_metrics(lm, genome, sites)
     # The same windows and scored bases corrupted 80/10/10 as in training, forward strand
     # only: what a Hugging Face Trainer's evaluation reports, for numbers measured that way.
-    corrupted, _ = heldout_eval_set(genome, HELD_OUT_CHROMS, lm.context, max_windows=args.heldout_windows,
-                                    mask_token_fraction=0.8)
+    corrupted, _ = heldout_eval_set(
+        genome, HELD_OUT_CHROMS, lm.context, max_windows=args.heldout_windows, mask_token_fraction=0.8
+    )
     result["heldout"][f"{lm.name} (80/10/10, forward)"] = masked_lm_metrics(
-        lm.model, corrupted, labels, lm.device, reverse_complement=False)
+        lm.model, corrupted, labels, lm.device, reverse_complement=False
+    )
     for name, metrics in result["heldout"].items():
         print(f"{name:>28}: accuracy {metrics['accuracy']:.4f}, {metrics['bits_per_base']:.4f} bits/base")
 

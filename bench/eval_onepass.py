@@ -70,8 +70,11 @@ def time_cpu_logo(model, genome: Genome, repeats: int = 5) -> dict:
         site_probabilities(model, genome, LOGO_CHROM, LOGO_START, LOGO_START + 200, "+")
         site_probabilities(model, genome, LOGO_CHROM, LOGO_START, LOGO_START + 200, "-")
         times.append(time.perf_counter() - began)
-    return {"logo_200bp_both_strands_s": round(statistics.median(times), 3), "repeats": repeats,
-            "threads": torch.get_num_threads()}
+    return {
+        "logo_200bp_both_strands_s": round(statistics.median(times), 3),
+        "repeats": repeats,
+        "threads": torch.get_num_threads(),
+    }
 
 
 def time_whole_genome(model, genome: Genome) -> dict:
@@ -99,9 +102,14 @@ def _kl_and_llr(teacher_p: np.ndarray, student_p: np.ndarray, reference: np.ndar
     alt = np.arange(4)[None, :] != reference[:, None]
     llr_t = (log_t - log_t[rows, reference][:, None])[alt]
     llr_s = (log_s - log_s[rows, reference][:, None])[alt]
-    return {"n": int(len(kl)), "median_kl_nats": float(np.median(kl)), "p90_kl_nats": float(np.quantile(kl, 0.9)),
-            "mean_kl_nats": float(kl.mean()), "llr_pearson": float(np.corrcoef(llr_t, llr_s)[0, 1]),
-            "argmax_agreement": float(np.mean(teacher_p.argmax(1) == student_p.argmax(1)))}
+    return {
+        "n": int(len(kl)),
+        "median_kl_nats": float(np.median(kl)),
+        "p90_kl_nats": float(np.quantile(kl, 0.9)),
+        "mean_kl_nats": float(kl.mean()),
+        "llr_pearson": float(np.corrcoef(llr_t, llr_s)[0, 1]),
+        "argmax_agreement": float(np.mean(teacher_p.argmax(1) == student_p.argmax(1))),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-genes", type=int, default=150)
     parser.add_argument("--kl-positions", type=int, default=40_000)
     parser.add_argument("--device", default=None)
-    parser.add_argument("--teacher-single-site", action="store_true",
-                        help="score the teacher's single-site row again (~1 min on a GPU) instead of its card's")
+    parser.add_argument(
+        "--teacher-single-site",
+        action="store_true",
+        help="score the teacher's single-site row again (~1 min on a GPU) instead of its card's",
+    )
     parser.add_argument("--cpu-logo", action="store_true", help="only time a 200-bp logo on both strands")
     parser.add_argument("--no-genome-timing", action="store_true")
     parser.add_argument("--out", type=Path)
@@ -124,8 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     student = load_onepass_model(args.model, device=args.device)
     if student.name in {"model", "teacher", "speed", "device"}:  # results are keyed by model name
         student.name = f"{student.name}-onepass"
-    result = {"model": args.model.name, "device": str(student.device), "parameters":
-              sum(p.numel() for p in student.model.parameters()), "receptive_field": student.context_flank}
+    result = {
+        "model": args.model.name,
+        "device": str(student.device),
+        "parameters": sum(p.numel() for p in student.model.parameters()),
+        "receptive_field": student.context_flank,
+    }
     if args.cpu_logo:
         result["speed"] = time_cpu_logo(student, genome)
         print(json.dumps(result, indent=2))
@@ -145,17 +160,20 @@ def main(argv: list[str] | None = None) -> int:
     result.update(teacher=args.teacher.name, n_genes=len(transcripts))
 
     sites = sample_eval_positions(genome, HELD_OUT_CHROMS, fraction=0.15)
-    result["single_site"] = {student.name: site_model_metrics(student, genome, sites),
-                             teacher.name: (site_model_metrics(teacher, genome, sites) if args.teacher_single_site
-                                            else TEACHER_SINGLE_SITE)}
+    result["single_site"] = {
+        student.name: site_model_metrics(student, genome, sites),
+        teacher.name: (site_model_metrics(teacher, genome, sites) if args.teacher_single_site else TEACHER_SINGLE_SITE),
+    }
     print("single site:", result["single_site"], flush=True)
     save()
 
-    subset = sites.iloc[np.sort(np.random.default_rng(0).choice(len(sites), min(args.kl_positions, len(sites)),
-                                                                replace=False))]
+    subset = sites.iloc[
+        np.sort(np.random.default_rng(0).choice(len(sites), min(args.kl_positions, len(sites)), replace=False))
+    ]
     reference = np.searchsorted(np.array(list("ACGT")), subset["ref"].to_numpy())
-    result["kl_teacher_student"] = _kl_and_llr(site_probabilities_at(teacher, genome, subset),
-                                               site_probabilities_at(student, genome, subset), reference)
+    result["kl_teacher_student"] = _kl_and_llr(
+        site_probabilities_at(teacher, genome, subset), site_probabilities_at(student, genome, subset), reference
+    )
     print("KL(teacher || student):", result["kl_teacher_student"], flush=True)
     save()
 
@@ -167,17 +185,21 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.perf_counter() - started
         tables[name] = snvs
         motifs = motif_information(model, genome, annotation, transcripts)
-        result[name] = {"consequences": json_records(consequence_summary(snvs)),
-                        "motif_information": json_records(motifs), "n_cds_snvs": int(len(snvs)),
-                        "cds_seconds": round(seconds, 1),
-                        "cds_positions_per_s": round(len(snvs) / 3 / seconds)}
+        result[name] = {
+            "consequences": json_records(consequence_summary(snvs)),
+            "motif_information": json_records(motifs),
+            "n_cds_snvs": int(len(snvs)),
+            "cds_seconds": round(seconds, 1),
+            "cds_positions_per_s": round(len(snvs) / 3 / seconds),
+        }
         print(name, f"{len(snvs):,} CDS SNVs in {seconds:.1f} s", flush=True)
         print(consequence_summary(snvs).to_string(index=False), flush=True)
         print(motifs.to_string(index=False), flush=True)
         save()
     keys = ["chrom", "pos", "alt"]
-    merged = tables[student.name][keys + ["llr"]].merge(tables[teacher.name][keys + ["llr"]], on=keys,
-                                                        suffixes=("_student", "_teacher"))
+    merged = tables[student.name][keys + ["llr"]].merge(
+        tables[teacher.name][keys + ["llr"]], on=keys, suffixes=("_student", "_teacher")
+    )
     from scipy.stats import spearmanr
 
     result["cds_llr_correlation"] = {
@@ -188,10 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     print("CDS LLR correlation:", result["cds_llr_correlation"], flush=True)
     save()
     if not args.no_genome_timing:
-        result["speed"] = {"whole_genome": time_whole_genome(student, genome),
-                           "teacher_positions_per_s_on_cds": result[teacher.name]["cds_positions_per_s"]}
+        result["speed"] = {
+            "whole_genome": time_whole_genome(student, genome),
+            "teacher_positions_per_s_on_cds": result[teacher.name]["cds_positions_per_s"],
+        }
         result["speed"]["one_pass_vs_masked"] = round(
-            result["speed"]["whole_genome"]["positions_per_s"] / result["speed"]["teacher_positions_per_s_on_cds"], 1)
+            result["speed"]["whole_genome"]["positions_per_s"] / result["speed"]["teacher_positions_per_s_on_cds"], 1
+        )
         print("speed:", result["speed"], flush=True)
     if torch.cuda.is_available():
         result["gpu"] = torch.cuda.get_device_name()

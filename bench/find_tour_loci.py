@@ -45,16 +45,25 @@ def _row(model, genome, transcript, part, start, end, core) -> dict:
     chrom, strand = transcript["chrom"], transcript["strand"]
     ic = information_content(site_probabilities(model, genome, chrom, start, end, strand))
     bases = genome.fetch(chrom, start, end, strand)
-    row = {"transcript_id": transcript["transcript_id"], "name": transcript["name"], "part": part,
-           "region": f"{chrom}:{start + 1}-{end}({strand})", "mean_ic": float(ic[core[0]:core[1]].mean()),
-           "bases": bases[core[0]:core[1]]}
+    row = {
+        "transcript_id": transcript["transcript_id"],
+        "name": transcript["name"],
+        "part": part,
+        "region": f"{chrom}:{start + 1}-{end}({strand})",
+        "mean_ic": float(ic[core[0] : core[1]].mean()),
+        "bases": bases[core[0] : core[1]],
+    }
     if part == "promoter":
         runs = high_ic_runs(ic)
         means = [float(ic[first:last].mean()) for first, last in runs]
         if means:
             first, last = runs[int(np.argmax(means))]
-            row.update(run=f"{first}-{last}", run_mean_ic=max(means), run_bases=bases[first:last],
-                       run_ic_sum=float(ic[first:last].sum()))
+            row.update(
+                run=f"{first}-{last}",
+                run_mean_ic=max(means),
+                run_bases=bases[first:last],
+                run_ic_sum=float(ic[first:last].sum()),
+            )
     return row
 
 

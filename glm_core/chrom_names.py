@@ -35,7 +35,7 @@ def alias_key(name: str) -> str:
     key = str(name).strip().lower()
     for prefix in ALIAS_PREFIXES:
         if key.startswith(prefix):
-            key = key[len(prefix):].lstrip("_-")
+            key = key[len(prefix) :].lstrip("_-")
             break
     if key.isdigit():
         key = str(int(key))
@@ -182,6 +182,7 @@ def propose_name_mapping(fasta_names, annotation_names) -> NameMapping:
 
 def _rules(fasta: list[str], annotation: list[str]):
     """``(rule, key of a FASTA name, key of an annotation name)`` candidates, simplest first."""
+
     def same(name):
         return name
 
@@ -203,9 +204,12 @@ def _rules(fasta: list[str], annotation: list[str]):
                 cut = _without(kind, common)
                 rule = f"{side} names without the {kind} {common!r}"
                 shapes.append((rule, cut, same) if side == "FASTA" else (rule, same, cut))
-    keys = [("", same), ("version suffix ignored", lambda n: _VERSION_SUFFIX.sub("", n)),
-            ("'chr' and leading zeros ignored", alias_key),
-            ("version suffix, 'chr' and leading zeros ignored", lambda n: alias_key(_VERSION_SUFFIX.sub("", n)))]
+    keys = [
+        ("", same),
+        ("version suffix ignored", lambda n: _VERSION_SUFFIX.sub("", n)),
+        ("'chr' and leading zeros ignored", alias_key),
+        ("version suffix, 'chr' and leading zeros ignored", lambda n: alias_key(_VERSION_SUFFIX.sub("", n))),
+    ]
     for shape_rule, on_fasta, on_annotation in shapes:
         for key_rule, key in keys:
             if not shape_rule and not key_rule:
@@ -218,12 +222,14 @@ def _field(separator: str, index: int):
     def take(name: str) -> str:
         fields = name.split(separator)
         return fields[index] if index < len(fields) else ""
+
     return take
 
 
 def _without(kind: str, common: str):
     def cut(name: str) -> str:
-        return name[len(common):] if kind == "prefix" else name[: len(name) - len(common)]
+        return name[len(common) :] if kind == "prefix" else name[: len(name) - len(common)]
+
     return cut
 
 
@@ -244,9 +250,7 @@ def _one_to_one(fasta: list[str], annotation: list[str], on_fasta, on_annotation
         if key:
             wanted.setdefault(key, []).append(name)
     return {
-        names[0]: by_key[key][0]
-        for key, names in wanted.items()
-        if len(names) == 1 and len(by_key.get(key, ())) == 1
+        names[0]: by_key[key][0] for key, names in wanted.items() if len(names) == 1 and len(by_key.get(key, ())) == 1
     }
 
 

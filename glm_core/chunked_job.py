@@ -75,8 +75,12 @@ def file_fingerprint(path: str | Path | None) -> dict | None:
             digest.update(handle.read(SAMPLE_BYTES))
             handle.seek(-SAMPLE_BYTES, os.SEEK_END)
             digest.update(handle.read(SAMPLE_BYTES))
-    return {"path": os.path.realpath(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "sha256": digest.hexdigest()}
+    return {
+        "path": os.path.realpath(path),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": digest.hexdigest(),
+    }
 
 
 def _key_hash(key: dict) -> str:
@@ -220,10 +224,12 @@ class ResumableSiteModel:
             part = positions[first : first + chunk]
             digest = sequence_digest.copy()
             digest.update(part.tobytes())
-            parts.append(self.job.chunk(
-                f"sites-{digest.hexdigest()}",
-                lambda part=part: self.model.sequence_site_probabilities(sequence, part, batch_size=batch_size),
-            ))
+            parts.append(
+                self.job.chunk(
+                    f"sites-{digest.hexdigest()}",
+                    lambda part=part: self.model.sequence_site_probabilities(sequence, part, batch_size=batch_size),
+                )
+            )
             if progress is not None:
                 progress(first + len(part), len(positions))
         return np.concatenate(parts) if parts else np.zeros((0, 4), dtype=np.float32)

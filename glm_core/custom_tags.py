@@ -58,8 +58,9 @@ class TagTableSummary:
         return None if value is None else float(value)
 
 
-def summarize_tag_table(table: pd.DataFrame, promoters: pd.DataFrame, n_bins: int = 3, family: str | None = None,
-                        seed: int = 0) -> TagTableSummary:
+def summarize_tag_table(
+    table: pd.DataFrame, promoters: pd.DataFrame, n_bins: int = 3, family: str | None = None, seed: int = 0
+) -> TagTableSummary:
     """Join a tag table to ``promoters``, count the tags and fit the k-mer oracle on them.
 
     Parameters
@@ -77,31 +78,40 @@ def summarize_tag_table(table: pd.DataFrame, promoters: pd.DataFrame, n_bins: in
     ids = table.iloc[:, 0].astype(str).str.strip()
     value_header = str(table.columns[1])
     if family_column in PROMOTER_COLUMNS or family_column.removesuffix("_value") in PROMOTER_COLUMNS:
-        raise ValueError(f"the tag family would be called {family_column!r}, a column the promoter table already "
-                         "has; rename the second column (or give another family name)")
+        raise ValueError(
+            f"the tag family would be called {family_column!r}, a column the promoter table already "
+            "has; rename the second column (or give another family name)"
+        )
     if table.iloc[:, 1].isna().all():
         raise ValueError(f"the column {value_header!r} has no values; {TAG_TABLE_HELP}")
     tagged = read_tag_table(table, promoters, n_bins=n_bins, family=family_column)
     kind = "numeric" if f"{family_column}_value" in tagged.columns else "labels"
     matched_ids = matching_ids(ids, promoters)
     if tagged.empty:
-        raise ValueError(f"{len(matched_ids):,} IDs match a gene, but none of them has a value in the column "
-                         f"{value_header!r}; fill in the second column")
+        raise ValueError(
+            f"{len(matched_ids):,} IDs match a gene, but none of them has a value in the column "
+            f"{value_header!r}; fill in the second column"
+        )
     labels = ordered_labels(tagged[family_column])
     if len(labels) > MAX_LABELS:
         examples = ", ".join(map(repr, labels[:4]))
-        raise ValueError(f"the column {value_header!r} holds {len(labels):,} different labels (e.g. {examples}); "
-                         f"give numbers (binned into {n_bins} quantiles) or at most {MAX_LABELS} labels")
+        raise ValueError(
+            f"the column {value_header!r} holds {len(labels):,} different labels (e.g. {examples}); "
+            f"give numbers (binned into {n_bins} quantiles) or at most {MAX_LABELS} labels"
+        )
     training = tagged[~tagged["held_out"]]
     if training[family_column].nunique() < 2:
-        raise ValueError(f"the training genes (those not on the held-out chromosomes) carry "
-                         f"{training[family_column].nunique()} label(s) of {value_header!r}; tags need at least two")
+        raise ValueError(
+            f"the training genes (those not on the held-out chromosomes) carry "
+            f"{training[family_column].nunique()} label(s) of {value_header!r}; tags need at least two"
+        )
     oracle = fit_oracle(tagged, family_column, seed=seed)
 
     counts = pd.DataFrame({"label": labels})
     counts["training"] = counts["label"].map(training[family_column].value_counts()).fillna(0).astype("int64")
-    counts["held_out"] = counts["label"].map(
-        tagged.loc[tagged["held_out"], family_column].value_counts()).fillna(0).astype("int64")
+    counts["held_out"] = (
+        counts["label"].map(tagged.loc[tagged["held_out"], family_column].value_counts()).fillna(0).astype("int64")
+    )
     if kind == "numeric":
         values = tagged.groupby(family_column)[f"{family_column}_value"]
         counts["min_value"] = counts["label"].map(values.min()).astype(float)
@@ -114,27 +124,47 @@ def summarize_tag_table(table: pd.DataFrame, promoters: pd.DataFrame, n_bins: in
     without_value = len(matched_ids - matching_ids(ids, tagged))
     if without_value:
         what = "number" if kind == "numeric" else "label"
-        notes.append(f"{without_value:,} matched IDs have no {what} (or no promoter of 50 bp or more) and are "
-                     "left out.")
+        notes.append(
+            f"{without_value:,} matched IDs have no {what} (or no promoter of 50 bp or more) and are left out."
+        )
     few = counts.loc[counts["training"] < FEW_PROMOTERS, "label"].tolist()
     if few:
-        notes.append(f"few training promoters (< {FEW_PROMOTERS}) for {', '.join(few)}: a generator learns little "
-                     "about these tags.")
+        notes.append(
+            f"few training promoters (< {FEW_PROMOTERS}) for {', '.join(few)}: a generator learns little "
+            "about these tags."
+        )
     if oracle.metrics.get("heldout_auroc") is None:
-        notes.append(f"no held-out genes carry both {labels[0]} and {labels[-1]}, so the oracle's held-out AUROC "
-                     "cannot be measured and designs cannot be checked against real held-out promoters.")
+        notes.append(
+            f"no held-out genes carry both {labels[0]} and {labels[-1]}, so the oracle's held-out AUROC "
+            "cannot be measured and designs cannot be checked against real held-out promoters."
+        )
     return TagTableSummary(family_column, kind, len(set(ids)), len(matched_ids), len(tagged), counts, oracle, notes)
 
 
-def train_generator_command(tag_table: str | Path, family: str, n_bins: int, output_dir: str | Path,
-                            fasta: str | Path | None = None, annotation: str | Path | None = None) -> str:
+def train_generator_command(
+    tag_table: str | Path,
+    family: str,
+    n_bins: int,
+    output_dir: str | Path,
+    fasta: str | Path | None = None,
+    annotation: str | Path | None = None,
+) -> str:
     """The ``glm-explore train-generator`` command line for a tag table (``fasta``/``annotation``
     only when they are not the embedded genome's)."""
-    words = ["glm-explore", "train-generator", "--tag-table", str(tag_table), "--tag-family", family,
-             "--bins", str(int(n_bins)), "--output-dir", str(output_dir)]
+    words = [
+        "glm-explore",
+        "train-generator",
+        "--tag-table",
+        str(tag_table),
+        "--tag-family",
+        family,
+        "--bins",
+        str(int(n_bins)),
+        "--output-dir",
+        str(output_dir),
+    ]
     if fasta is not None:
         words += ["--fasta", str(fasta)]
     if annotation is not None:
         words += ["--annotation", str(annotation)]
     return " ".join(shlex.quote(word) for word in words)
-

@@ -230,7 +230,7 @@ def _alternatives(codes: np.ndarray) -> np.ndarray:
 
 
 def _substituted(sequence: str, at: int, code: int) -> str:
-    return sequence[:at] + NUCLEOTIDES[code] + sequence[at + 1:]
+    return sequence[:at] + NUCLEOTIDES[code] + sequence[at + 1 :]
 
 
 def _targets(query: int, first: int, last: int, reach: int | None) -> np.ndarray:
@@ -272,9 +272,7 @@ def sequence_dependency(
         raise InputError(f"the region must satisfy 0 <= first < last <= {len(sequence)}; got {first}..{last}")
     length = last - first
     region = np.arange(first, last)
-    reference = np.asarray(
-        model.sequence_site_probabilities(sequence, region, batch_size=batch_size), dtype=np.float32
-    )
+    reference = np.asarray(model.sequence_site_probabilities(sequence, region, batch_size=batch_size), dtype=np.float32)
     alternatives = _alternatives(nucleotide_codes(sequence[first:last]))
     variants = np.full((length, 3, length, 4), np.nan, dtype=np.float32)
     queries = [(row, a) for row in range(length) for a in range(3) if alternatives[row, a] >= 0]
@@ -311,18 +309,20 @@ def _score_packed(model, sequence, first, last, queries, alternatives, variants,
     """
     per_call = int(np.clip(PACKED_BP // len(sequence), 1, PACKED_SEQUENCES))
     for begin in range(0, len(queries), per_call):
-        part = queries[begin:begin + per_call]
+        part = queries[begin : begin + per_call]
         targets = [_targets(first + row, first, last, reach) for row, _ in part]
         packed = "".join(_substituted(sequence, first + row, int(alternatives[row, a])) for row, a in part)
         positions = np.concatenate([t + k * len(sequence) for k, t in enumerate(targets)])
         step = None
         if progress is not None:
+
             def step(done: int, total: int, begin: int = begin, n: int = len(part)) -> None:
                 progress(begin + int(n * done / max(total, 1)), len(queries))
+
         scored = model.sequence_site_probabilities(packed, positions, batch_size=batch_size, progress=step)
         offsets = np.cumsum([0, *map(len, targets)])
         for k, (row, a) in enumerate(part):
-            variants[row, a, targets[k] - first] = scored[offsets[k]:offsets[k + 1]]
+            variants[row, a, targets[k] - first] = scored[offsets[k] : offsets[k + 1]]
         if progress is not None:
             progress(begin + len(part), len(queries))
 
@@ -332,7 +332,7 @@ def _score_batched(batched, sequence, first, last, queries, alternatives, varian
     region = np.arange(first, last)
     chunk = 64
     for begin in range(0, len(queries), chunk):
-        part = queries[begin:begin + chunk]
+        part = queries[begin : begin + chunk]
         sequences = [_substituted(sequence, first + row, int(alternatives[row, a])) for row, a in part]
         scored = np.asarray(batched(sequences, region, batch_size=batch_size), dtype=np.float32)
         for (row, a), probabilities in zip(part, scored):
@@ -387,9 +387,16 @@ def dependency_map(
         model, sequence, offset, offset + end - start, full_flanks=full, batch_size=batch_size, progress=progress
     )
     plus = DependencyMap(
-        chrom=chrom, start=start, end=end, strand="+", model_name=str(model.name),
-        positions=np.arange(start, end, dtype=np.int64), reference=genome.fetch(chrom, start, end).upper(),
-        reference_probabilities=reference, alternatives=alternatives, variant_probabilities=variants,
+        chrom=chrom,
+        start=start,
+        end=end,
+        strand="+",
+        model_name=str(model.name),
+        positions=np.arange(start, end, dtype=np.int64),
+        reference=genome.fetch(chrom, start, end).upper(),
+        reference_probabilities=reference,
+        alternatives=alternatives,
+        variant_probabilities=variants,
         matrix=dependency_matrix(reference, variants),
     )
     return minus_strand_map(plus) if strand == "-" else plus
@@ -411,9 +418,16 @@ def minus_strand_map(plus: DependencyMap) -> DependencyMap:
     alternatives = np.take_along_axis(flipped, order, axis=1).astype(np.int8)
     variants = np.ascontiguousarray(np.take_along_axis(variants, order[:, :, None, None], axis=1))
     return DependencyMap(
-        chrom=plus.chrom, start=plus.start, end=plus.end, strand="-", model_name=plus.model_name,
-        positions=plus.positions[::-1].copy(), reference=reverse_complement(plus.reference),
-        reference_probabilities=reference, alternatives=alternatives, variant_probabilities=variants,
+        chrom=plus.chrom,
+        start=plus.start,
+        end=plus.end,
+        strand="-",
+        model_name=plus.model_name,
+        positions=plus.positions[::-1].copy(),
+        reference=reverse_complement(plus.reference),
+        reference_probabilities=reference,
+        alternatives=alternatives,
+        variant_probabilities=variants,
         matrix=dependency_matrix(reference, variants),
     )
 
@@ -463,7 +477,7 @@ def estimate_dependency_seconds(model, genome: Genome, chrom: str, start: int, e
     sequence, offset, full = _fetch(genome, chrom, start, end, int(model.context_flank))
     length = end - start
     region = np.arange(offset, offset + length)
-    codes = nucleotide_codes(sequence[offset:offset + length])
+    codes = nucleotide_codes(sequence[offset : offset + length])
     reach = int(model.context_flank) if full else None
     n_targets = [
         len(_targets(offset + row, offset, offset + length, reach)) for row in range(length) if codes[row] >= 0
@@ -476,7 +490,7 @@ def estimate_dependency_seconds(model, genome: Genome, chrom: str, start: int, e
 
     model.sequence_site_probabilities(sequence, region[:1])  # warm-up: first-call costs stay out of the fit
     if model_kind(model) == "masked":
-        probe = region[:max(2, min(length, PROBE_POSITIONS))]
+        probe = region[: max(2, min(length, PROBE_POSITIONS))]
         one, many = best_of_two(probe[:1]), best_of_two(probe)
         per_position = max((many - one) / max(len(probe) - 1, 1), 0.0)
         per_call = max(one - per_position, 0.0)
@@ -489,8 +503,9 @@ def estimate_dependency_seconds(model, genome: Genome, chrom: str, start: int, e
             packed = np.concatenate([region + k * len(sequence) for k in range(copies)])
             per_copy = best_of_two(packed, sequence * copies) / copies
             seconds = per_call + per_copy * n_sequences
-    return DependencyEstimate(float(seconds), n_sequences, n_positions, per_call, per_position,
-                              model_device_type(model))
+    return DependencyEstimate(
+        float(seconds), n_sequences, n_positions, per_call, per_position, model_device_type(model)
+    )
 
 
 def dependency_limit_bp(model, estimate: DependencyEstimate | None = None) -> tuple[int, str]:
@@ -538,8 +553,9 @@ def check_dependency_region(
     if device != "cuda" and model_kind(model) == "masked":
         estimate = estimate or estimate_dependency_seconds(model, genome, chrom, start, end)
         if estimate.seconds > CPU_TIME_BUDGET_S:
-            _refuse(chrom, start, end, dependency_limit_bp(model, estimate)[1],
-                    f" (estimated {estimate.seconds:,.0f} s)")
+            _refuse(
+                chrom, start, end, dependency_limit_bp(model, estimate)[1], f" (estimated {estimate.seconds:,.0f} s)"
+            )
     return estimate
 
 
@@ -574,10 +590,15 @@ def matrix_npz(dependency: DependencyMap) -> bytes:
     """
     buffer = io.BytesIO()
     np.savez_compressed(
-        buffer, matrix=dependency.matrix, positions=dependency.positions + 1,
-        reference=np.array(dependency.reference), reference_probabilities=dependency.reference_probabilities,
-        alternatives=dependency.alternatives, variant_probabilities=dependency.variant_probabilities,
-        chrom=np.array(dependency.chrom), strand=np.array(dependency.strand),
+        buffer,
+        matrix=dependency.matrix,
+        positions=dependency.positions + 1,
+        reference=np.array(dependency.reference),
+        reference_probabilities=dependency.reference_probabilities,
+        alternatives=dependency.alternatives,
+        variant_probabilities=dependency.variant_probabilities,
+        chrom=np.array(dependency.chrom),
+        strand=np.array(dependency.strand),
         model_name=np.array(dependency.model_name),
     )
     return buffer.getvalue()

@@ -22,13 +22,16 @@ def check_device(name: str | None, what: str = "--device") -> None:
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise InputError(f"{what} {name} is not a device; use cuda, mps or cpu, or leave {what} out "
-                         "for the best one available") from None
+        raise InputError(
+            f"{what} {name} is not a device; use cuda, mps or cpu, or leave {what} out for the best one available"
+        ) from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise InputError(f"{what} {name}: this machine has no usable CUDA GPU (PyTorch {torch.__version__}, "
-                             f"built for CUDA {torch.version.cuda or 'none: a CPU build'}); use cpu, or "
-                             "install a CUDA build of PyTorch (README, GPU install)")
+            raise InputError(
+                f"{what} {name}: this machine has no usable CUDA GPU (PyTorch {torch.__version__}, "
+                f"built for CUDA {torch.version.cuda or 'none: a CPU build'}); use cpu, or "
+                "install a CUDA build of PyTorch (README, GPU install)"
+            )
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
             raise InputError(f"{what} {name}: this machine has {count} CUDA GPU(s), numbered 0-{count - 1}")

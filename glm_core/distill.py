@@ -90,8 +90,10 @@ class DistillationConfig:
             raise InputError(f"target_spacing must be at least 1 base; got {self.target_spacing}")
         receptive_field = self.first_kernel_size + (self.kernel_size - 1) * sum(self.dilations)
         if self.window <= 2 * (receptive_field // 2):
-            raise InputError(f"window {self.window} is too short for a receptive field of {receptive_field} bases; "
-                             f"use at least {2 * receptive_field} bases")
+            raise InputError(
+                f"window {self.window} is too short for a receptive field of {receptive_field} bases; "
+                f"use at least {2 * receptive_field} bases"
+            )
 
 
 def _bit_reversed(n: int) -> list[int]:
@@ -110,8 +112,9 @@ def _masked_window_log_probs(teacher: MaskedLM, windows: torch.Tensor, offsets: 
     forward_at = offsets.expand(len(windows), -1)
     use_bf16 = windows.device.type == "cuda"
     with torch.inference_mode(), torch.autocast(windows.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-        log_p = teacher.nucleotide_log_probs(torch.cat([masked, reverse]),
-                                             torch.cat([forward_at, context - 1 - forward_at]))
+        log_p = teacher.nucleotide_log_probs(
+            torch.cat([masked, reverse]), torch.cat([forward_at, context - 1 - forward_at])
+        )
     forward, backward = log_p.chunk(2)
     return average_strands(forward, backward, log=True)
 
@@ -167,7 +170,7 @@ def teacher_targets(
         for first in range(0, len(order), batch_size):
             if time_limit_s is not None and time.perf_counter() - started > time_limit_s:
                 break
-            starts = torch.from_numpy(window_starts[order[first: first + batch_size]]).to(device)
+            starts = torch.from_numpy(window_starts[order[first : first + batch_size]]).to(device)
             windows = ids[starts[:, None] + span]
             where = (starts[:, None] + offsets).reshape(-1)
             log_probs[where] = _masked_window_log_probs(teacher, windows, offsets).reshape(-1, 4).half()
@@ -178,16 +181,23 @@ def teacher_targets(
         break
     seconds = time.perf_counter() - started
     count = int(labelled.sum())
-    summary = {"labelled": count, "fraction_labelled": count / max(1, len(sequence_ids)),
-               "phases_done": round(phases_done, 3), "seconds": round(seconds, 1),
-               "labels_per_s": round(count / max(seconds, 1e-9))}
-    log(f"teacher targets: {count:,} bases labelled ({summary['fraction_labelled']:.1%}), "
-        f"{phases_done:.2f} of {spacing} phases in {seconds:.1f} s ({summary['labels_per_s']:,} bases/s)")
+    summary = {
+        "labelled": count,
+        "fraction_labelled": count / max(1, len(sequence_ids)),
+        "phases_done": round(phases_done, 3),
+        "seconds": round(seconds, 1),
+        "labels_per_s": round(count / max(seconds, 1e-9)),
+    }
+    log(
+        f"teacher targets: {count:,} bases labelled ({summary['fraction_labelled']:.1%}), "
+        f"{phases_done:.2f} of {spacing} phases in {seconds:.1f} s ({summary['labels_per_s']:,} bases/s)"
+    )
     return log_probs, labelled, summary
 
 
-def target_agreement(teacher: MaskedLM, genome: Genome, chroms: tuple[str, ...], *, spacing: int,
-                     n_windows: int = 512, seed: int = 0) -> dict:
+def target_agreement(
+    teacher: MaskedLM, genome: Genome, chroms: tuple[str, ...], *, spacing: int, n_windows: int = 512, seed: int = 0
+) -> dict:
     """How close strided-mask targets are to exact single-site ones, on ``n_windows`` windows of ``chroms``.
 
     Returns a dict with ``n`` (bases compared), ``median_kl`` / ``p90_kl`` (KL(exact || strided),
@@ -220,25 +230,35 @@ def target_agreement(teacher: MaskedLM, genome: Genome, chroms: tuple[str, ...],
     llr_exact = exact_lp - exact_lp[np.arange(len(reference)), reference][:, None]
     llr_strided = strided_lp - strided_lp[np.arange(len(reference)), reference][:, None]
     alt = np.arange(4)[None, :] != reference[:, None]
-    return {"n": int(len(kl)), "spacing": spacing, "median_kl": float(np.median(kl)),
-            "p90_kl": float(np.quantile(kl, 0.9)),
-            "llr_pearson": float(np.corrcoef(llr_exact[alt], llr_strided[alt])[0, 1]),
-            "agreement": float(np.mean(exact_lp.argmax(1) == strided_lp.argmax(1)))}
+    return {
+        "n": int(len(kl)),
+        "spacing": spacing,
+        "median_kl": float(np.median(kl)),
+        "p90_kl": float(np.quantile(kl, 0.9)),
+        "llr_pearson": float(np.corrcoef(llr_exact[alt], llr_strided[alt])[0, 1]),
+        "agreement": float(np.mean(exact_lp.argmax(1) == strided_lp.argmax(1))),
+    }
 
 
 def build_student(config: DistillationConfig) -> OnePassForSiteProbabilities:
-    return OnePassForSiteProbabilities(OnePassConfig(
-        hidden_size=config.hidden_size, intermediate_size=config.intermediate_size,
-        first_kernel_size=config.first_kernel_size, kernel_size=config.kernel_size,
-        dilations=tuple(config.dilations), head_size=config.head_size, dropout=config.dropout,
-    ))
+    return OnePassForSiteProbabilities(
+        OnePassConfig(
+            hidden_size=config.hidden_size,
+            intermediate_size=config.intermediate_size,
+            first_kernel_size=config.first_kernel_size,
+            kernel_size=config.kernel_size,
+            dilations=tuple(config.dilations),
+            head_size=config.head_size,
+            dropout=config.dropout,
+        )
+    )
 
 
 def _distillation_loss(student, inputs, codes, teacher_log_probs, labelled, margin: int, config) -> tuple:
     """(loss, kl, ce) of one batch; inputs (B, W) token ids, codes (B, W) base 0..3 or -1."""
     log_q = student(input_ids=inputs).logits  # float32 (B, W, 4)
     scored = torch.zeros_like(codes, dtype=torch.bool)
-    scored[:, margin: codes.shape[1] - margin] = True
+    scored[:, margin : codes.shape[1] - margin] = True
     true_base = scored & (codes >= 0)
     ce = -log_q[true_base].gather(1, codes[true_base][:, None]).mean()
     with_target = scored & labelled
@@ -274,14 +294,27 @@ def distill(config: DistillationConfig, log: Callable[[str], None] = print) -> d
     summary = {"device": str(device), "train_bases": int(len(student_ids)), "train_chroms": len(train_chroms)}
     log(f"training on {len(student_ids):,} bases of {len(train_chroms)} sequences; held out {config.held_out_chroms}")
 
-    summary["target_agreement"] = target_agreement(teacher, genome, config.held_out_chroms,
-                                                   spacing=config.target_spacing,
-                                                   n_windows=config.agreement_windows, seed=config.seed)
+    summary["target_agreement"] = target_agreement(
+        teacher,
+        genome,
+        config.held_out_chroms,
+        spacing=config.target_spacing,
+        n_windows=config.agreement_windows,
+        seed=config.seed,
+    )
     log(f"strided targets vs exact single-site on held-out: {summary['target_agreement']}")
     teacher_ids = np.concatenate([teacher.encode(genome.fetch(c, 0, genome.chrom_sizes[c])) for c in train_chroms])
     targets, labelled, summary["targets"] = teacher_targets(
-        teacher, teacher_ids, chrom_starts, spacing=config.target_spacing, time_limit_s=config.target_time_limit_s,
-        max_phases=config.target_max_phases, batch_size=config.teacher_batch_size, seed=config.seed, log=log)
+        teacher,
+        teacher_ids,
+        chrom_starts,
+        spacing=config.target_spacing,
+        time_limit_s=config.target_time_limit_s,
+        max_phases=config.target_max_phases,
+        batch_size=config.teacher_batch_size,
+        seed=config.seed,
+        log=log,
+    )
     del teacher, teacher_ids
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -290,8 +323,10 @@ def distill(config: DistillationConfig, log: Callable[[str], None] = print) -> d
     student.config.training_genome = genome_fingerprint(genome)  # written into every saved config.json
     n_params = sum(p.numel() for p in student.parameters())
     summary["parameters"] = n_params
-    log(f"student: {n_params / 1e6:.2f} M parameters, receptive field {student.config.receptive_field} bases "
-        f"each side, {device}")
+    log(
+        f"student: {n_params / 1e6:.2f} M parameters, receptive field {student.config.receptive_field} bases "
+        f"each side, {device}"
+    )
     history = _train_student(student, config, device, genome, student_ids, chrom_starts, targets, labelled, log)
     summary["history"] = history
     best = min(history, key=lambda row: row["bits_per_base"]) if history else None
@@ -305,13 +340,16 @@ def distill(config: DistillationConfig, log: Callable[[str], None] = print) -> d
         agreement = measure_teacher_agreement(out, config, genome, device, n_agreement)
         agreement.update(accuracy=round(best["accuracy"], 4), bits_per_base=round(best["bits_per_base"], 4))
         (out / AGREEMENT_FILE).write_text(json.dumps(agreement, indent=2) + "\n")
-        log(f"agreement with the teacher on {agreement['n']:,} held-out positions: LLR Pearson "
-            f"{agreement['llr_pearson']:.3f}, median KL {agreement['median_kl_nats']:.4f} nats")
+        log(
+            f"agreement with the teacher on {agreement['n']:,} held-out positions: LLR Pearson "
+            f"{agreement['llr_pearson']:.3f}, median KL {agreement['median_kl_nats']:.4f} nats"
+        )
     return summary
 
 
-def measure_teacher_agreement(folder: Path, config: DistillationConfig, genome: Genome, device: torch.device,
-                              n_positions: int) -> dict:
+def measure_teacher_agreement(
+    folder: Path, config: DistillationConfig, genome: Genome, device: torch.device, n_positions: int
+) -> dict:
     """The saved student in ``folder`` against its teacher at ``n_positions`` random held-out bases.
 
     Returns the ``agreement.json`` fields read by :func:`glm_core.models.teacher_agreement`:
@@ -357,13 +395,17 @@ def _train_student(student, config, device, genome, student_ids, chrom_starts, t
     span = torch.arange(config.window, device=device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     margin = student.config.receptive_field // 2
-    eval_positions = sample_eval_positions(genome, config.held_out_chroms, fraction=config.eval_fraction,
-                                           seed=config.seed + 1)
+    eval_positions = sample_eval_positions(
+        genome, config.held_out_chroms, fraction=config.eval_fraction, seed=config.seed + 1
+    )
     decay = [p for p in student.parameters() if p.ndim >= 2]
     no_decay = [p for p in student.parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate, betas=(0.9, 0.98), fused=device.type == "cuda")
+        lr=config.learning_rate,
+        betas=(0.9, 0.98),
+        fused=device.type == "cuda",
+    )
     # Only the network is compiled: its shapes are fixed, the loss's masked selections are not.
     network = torch.compile(student) if config.compile and device.type == "cuda" else student
     history, best_bits, step = [], float("inf"), 0
@@ -379,8 +421,10 @@ def _train_student(student, config, device, genome, student_ids, chrom_starts, t
         if metrics["bits_per_base"] < best_bits:
             best_bits = metrics["bits_per_base"]
             save_model_folder(student, out)
-        log(f"step {step}: held-out accuracy {metrics['accuracy']:.4f}, {metrics['bits_per_base']:.4f} bits/base "
-            f"({metrics['n']:,} bases)")
+        log(
+            f"step {step}: held-out accuracy {metrics['accuracy']:.4f}, {metrics['bits_per_base']:.4f} bits/base "
+            f"({metrics['n']:,} bases)"
+        )
 
     started = time.time()
     student.train()
@@ -395,8 +439,9 @@ def _train_student(student, config, device, genome, student_ids, chrom_starts, t
         pick = torch.randint(len(starts), (config.batch_size,), device=device, generator=generator)
         index = starts[pick, None] + span
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss, kl, ce = _distillation_loss(network, ids[index], codes[index], targets[index], labelled[index],
-                                              margin, config)
+            loss, kl, ce = _distillation_loss(
+                network, ids[index], codes[index], targets[index], labelled[index], margin, config
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
@@ -405,8 +450,10 @@ def _train_student(student, config, device, genome, student_ids, chrom_starts, t
         window_steps += 1
         if step % 100 == 0 or step == 1:
             rate = window_steps / max(time.time() - window_start, 1e-9)
-            log(f"step {step}: loss {loss.item():.4f} (KL {kl.item():.4f}, CE {ce.item() / math.log(2):.4f} bits), "
-                f"lr {optimizer.param_groups[0]['lr']:.2e}, {rate:.2f} steps/s")
+            log(
+                f"step {step}: loss {loss.item():.4f} (KL {kl.item():.4f}, CE {ce.item() / math.log(2):.4f} bits), "
+                f"lr {optimizer.param_groups[0]['lr']:.2e}, {rate:.2f} steps/s"
+            )
             window_start, window_steps = time.time(), 0
         if step % config.eval_every == 0:
             evaluate()

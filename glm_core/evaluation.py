@@ -93,9 +93,7 @@ def sample_eval_positions(
         acgt = np.flatnonzero(codes >= 0)
         rng = np.random.default_rng([seed, zlib.crc32(chrom.encode())])
         chosen = np.sort(rng.choice(acgt, size=int(round(fraction * len(acgt))), replace=False))
-        frames.append(
-            pd.DataFrame({"chrom": chrom, "pos": chosen, "ref": np.array(list(NUCLEOTIDES))[codes[chosen]]})
-        )
+        frames.append(pd.DataFrame({"chrom": chrom, "pos": chosen, "ref": np.array(list(NUCLEOTIDES))[codes[chosen]]}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["chrom", "pos", "ref"])
 
 
@@ -284,9 +282,7 @@ def motif_information(
     probabilities = site_probabilities_at(model, genome, unique, batch_size=batch_size, progress=progress)
     reference = _reference_codes(genome, unique)
     unique["ic"] = information_content(probabilities)
-    unique["p_ref"] = np.where(
-        reference >= 0, probabilities[np.arange(len(unique)), np.maximum(reference, 0)], np.nan
-    )
+    unique["p_ref"] = np.where(reference >= 0, probabilities[np.arange(len(unique)), np.maximum(reference, 0)], np.nan)
     scored = positions.merge(unique, on=["chrom", "pos"], how="left")
     motif_length = {"start_codon": 3, "splice_donor": 2, "splice_acceptor": 2}
     rows = []

@@ -56,7 +56,7 @@ def fasta_text(records: dict[str, str], width: int = 60) -> str:
     lines = []
     for header, sequence in records.items():
         lines.append(f">{header}")
-        lines.extend(sequence[i:i + width] for i in range(0, len(sequence), width))
+        lines.extend(sequence[i : i + width] for i in range(0, len(sequence), width))
     return "\n".join(lines) + "\n"
 
 
@@ -155,8 +155,7 @@ class Genome:
         length = self.chrom_sizes[chrom]
         if not (0 <= start < end <= length):
             raise ValueError(
-                f"{chrom}:{start + 1}-{end} is outside {chrom}, whose valid range is 1-{length:,} "
-                "(1-based inclusive)"
+                f"{chrom}:{start + 1}-{end} is outside {chrom}, whose valid range is 1-{length:,} (1-based inclusive)"
             )
 
     def fetch(self, chrom: str, start: int, end: int, strand: str = "+") -> str:

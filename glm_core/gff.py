@@ -358,8 +358,7 @@ def _gff2_transcripts(table: pd.DataFrame, feature_type: np.ndarray) -> pd.DataF
     transcript[missing] = table.loc[missing, "gene_id"].map(only)
     pairs = set(zip(known["gene_id"], known["_transcript"]))
     by_protein = [
-        protein if (gene, protein) in pairs else None
-        for gene, protein in zip(table["gene_id"], table["_protein"])
+        protein if (gene, protein) in pairs else None for gene, protein in zip(table["gene_id"], table["_protein"])
     ]
     still = transcript.isna() & table["gene_id"].notna()
     transcript[still] = pd.Series(by_protein, index=table.index, dtype=object)[still]

@@ -299,4 +299,3 @@ class KmerModel:
     def __repr__(self) -> str:
         n = int(self.counts[0].sum())
         return f"KmerModel(k={self.k}, windows={n:,} (both strands), trained on {len(self.training_chroms)} sequences)"
-

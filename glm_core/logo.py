@@ -188,7 +188,6 @@ def candidate_motifs(
     return pd.DataFrame(rows, columns=columns)
 
 
-
 # --------------------------------------------------------------------------- figures
 
 
@@ -289,8 +288,17 @@ def _draw_gene_models(ax, features: pd.DataFrame, locus_start: int, locus_end: i
         points_right = (row.strand == "+") == (strand == "+")
         step = max(n / 25, 3)
         arrows = np.arange(x0 + step / 2, x1, step)
-        ax.plot(arrows, np.full(len(arrows), lane), ls="none", marker=">" if points_right else "<", ms=4,
-                mfc="white", mec=colour, mew=0.8, zorder=3)
+        ax.plot(
+            arrows,
+            np.full(len(arrows), lane),
+            ls="none",
+            marker=">" if points_right else "<",
+            ms=4,
+            mfc="white",
+            mec=colour,
+            mew=0.8,
+            zorder=3,
+        )
         ax.text((x0 + x1) / 2, lane - 0.45, f"{row.name} ({row.strand})", ha="center", va="bottom", fontsize=8)
     n_lanes = int(max(lane_of.values())) + 1
     ax.set_ylim(n_lanes - 0.4, -1.0)
@@ -341,8 +349,15 @@ def publication_figure(
         for motif in motifs.itertuples():
             for ax in axes[:3]:
                 ax.axvspan(motif.first - 0.5, motif.last + 0.5, color=MOTIF_COLOUR, alpha=0.35, lw=0, zorder=0)
-            logo_ax.text((motif.first + motif.last) / 2, 2.05, motif.consensus, ha="center", va="bottom",
-                         fontsize=8, family="monospace")
+            logo_ax.text(
+                (motif.first + motif.last) / 2,
+                2.05,
+                motif.consensus,
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                family="monospace",
+            )
     for spine in ("top", "right"):
         logo_ax.spines[spine].set_visible(False)
 

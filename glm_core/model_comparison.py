@@ -30,10 +30,16 @@ from .logo import LLR_COLUMNS, PROBABILITY_COLUMNS, position_table
 KL_CLIP = 1e-12
 # Columns of ModelComparison.positions (0-based pos) and of the joined table.
 POSITION_COLUMNS = [
-    "chrom", "pos", "strand", "ref",
-    *[f"{column}_1" for column in PROBABILITY_COLUMNS], "p_ref_1",
-    *[f"{column}_2" for column in PROBABILITY_COLUMNS], "p_ref_2",
-    "kl_bits", "delta_p_ref",
+    "chrom",
+    "pos",
+    "strand",
+    "ref",
+    *[f"{column}_1" for column in PROBABILITY_COLUMNS],
+    "p_ref_1",
+    *[f"{column}_2" for column in PROBABILITY_COLUMNS],
+    "p_ref_2",
+    "kl_bits",
+    "delta_p_ref",
 ]
 SNV_COLUMNS = ["chrom", "pos", "strand", "ref", "alt", "llr_1", "llr_2"]
 
@@ -92,11 +98,15 @@ class ModelComparison:
     def summary(self) -> dict:
         """Numbers for one line of text: names, mean and max KL (bits), mean |delta P(ref)|, correlations."""
         return {
-            "model_1": self.name_1, "model_2": self.name_2, "n_positions": len(self.positions),
-            "n_snvs": len(self.snvs), "mean_kl_bits": float(self.positions["kl_bits"].mean()),
+            "model_1": self.name_1,
+            "model_2": self.name_2,
+            "n_positions": len(self.positions),
+            "n_snvs": len(self.snvs),
+            "mean_kl_bits": float(self.positions["kl_bits"].mean()),
             "max_kl_bits": float(self.positions["kl_bits"].max()),
             "mean_abs_delta_p_ref": float(self.positions["delta_p_ref"].abs().mean()),
-            "pearson": self.pearson, "spearman": self.spearman,
+            "pearson": self.pearson,
+            "spearman": self.spearman,
         }
 
 
@@ -123,13 +133,15 @@ def compare_probabilities(
     for suffix, table in (("_1", first), ("_2", second)):
         for column in [*PROBABILITY_COLUMNS, "p_ref"]:
             positions[column + suffix] = table[column].to_numpy()
-    positions["kl_bits"] = kl_divergence_bits(first[PROBABILITY_COLUMNS].to_numpy(),
-                                              second[PROBABILITY_COLUMNS].to_numpy())
+    positions["kl_bits"] = kl_divergence_bits(
+        first[PROBABILITY_COLUMNS].to_numpy(), second[PROBABILITY_COLUMNS].to_numpy()
+    )
     positions["delta_p_ref"] = positions["p_ref_2"] - positions["p_ref_1"]
     snvs = _snv_pairs(first, second)
     pearson, spearman = _correlations(snvs["llr_1"].to_numpy(), snvs["llr_2"].to_numpy())
-    return ModelComparison(chrom, start, end, strand, name_1, name_2, positions[POSITION_COLUMNS], snvs,
-                           pearson, spearman)
+    return ModelComparison(
+        chrom, start, end, strand, name_1, name_2, positions[POSITION_COLUMNS], snvs, pearson, spearman
+    )
 
 
 def _snv_pairs(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
@@ -175,13 +187,16 @@ def compare_models(
     for index, model in enumerate((model_1, model_2)):
         step = None
         if progress is not None:
+
             def step(done: int, total: int, offset: int = index * length) -> None:
                 progress(offset + done, 2 * length)
+
         probabilities.append(
             site_probabilities(model, genome, chrom, start, end, strand, batch_size=batch_size, progress=step)
         )
-    return compare_probabilities(genome, chrom, start, end, strand, *probabilities,
-                                 str(model_1.name), str(model_2.name))
+    return compare_probabilities(
+        genome, chrom, start, end, strand, *probabilities, str(model_1.name), str(model_2.name)
+    )
 
 
 def joined_tsv(comparison: ModelComparison) -> str:

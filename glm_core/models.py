@@ -302,8 +302,10 @@ def read_model_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise InputError(f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
-                         "restore it from where the model came from, or save the model again") from None
+        raise InputError(
+            f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}); "
+            "restore it from where the model came from, or save the model again"
+        ) from None
     except UnicodeDecodeError:
         raise InputError(f"{path} is not a text file; a model folder's {path.name} is JSON") from None
 
@@ -328,8 +330,9 @@ def check_weight_files(folder: Path) -> None:
             with safe_open(str(path), framework="pt") as weights:
                 weights.keys()
         except Exception as error:  # safetensors raises its own SafetensorError
-            raise InputError(f"{path} is damaged or incomplete ({str(error).splitlines()[0]}); copy or "
-                             "download the model again") from None
+            raise InputError(
+                f"{path} is damaged or incomplete ({str(error).splitlines()[0]}); copy or download the model again"
+            ) from None
 
 
 def trust_remote_code_from_env() -> bool:

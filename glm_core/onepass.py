@@ -187,7 +187,7 @@ class OnePassForSiteProbabilities(OnePassPreTrainedModel):
         """``labels``: (B, L) base index 0..3, -100 where unscored; the loss is their cross-entropy."""
         one_hot = self.one_hot(input_ids)
         both = self.stream(torch.cat([one_hot, one_hot.flip(1).flip(2)]))
-        left, right = both[: len(input_ids)], both[len(input_ids):].flip(1)
+        left, right = both[: len(input_ids)], both[len(input_ids) :].flip(1)
         log_probs = self.fuse(left, right)
         loss = None
         if labels is not None:
@@ -248,7 +248,11 @@ class OnePassSiteModel:
         return self.byte_to_id[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
 
     def sequence_site_probabilities(
-        self, sequence: str, positions: np.ndarray | None = None, *, batch_size: int | None = None,
+        self,
+        sequence: str,
+        positions: np.ndarray | None = None,
+        *,
+        batch_size: int | None = None,
         progress: Progress | None = None,
     ) -> np.ndarray:
         """P(x_i | x_-i) over A,C,G,T at 0-based ``positions`` of ``sequence`` (all when None).
@@ -272,7 +276,7 @@ class OnePassSiteModel:
         chunk_ends = np.append(chunk_begins[1:], len(positions))
         flank = self.context_flank
         ids = np.full(len(sequence) + 2 * flank + length, self.pad_id, dtype=np.int64)
-        ids[flank: flank + len(sequence)] = self.encode(sequence)
+        ids[flank : flank + len(sequence)] = self.encode(sequence)
         batch_size = batch_size or (64 if self.device.type == "cuda" else 4)
         out = np.empty((len(positions), 4), dtype=np.float32)
         done = 0
@@ -280,7 +284,7 @@ class OnePassSiteModel:
             batch = slice(begin, begin + batch_size)
             starts = first + chunks[batch] * length  # sequence coordinate of each chunk's first scored position
             # ids[flank + p] is sequence position p; a chunk's window spans [start - flank, start + length + flank).
-            windows = np.stack([ids[s: s + length + 2 * flank] for s in starts])
+            windows = np.stack([ids[s : s + length + 2 * flank] for s in starts])
             table = self._chunk_probabilities(torch.from_numpy(windows).to(self.device), length, flank)
             for row, (lo, hi) in enumerate(zip(chunk_begins[batch], chunk_ends[batch])):
                 members = by_chunk[lo:hi]

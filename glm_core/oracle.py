@@ -45,10 +45,10 @@ def kmer_frequencies(sequences, ks=DEFAULT_K) -> np.ndarray:
     blocks = []
     codes_list = [nucleotide_codes(s) for s in sequences]
     for k in ks:
-        block = np.zeros((len(codes_list), 4 ** k), dtype=np.float32)
+        block = np.zeros((len(codes_list), 4**k), dtype=np.float32)
         for row, codes in enumerate(codes_list):
             index, valid = kmer_ids(codes, k)
-            counts = np.bincount(index[valid], minlength=4 ** k)
+            counts = np.bincount(index[valid], minlength=4**k)
             if counts.sum():
                 block[row] = counts / counts.sum()
         blocks.append(block)
@@ -106,8 +106,13 @@ class KmerOracle:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         arrays = io.BytesIO()
-        np.savez_compressed(arrays, coef=self.coef.astype(np.float32), intercept=self.intercept.astype(np.float32),
-                            mean=self.mean.astype(np.float32), scale=self.scale.astype(np.float32))
+        np.savez_compressed(
+            arrays,
+            coef=self.coef.astype(np.float32),
+            intercept=self.intercept.astype(np.float32),
+            mean=self.mean.astype(np.float32),
+            scale=self.scale.astype(np.float32),
+        )
         info = {"family": self.family, "labels": self.labels, "ks": list(self.ks), "metrics": self.metrics}
         with atomic_paths(folder / ORACLE_ARRAYS, folder / ORACLE_INFO) as (npz, text):
             npz.write_bytes(arrays.getvalue())
@@ -122,8 +127,16 @@ class KmerOracle:
             )
         info = json.loads((folder / ORACLE_INFO).read_text())
         arrays = np.load(folder / ORACLE_ARRAYS)
-        return cls(info["family"], list(info["labels"]), tuple(info["ks"]), arrays["coef"], arrays["intercept"],
-                   arrays["mean"], arrays["scale"], info.get("metrics", {}))
+        return cls(
+            info["family"],
+            list(info["labels"]),
+            tuple(info["ks"]),
+            arrays["coef"],
+            arrays["intercept"],
+            arrays["mean"],
+            arrays["scale"],
+            info.get("metrics", {}),
+        )
 
 
 def ordered_labels(labels) -> list[str]:
@@ -162,9 +175,13 @@ def fit_oracle(promoters: pd.DataFrame, family: str, ks=DEFAULT_K, c: float = 0.
     model.fit((features - mean) / scale, y)
     oracle = KmerOracle(family, labels, tuple(ks), model.coef_, model.intercept_, mean, scale)
     ends = test[test[family].isin([labels[0], labels[-1]])]
-    metrics = {"C": float(c), "n_train": int(len(train)), "n_heldout": int(len(test)),
-               "n_train_top_bottom": int(train[family].isin([labels[0], labels[-1]]).sum()),
-               "n_heldout_top_bottom": int(len(ends))}
+    metrics = {
+        "C": float(c),
+        "n_train": int(len(train)),
+        "n_heldout": int(len(test)),
+        "n_train_top_bottom": int(train[family].isin([labels[0], labels[-1]]).sum()),
+        "n_heldout_top_bottom": int(len(ends)),
+    }
     if ends[family].nunique() == 2:
         metrics["heldout_auroc"] = float(roc_auc_score(ends[family] == labels[-1], oracle.score(ends["sequence"])))
     oracle.metrics = metrics

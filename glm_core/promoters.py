@@ -39,8 +39,18 @@ DEFAULT_MIN_LENGTH = 50
 DEFAULT_FAMILY = "CAI"
 TAG_TABLE_HELP = "it needs a header line and two columns: gene ID, then a number or a label"
 RIBOSOMAL_PATTERN = r"\b(?:40S|60S) ribosomal protein"
-PROMOTER_COLUMNS = ["transcript_id", "gene_id", "name", "chrom", "start", "end", "strand", "length", "held_out",
-                    "sequence"]
+PROMOTER_COLUMNS = [
+    "transcript_id",
+    "gene_id",
+    "name",
+    "chrom",
+    "start",
+    "end",
+    "strand",
+    "length",
+    "held_out",
+    "sequence",
+]
 
 # Standard genetic code, codon -> amino acid (one letter, '*' for stop).
 # Amino acids with one codon (Met, Trp) and stops carry no codon-usage information.
@@ -51,8 +61,13 @@ _LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.+-]")
 # --------------------------------------------------------------------------- promoter set
 
 
-def promoter_table(annotation, genome, upstream: int = DEFAULT_UPSTREAM, min_length: int = DEFAULT_MIN_LENGTH,
-                   held_out_chroms=HELD_OUT_CHROMS) -> pd.DataFrame:
+def promoter_table(
+    annotation,
+    genome,
+    upstream: int = DEFAULT_UPSTREAM,
+    min_length: int = DEFAULT_MIN_LENGTH,
+    held_out_chroms=HELD_OUT_CHROMS,
+) -> pd.DataFrame:
     """One promoter per transcript: the ``upstream`` bases before its start, strand-aware.
 
     Parameters
@@ -92,8 +107,20 @@ def promoter_table(annotation, genome, upstream: int = DEFAULT_UPSTREAM, min_len
                     hi = min(hi, int(starts[right].min()))
             if hi - lo < min_length:
                 continue
-            rows.append((row.transcript_id, row.gene_id, row.name, chrom, lo, hi, row.strand, hi - lo,
-                         chrom in held_out_chroms, genome.fetch(chrom, lo, hi, row.strand).upper()))
+            rows.append(
+                (
+                    row.transcript_id,
+                    row.gene_id,
+                    row.name,
+                    chrom,
+                    lo,
+                    hi,
+                    row.strand,
+                    hi - lo,
+                    chrom in held_out_chroms,
+                    genome.fetch(chrom, lo, hi, row.strand).upper(),
+                )
+            )
     table = pd.DataFrame(rows, columns=PROMOTER_COLUMNS)
     return table.astype({"start": "int64", "end": "int64", "length": "int64", "held_out": "bool"})
 
@@ -112,7 +139,7 @@ def codon_counts(cds_sequences, offsets=None) -> pd.Series:
     for sequence, offset in zip(cds_sequences, offsets):
         sequence = sequence.upper()
         for i in range(int(offset), len(sequence) - 2, 3):
-            codon = sequence[i:i + 3]
+            codon = sequence[i : i + 3]
             if codon in counts:
                 counts[codon] += 1
     return pd.Series(counts, dtype="int64")
@@ -144,7 +171,7 @@ def codon_adaptation_indices(sequences, weights: pd.Series, offsets=None) -> np.
     values = np.full(len(sequences), np.nan)
     for n, (sequence, offset) in enumerate(zip(sequences, offsets)):
         sequence = sequence.upper()
-        logs = [log_w[c] for c in (sequence[i:i + 3] for i in range(int(offset), len(sequence) - 2, 3)) if c in log_w]
+        logs = [log_w[c] for c in (sequence[i : i + 3] for i in range(int(offset), len(sequence) - 2, 3)) if c in log_w]
         if logs:
             values[n] = np.exp(np.mean(logs))
     return values
@@ -155,7 +182,8 @@ def ribosomal_protein_transcripts(annotation, pattern: str = RIBOSOMAL_PATTERN) 
     mitochondrial ones excluded: the reference set of highly expressed genes for CAI."""
     description = annotation.transcripts["description"].fillna("")
     chosen = description.str.contains(pattern, case=False, regex=True) & ~description.str.contains(
-        "mitochond", case=False)
+        "mitochond", case=False
+    )
     coding = annotation.transcripts["cds_start"].notna()
     return annotation.transcripts.loc[chosen & coding, "transcript_id"].tolist()
 
@@ -178,12 +206,14 @@ def cai_table(annotation, genome, reference_ids=None) -> pd.DataFrame:
     offsets = first.reindex(sequences.index).fillna(0).astype(int)
     weights = relative_adaptiveness(codon_counts(sequences[reference_ids], offsets[reference_ids]))
     values = codon_adaptation_indices(sequences.tolist(), weights, offsets.tolist())
-    return pd.DataFrame({
-        "transcript_id": sequences.index.to_numpy(),
-        "gene_id": coding["gene_id"].to_numpy(),
-        "cai": values,
-        "reference": sequences.index.isin(reference_ids),
-    })
+    return pd.DataFrame(
+        {
+            "transcript_id": sequences.index.to_numpy(),
+            "gene_id": coding["gene_id"].to_numpy(),
+            "cai": values,
+            "reference": sequences.index.isin(reference_ids),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- tags
@@ -225,8 +255,9 @@ def cai_tags(promoters: pd.DataFrame, annotation, genome, n_bins: int = 3) -> pd
     ``CAI_value`` (float) and ``CAI`` (label); promoters of non-coding genes are dropped.
     """
     cai = cai_table(annotation, genome).set_index("transcript_id")["cai"]
-    return add_tags(promoters, cai.reindex(promoters["transcript_id"]).set_axis(promoters.index), DEFAULT_FAMILY,
-                    n_bins)
+    return add_tags(
+        promoters, cai.reindex(promoters["transcript_id"]).set_axis(promoters.index), DEFAULT_FAMILY, n_bins
+    )
 
 
 def add_tags(promoters: pd.DataFrame, values: pd.Series, family: str, n_bins: int = 3) -> pd.DataFrame:
@@ -274,8 +305,9 @@ def read_tag_table(path_or_table, promoters: pd.DataFrame, n_bins: int = 3, fami
             f"none of the {len(ids):,} IDs in the tag table (e.g. {', '.join(ids[:3])}) match a gene, transcript or "
             f"gene name of the annotation (e.g. {', '.join(promoters['name'][:3])}); check the first column"
         )
-    return add_tags(promoters, pd.Series(matched.to_numpy(), index=promoters.index),
-                    family or str(table.columns[1]), n_bins)
+    return add_tags(
+        promoters, pd.Series(matched.to_numpy(), index=promoters.index), family or str(table.columns[1]), n_bins
+    )
 
 
 def _promoter_id_keys(promoters: pd.DataFrame):
@@ -318,8 +350,9 @@ def load_tag_table(source, name: str | None = None) -> pd.DataFrame:
         except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
             raise ValueError(f"{name} could not be read as a CSV or TSV table ({error}); {TAG_TABLE_HELP}") from None
     if table.shape[1] < 2 or table.empty:
-        raise ValueError(f"{name} has {table.shape[1]} column(s) and {len(table)} row(s) under its header; "
-                         f"{TAG_TABLE_HELP}")
+        raise ValueError(
+            f"{name} has {table.shape[1]} column(s) and {len(table)} row(s) under its header; {TAG_TABLE_HELP}"
+        )
     return table
 
 

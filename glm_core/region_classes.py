@@ -65,11 +65,17 @@ def _exon_pieces(annotation: Annotation) -> list[pd.DataFrame]:
     chrom, transcript_id = e["chrom"], e["transcript_id"]
     return [
         _intervals(
-            chrom[coding], e_start[coding], np.minimum(e_end, cds_start)[coding], left_class[coding],
+            chrom[coding],
+            e_start[coding],
+            np.minimum(e_end, cds_start)[coding],
+            left_class[coding],
             transcript_id[coding],
         ),
         _intervals(
-            chrom[coding], np.maximum(e_start, cds_end)[coding], e_end[coding], right_class[coding],
+            chrom[coding],
+            np.maximum(e_start, cds_end)[coding],
+            e_end[coding],
+            right_class[coding],
             transcript_id[coding],
         ),
         _intervals(chrom[~coding], e_start[~coding], e_end[~coding], "non_coding_exon", transcript_id[~coding]),

@@ -33,8 +33,9 @@ LEGACY_CHECKPOINT = "checkpoint.pt"
 MODEL_FILE, OPTIMIZER_FILE, STATE_FILE = "model.safetensors", "optimizer.safetensors", "state.json"
 
 
-def save_resume_state(out: str | Path, model, optimizer, generator: torch.Generator, step: int, best_loss: float,
-                      history: list) -> Path:
+def save_resume_state(
+    out: str | Path, model, optimizer, generator: torch.Generator, step: int, best_loss: float, history: list
+) -> Path:
     """Write ``out/checkpoint/`` (see the module docstring) and remove an older ``checkpoint.pt``."""
     from safetensors.torch import save_file, save_model
 
@@ -52,10 +53,17 @@ def save_resume_state(out: str | Path, model, optimizer, generator: torch.Genera
     with atomic_folder(folder) as temporary:
         save_model(model, str(temporary / MODEL_FILE))
         save_file(tensors, str(temporary / OPTIMIZER_FILE))
-        (temporary / STATE_FILE).write_text(json.dumps({
-            "step": step, "best_loss": best_loss, "history": history,
-            "param_groups": optimizer_state["param_groups"], "optimizer_scalars": scalars,
-        }))
+        (temporary / STATE_FILE).write_text(
+            json.dumps(
+                {
+                    "step": step,
+                    "best_loss": best_loss,
+                    "history": history,
+                    "param_groups": optimizer_state["param_groups"],
+                    "optimizer_scalars": scalars,
+                }
+            )
+        )
     (out / LEGACY_CHECKPOINT).unlink(missing_ok=True)
     return folder
 
@@ -112,8 +120,10 @@ def _read_folder(folder: Path) -> ResumeState:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    what_to_do = (f"delete {folder} to start over, or continue from the weights alone with "
-                  f"--resume-weights {folder.parent / 'latest'}")
+    what_to_do = (
+        f"delete {folder} to start over, or continue from the weights alone with "
+        f"--resume-weights {folder.parent / 'latest'}"
+    )
     try:
         state = json.loads((folder / STATE_FILE).read_text())
         with safe_open(str(folder / MODEL_FILE), framework="pt"):
@@ -122,11 +132,13 @@ def _read_folder(folder: Path) -> ResumeState:
     except FileNotFoundError as error:
         raise InputError(f"{folder} is incomplete: {Path(error.filename).name} is missing; {what_to_do}") from None
     except json.JSONDecodeError as error:
-        raise InputError(f"{folder / STATE_FILE} is not valid JSON ({error.msg}, line {error.lineno}); "
-                         f"{what_to_do}") from None
+        raise InputError(
+            f"{folder / STATE_FILE} is not valid JSON ({error.msg}, line {error.lineno}); {what_to_do}"
+        ) from None
     except Exception as error:  # safetensors raises its own SafetensorError
-        raise InputError(f"{folder}: a .safetensors file is damaged ({str(error).splitlines()[0]}); "
-                         f"{what_to_do}") from None
+        raise InputError(
+            f"{folder}: a .safetensors file is damaged ({str(error).splitlines()[0]}); {what_to_do}"
+        ) from None
     optimizer_state: dict = {"state": {}, "param_groups": state["param_groups"]}
     for key, tensor in tensors.items():
         if key.startswith("state."):
@@ -135,8 +147,14 @@ def _read_folder(folder: Path) -> ResumeState:
     for key, value in state.get("optimizer_scalars", {}).items():
         index, name = key.split(".", 1)
         optimizer_state["state"].setdefault(int(index), {})[name] = value
-    return ResumeState(folder, int(state["step"]), float(state["best_loss"]), list(state["history"]),
-                       optimizer_state, tensors.get("generator"))
+    return ResumeState(
+        folder,
+        int(state["step"]),
+        float(state["best_loss"]),
+        list(state["history"]),
+        optimizer_state,
+        tensors.get("generator"),
+    )
 
 
 def _read_legacy(path: Path) -> ResumeState:
@@ -144,8 +162,15 @@ def _read_legacy(path: Path) -> ResumeState:
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        return ResumeState(path, int(state["step"]), float(state["best_loss"]), list(state["history"]),
-                           state["optimizer"], state.get("generator"), model_state=state["model"])
+        return ResumeState(
+            path,
+            int(state["step"]),
+            float(state["best_loss"]),
+            list(state["history"]),
+            state["optimizer"],
+            state.get("generator"),
+            model_state=state["model"],
+        )
     except pickle.UnpicklingError as error:
         raise InputError(
             f"{path} is not a plain-tensor checkpoint and is not loaded: reading it would run code stored in it "

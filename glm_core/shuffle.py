@@ -46,7 +46,7 @@ def dinucleotide_shuffle(sequence: str, rng: np.random.Generator | int | None = 
         if letter == final:
             order[letter] = [edges[i] for i in rng.permutation(len(edges))]
             continue
-        others = edges[:last_index[letter]] + edges[last_index[letter] + 1:]
+        others = edges[: last_index[letter]] + edges[last_index[letter] + 1 :]
         order[letter] = [others[i] for i in rng.permutation(len(others))] + [last_exit[letter]]
     position = dict.fromkeys(order, 0)
     letters = [first]

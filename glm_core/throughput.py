@@ -90,5 +90,7 @@ def describe_estimate(n_positions: int, rate: float, *, strands: int = 1, where:
     seconds = estimate_seconds(n_positions, rate, strands=strands)
     both = " (both strands)" if strands == 2 else ""
     duration = format_duration(seconds)
-    return (f"{'' if seconds < 1 else 'about '}{duration} for {n_positions:,} bp{both} "
-            f"at {format_rate(rate)} positions/s measured {where}")
+    return (
+        f"{'' if seconds < 1 else 'about '}{duration} for {n_positions:,} bp{both} "
+        f"at {format_rate(rate)} positions/s measured {where}"
+    )

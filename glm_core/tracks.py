@@ -71,12 +71,15 @@ def bedgraph_text(
     """
     rows = _track_values(table, value)
     name = name or value
-    description = description or {
-        "ic": "information content (bits) of the predicted base distribution",
-        "entropy": "entropy (bits) of the predicted base distribution",
-        "p_ref": "predicted probability of the reference base",
-        "llr_mean": "mean LLR of the three alternative alleles (natural log)",
-    }[value]
+    description = (
+        description
+        or {
+            "ic": "information content (bits) of the predicted base distribution",
+            "entropy": "entropy (bits) of the predicted base distribution",
+            "p_ref": "predicted probability of the reference base",
+            "llr_mean": "mean LLR of the three alternative alleles (natural log)",
+        }[value]
+    )
     lines = [f'track type=bedGraph name="{name}" description="{description}"']
     lines += [
         f"{chrom}\t{pos}\t{pos + 1}\t{score:.6g}"
@@ -125,9 +128,7 @@ def track_format(path: str | Path) -> str:
     return TRACK_SUFFIXES[suffix]
 
 
-def write_position_track(
-    table: pd.DataFrame, path: str | Path, chrom_sizes: dict[str, int], value: str = "ic"
-) -> Path:
+def write_position_track(table: pd.DataFrame, path: str | Path, chrom_sizes: dict[str, int], value: str = "ic") -> Path:
     """Write a position table to ``path`` as TSV (all columns), bedGraph or bigWig (``value``),
     the format chosen by the extension (:data:`TRACK_SUFFIXES`)."""
     path = Path(path)

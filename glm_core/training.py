@@ -127,8 +127,15 @@ def valid_window_starts(chrom_starts: np.ndarray, context: int) -> np.ndarray:
 class DeviceGenomeSampler:
     """Cuts, reverse-complements and masks training batches on the device."""
 
-    def __init__(self, ids: np.ndarray, soft_masked: np.ndarray, starts: np.ndarray, config: MLMTrainingConfig,
-                 device: torch.device, generator: torch.Generator):
+    def __init__(
+        self,
+        ids: np.ndarray,
+        soft_masked: np.ndarray,
+        starts: np.ndarray,
+        config: MLMTrainingConfig,
+        device: torch.device,
+        generator: torch.Generator,
+    ):
         self.ids = torch.from_numpy(ids).to(device)
         self.soft_masked = torch.from_numpy(soft_masked).to(device)
         self.starts = torch.from_numpy(starts).to(device)
@@ -148,13 +155,19 @@ class DeviceGenomeSampler:
         flip = torch.rand(batch_size, device=device, generator=g) < 0.5
         tokens = torch.where(flip[:, None], self.complement[tokens].flip(1), tokens)
         weights = torch.where(flip[:, None], weights.flip(1), weights)
-        return mask_tokens(tokens, weights, self.config.mask_fraction, self.base_ids, g,
-                           self.config.mask_token_fraction)
+        return mask_tokens(
+            tokens, weights, self.config.mask_fraction, self.base_ids, g, self.config.mask_token_fraction
+        )
 
 
-def mask_tokens(tokens: torch.Tensor, weights: torch.Tensor, fraction: float, base_ids: torch.Tensor,
-                generator: torch.Generator | None, mask_token_fraction: float = 0.8
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def mask_tokens(
+    tokens: torch.Tensor,
+    weights: torch.Tensor,
+    fraction: float,
+    base_ids: torch.Tensor,
+    generator: torch.Generator | None,
+    mask_token_fraction: float = 0.8,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """BERT masking of a ``fraction`` of the A/C/G/T positions.
 
     Of the chosen positions, ``mask_token_fraction`` become [MASK] (BERT: 0.8) and the rest
@@ -172,9 +185,15 @@ def mask_tokens(tokens: torch.Tensor, weights: torch.Tensor, fraction: float, ba
     return inputs, labels, torch.where(chosen, weights, 0.0)
 
 
-def heldout_eval_set(genome: Genome, chroms: tuple[str, ...], context: int, fraction: float = 0.15,
-                     max_windows: int | None = None, seed: int = 1234, mask_token_fraction: float = 1.0
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+def heldout_eval_set(
+    genome: Genome,
+    chroms: tuple[str, ...],
+    context: int,
+    fraction: float = 0.15,
+    max_windows: int | None = None,
+    seed: int = 1234,
+    mask_token_fraction: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Held-out chromosomes tiled by non-overlapping windows with 15 % of bases chosen for scoring.
 
     By default every chosen base is replaced by [MASK]. ``mask_token_fraction=0.8`` corrupts
@@ -188,20 +207,32 @@ def heldout_eval_set(genome: Genome, chroms: tuple[str, ...], context: int, frac
     protocol, so runs are comparable.
     """
     ids, _, chrom_starts = encode_genome(genome, [c for c in chroms if c in genome.chrom_sizes])
-    starts = np.concatenate([
-        np.arange(begin, end - context + 1, context) for begin, end in zip(chrom_starts[:-1], chrom_starts[1:])
-    ])
+    starts = np.concatenate(
+        [np.arange(begin, end - context + 1, context) for begin, end in zip(chrom_starts[:-1], chrom_starts[1:])]
+    )
     if max_windows is not None and len(starts) > max_windows:
         starts = np.sort(np.random.default_rng(seed).choice(starts, max_windows, replace=False))
     tokens = torch.from_numpy(ids[starts[:, None] + np.arange(context)].astype(np.int64))
-    inputs, labels, _ = mask_tokens(tokens, torch.ones(tokens.shape), fraction, torch.as_tensor(_BASE_IDS),
-                                    torch.Generator().manual_seed(seed), mask_token_fraction)
+    inputs, labels, _ = mask_tokens(
+        tokens,
+        torch.ones(tokens.shape),
+        fraction,
+        torch.as_tensor(_BASE_IDS),
+        torch.Generator().manual_seed(seed),
+        mask_token_fraction,
+    )
     return inputs, labels
 
 
 @torch.inference_mode()
-def masked_lm_metrics(model, inputs: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                      batch_size: int = 256, reverse_complement: bool = True) -> dict:
+def masked_lm_metrics(
+    model,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 256,
+    reverse_complement: bool = True,
+) -> dict:
     """Accuracy and bits/base at the masked positions, softmax over A/C/G/T only.
 
     With ``reverse_complement`` the forward and reverse-complement log-probabilities are
@@ -214,8 +245,8 @@ def masked_lm_metrics(model, inputs: torch.Tensor, labels: torch.Tensor, device:
     correct = total = 0
     nats = 0.0
     for first in range(0, len(inputs), batch_size):
-        x = inputs[first:first + batch_size].to(device)
-        y = labels[first:first + batch_size].to(device)
+        x = inputs[first : first + batch_size].to(device)
+        y = labels[first : first + batch_size].to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             log_p = window_log_probs(model, x, base_ids, complement)
         chosen = y != -100
@@ -378,17 +409,23 @@ def _training_data(config: MLMTrainingConfig, device: torch.device, processes: _
         raise ValueError(f"held-out chromosomes {missing} are not in {config.fasta}; choose from {genome.chroms}")
     train_chroms = [c for c in genome.chroms if c not in config.held_out_chroms]
     if not train_chroms:
-        raise InputError(f"--held-out names every sequence of {config.fasta} ({len(genome.chroms)}), which leaves "
-                         "nothing to train on; hold out only some of them")
+        raise InputError(
+            f"--held-out names every sequence of {config.fasta} ({len(genome.chroms)}), which leaves "
+            "nothing to train on; hold out only some of them"
+        )
     ids, soft_masked, chrom_starts = encode_genome(genome, train_chroms)
     # Each process draws its own windows; process 0 draws what a single-process run would.
     generator = torch.Generator(device=device).manual_seed(config.seed + processes.rank)
-    sampler = DeviceGenomeSampler(ids, soft_masked, valid_window_starts(chrom_starts, config.context), config,
-                                  device, generator)
-    eval_inputs, eval_labels = heldout_eval_set(genome, config.held_out_chroms, config.context,
-                                                max_windows=config.eval_windows)
-    log(f"training on {len(ids):,} bases of {len(train_chroms)} sequences; held out {config.held_out_chroms} "
-        f"({int((eval_labels != -100).sum()):,} masked bases in {len(eval_inputs)} validation windows)")
+    sampler = DeviceGenomeSampler(
+        ids, soft_masked, valid_window_starts(chrom_starts, config.context), config, device, generator
+    )
+    eval_inputs, eval_labels = heldout_eval_set(
+        genome, config.held_out_chroms, config.context, max_windows=config.eval_windows
+    )
+    log(
+        f"training on {len(ids):,} bases of {len(train_chroms)} sequences; held out {config.held_out_chroms} "
+        f"({int((eval_labels != -100).sum()):,} masked bases in {len(eval_inputs)} validation windows)"
+    )
     if processes.world > 1:
         log(f"{processes.world} processes, {config.batch_size // processes.world} windows each a step")
     return sampler, generator, eval_inputs, eval_labels
@@ -400,12 +437,22 @@ def _optimizer(model, config: MLMTrainingConfig, device: torch.device) -> torch.
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     return torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate, betas=(0.9, 0.98), eps=1e-8, fused=device.type == "cuda",
+        lr=config.learning_rate,
+        betas=(0.9, 0.98),
+        eps=1e-8,
+        fused=device.type == "cuda",
     )
 
 
-def _resume(config: MLMTrainingConfig, model, optimizer, generator: torch.Generator, processes: _Processes,
-            saved: ResumeState | None, log) -> tuple[int, float, list, int | None]:
+def _resume(
+    config: MLMTrainingConfig,
+    model,
+    optimizer,
+    generator: torch.Generator,
+    processes: _Processes,
+    saved: ResumeState | None,
+    log,
+) -> tuple[int, float, list, int | None]:
     """Restore the saved state (:mod:`glm_core.resume_state`), or weights without optimiser
     state; returns (step, best_loss, history, rewarm_from), the last None unless the
     learning rate must warm up again."""
@@ -440,15 +487,17 @@ def _optimizer_step(model, step_loss, optimizer, batch, device: torch.device) ->
     return loss
 
 
-def _save_checkpoint(out: Path, model, optimizer, generator: torch.Generator, step: int, best_loss: float,
-                     history: list) -> None:
+def _save_checkpoint(
+    out: Path, model, optimizer, generator: torch.Generator, step: int, best_loss: float, history: list
+) -> None:
     """``checkpoint/`` to continue from (:mod:`glm_core.resume_state`, no pickles) and the
     ``latest`` model folder, each replaced whole."""
     save_resume_state(out, model, optimizer, generator, step, best_loss, history)
     with atomic_folder(out / "latest") as latest:
         save_model_folder(model, latest)
-        (latest / "trainer_state.json").write_text(json.dumps({"step": step, "best_loss": best_loss,
-                                                               "history": history}))
+        (latest / "trainer_state.json").write_text(
+            json.dumps({"step": step, "best_loss": best_loss, "history": history})
+        )
 
 
 def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes: _Processes) -> dict:
@@ -457,8 +506,10 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
     :func:`_save_checkpoint` between. It stays one function (about 90 lines) because the loop's
     state (step, clock, best loss, processes) is shared by every step and reads best in one place."""
     if config.batch_size % processes.world:
-        raise ValueError(f"a batch of {config.batch_size} windows does not split evenly across "
-                         f"{processes.world} processes; choose a multiple of {processes.world}")
+        raise ValueError(
+            f"a batch of {config.batch_size} windows does not split evenly across "
+            f"{processes.world} processes; choose a multiple of {processes.world}"
+        )
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = processes.device
@@ -475,8 +526,7 @@ def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes:
     model.config.training_genome = genome_fingerprint(Genome(config.fasta))
     n_params = sum(p.numel() for p in model.parameters())
     optimizer = _optimizer(model, config, device)
-    step, best_loss, history, rewarm_from = _resume(config, model, optimizer, generator, processes,
-                                                    saved, log)
+    step, best_loss, history, rewarm_from = _resume(config, model, optimizer, generator, processes, saved, log)
     if processes.first:
         atomic_write(out / "training_config.json", json.dumps(asdict(config), indent=2))
     log(f"{n_params / 1e6:.2f} M parameters on {device}")

@@ -31,7 +31,6 @@ chromosome-name aliases in :mod:`glm_core.chrom_names`. Every VCF record is kept
 that cannot be scored get a ``status`` (see :data:`STATUSES`) saying why.
 """
 
-
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,10 +45,16 @@ from .scoring import Progress, every_snv, site_probabilities_at, snv_table
 from .vcf import IUPAC_BASES, STATUSES, Vcf, vcf_alleles
 
 CONSEQUENCE_COLUMNS = [
-    "consequence", "transcript_id", "gene", "codon_position", "ref_codon", "alt_codon", "ref_aa", "alt_aa",
+    "consequence",
+    "transcript_id",
+    "gene",
+    "codon_position",
+    "ref_codon",
+    "alt_codon",
+    "ref_aa",
+    "alt_aa",
 ]
 MODEL_BACKGROUND_FILES = ("llr_background.npy", "llr_background.tsv")
-
 
 
 # --------------------------------------------------------------------------- percentiles
@@ -417,7 +422,9 @@ def score_variants(
         position_refs = snvs.drop_duplicates(["chrom", "pos"]).set_index(["chrom", "pos"])["ref"]
         position_refs = position_refs.reindex(pd.MultiIndex.from_frame(positions))
         background_snvs = every_snv(
-            positions["chrom"].to_numpy(), positions["pos"].to_numpy(), nucleotide_codes("".join(position_refs)),
+            positions["chrom"].to_numpy(),
+            positions["pos"].to_numpy(),
+            nucleotide_codes("".join(position_refs)),
             probabilities,
         )
         table.loc[scored, "llr"] = llr
@@ -458,8 +465,14 @@ def score_vcf(
 ) -> pd.DataFrame:
     """:func:`vcf_alleles` then :func:`score_variants`; one row per ALT allele of ``vcf``."""
     return score_variants(
-        model, genome, annotation, vcf_alleles(vcf), background=background, calibration=calibration,
-        batch_size=batch_size, progress=progress,
+        model,
+        genome,
+        annotation,
+        vcf_alleles(vcf),
+        background=background,
+        calibration=calibration,
+        batch_size=batch_size,
+        progress=progress,
     )
 
 
@@ -483,8 +496,23 @@ def chromosome_report(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 TSV_ORDER = [
-    "line", "chrom", "pos", "id", "ref", "alt", "genome_chrom", "status", "reason", "llr", "cllr", "llr_percentile",
-    "llr_percentile_genome", "cllr_percentile_genome", "p_ref", "p_alt", *CONSEQUENCE_COLUMNS,
+    "line",
+    "chrom",
+    "pos",
+    "id",
+    "ref",
+    "alt",
+    "genome_chrom",
+    "status",
+    "reason",
+    "llr",
+    "cllr",
+    "llr_percentile",
+    "llr_percentile_genome",
+    "cllr_percentile_genome",
+    "p_ref",
+    "p_alt",
+    *CONSEQUENCE_COLUMNS,
 ]
 
 
@@ -500,5 +528,3 @@ def scored_tsv(scored: pd.DataFrame) -> str:
     out = scored[columns].copy()
     out["pos"] = out["pos"] + 1
     return out.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n", na_rep="")
-
-

@@ -62,22 +62,37 @@ STATUSES = {
 }
 VCF_FIXED_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 GLM_INFO = {
-    "GLM_LLR": ("A", "Float", (
-        "log P(ALT) - log P(REF), natural log, at the masked position; forward and "
-        "reverse-complement predictions averaged; negative = ALT less likely than REF under the model"
-    )),
-    "GLM_CLLR": ("A", "Float", (
-        "Calibrated LLR: GLM_LLR minus the mean LLR of neutral SNVs (four-fold degenerate sites) with the same "
-        "5-mer context and ALT; 0 = as expected for a neutral change here (see ##glm_explorer_calibration)"
-    )),
-    "GLM_LLR_PCT": ("A", "Float", (
-        "Genome-wide percentile (0-100) of GLM_LLR: the share of the genome's possible SNVs scoring at most this "
-        "(background in ##glm_explorer_llr_background; absent when none exists for this genome and model)"
-    )),
+    "GLM_LLR": (
+        "A",
+        "Float",
+        (
+            "log P(ALT) - log P(REF), natural log, at the masked position; forward and "
+            "reverse-complement predictions averaged; negative = ALT less likely than REF under the model"
+        ),
+    ),
+    "GLM_CLLR": (
+        "A",
+        "Float",
+        (
+            "Calibrated LLR: GLM_LLR minus the mean LLR of neutral SNVs (four-fold degenerate sites) with the same "
+            "5-mer context and ALT; 0 = as expected for a neutral change here (see ##glm_explorer_calibration)"
+        ),
+    ),
+    "GLM_LLR_PCT": (
+        "A",
+        "Float",
+        (
+            "Genome-wide percentile (0-100) of GLM_LLR: the share of the genome's possible SNVs scoring at most this "
+            "(background in ##glm_explorer_llr_background; absent when none exists for this genome and model)"
+        ),
+    ),
     "GLM_CSQ": ("A", "String", "Most severe predicted consequence of the SNV over all annotated transcripts"),
     "GLM_GENE": ("A", "String", "Gene (transcript name) giving GLM_CSQ"),
-    "GLM_STATUS": ("A", "String", "scored, or why the allele was not scored: "
-                   + ", ".join(name for name in STATUSES if name != "scored")),
+    "GLM_STATUS": (
+        "A",
+        "String",
+        "scored, or why the allele was not scored: " + ", ".join(name for name in STATUSES if name != "scored"),
+    ),
 }
 # REF and ALT sequences: IUPAC nucleotide codes, either case.
 IUPAC_BASES = re.compile(r"^[ACGTUNRYSWKMBDHVacgtunryswkmbdhv]+$")
@@ -242,7 +257,6 @@ def vcf_alleles(vcf: Vcf) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).astype({"record": "int64", "line": "int64", "pos": "int64"})
 
 
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -290,9 +304,7 @@ def _split_info(info: str, allele: int, n_alts: int, numbers: dict[str, str]) ->
 
 def _split_genotype(gt: str, allele: int) -> str:
     parts = re.split(r"([/|])", gt)
-    recoded = [
-        part if part in ("/", "|", ".", "0") else ("1" if part == str(allele) else ".") for part in parts
-    ]
+    recoded = [part if part in ("/", "|", ".", "0") else ("1" if part == str(allele) else ".") for part in parts]
     return "".join(recoded)
 
 
@@ -305,7 +317,7 @@ def _split_sample(sample: str, keys: list[str], allele: int, n_alts: int, number
         elif numbers.get(key) in ("A", "R", "G") and value != ".":
             value = ",".join(_subset_values(value.split(","), numbers[key], allele, n_alts))
         out.append(value)
-    return ":".join(out + values[len(keys):])
+    return ":".join(out + values[len(keys) :])
 
 
 def _glm_info(row) -> list[str]:
@@ -345,8 +357,14 @@ def scored_vcf_text(
         line
         for line in vcf.meta
         if not any(line.startswith(f"##INFO=<ID={key},") for key in GLM_INFO)
-        and not line.startswith(("##glm_explorer_model=", "##glm_explorer_genome=", "##glm_explorer_llr_background=",
-                                 "##glm_explorer_calibration="))
+        and not line.startswith(
+            (
+                "##glm_explorer_model=",
+                "##glm_explorer_genome=",
+                "##glm_explorer_llr_background=",
+                "##glm_explorer_calibration=",
+            )
+        )
     ]
     if not meta or not meta[0].startswith("##fileformat="):
         meta.insert(0, "##fileformat=VCFv4.2")
@@ -360,10 +378,16 @@ def scored_vcf_text(
         added.append(f"##glm_explorer_genome={genome_name}")
     added.append(f"##glm_explorer_llr_background={scored.attrs.get('llr_background', 'none')}")
     calibrated = "cllr" in scored.columns
-    added.append("##glm_explorer_calibration=" + ("neutral-site table shipped with the model (GLM_CLLR)" if calibrated
-                                                  else "none: no neutral table for this genome and model"))
+    added.append(
+        "##glm_explorer_calibration="
+        + (
+            "neutral-site table shipped with the model (GLM_CLLR)"
+            if calibrated
+            else "none: no neutral table for this genome and model"
+        )
+    )
     last_info = max((i for i, line in enumerate(meta) if line.startswith("##INFO=")), default=len(meta) - 1)
-    meta = meta[: last_info + 1] + added + meta[last_info + 1:]
+    meta = meta[: last_info + 1] + added + meta[last_info + 1 :]
     out = [*meta, "\t".join(vcf.header)]
     for row in scored.itertuples(index=False):
         fields = vcf.records[row.record]
@@ -391,4 +415,3 @@ def tsv_path_beside(vcf_path: str | Path) -> Path:
             name = name[: -len(suffix)]
             break
     return path.with_name(name + ".tsv")
-

@@ -58,8 +58,10 @@ cache_folder = cache_dir() / "embeddings"
 
 st.title("Embedding map")
 if model.name != getattr(st.session_state.get(session.MODEL_KEY), "name", model.name):
-    st.info(f"Embeddings come from a masked LM's hidden states; the one-pass model has none, so this page uses "
-            f"{model.name} (masked, one window per base).")
+    st.info(
+        f"Embeddings come from a masked LM's hidden states; the one-pass model has none, so this page uses "
+        f"{model.name} (masked, one window per base)."
+    )
 st.caption(
     f"Each point is a genomic window. **{model.name}** reads it centred in {model.context} bp of sequence, "
     "unmasked, on both strands; its last hidden layer, averaged over the window's bases, is the window's "
@@ -76,8 +78,10 @@ with windows_column:
     try:
         if source == SOURCES[0]:
             if annotation.is_empty:
-                st.info("No annotation: every window is intergenic. Upload a BED file to colour windows by classes "
-                        "of your own.")
+                st.info(
+                    "No annotation: every window is intergenic. Upload a BED file to colour windows by classes "
+                    "of your own."
+                )
             totals = cache.region_class_totals(loaded.choice)
             present = totals.loc[totals["bases"] > 0, "region_class"].tolist()
             left, middle, right = st.columns(3)
@@ -85,14 +89,19 @@ with windows_column:
                 "Number of windows", min_value=20, max_value=50_000, value=2000, step=100, key="embeddings_n"
             )
             window_length = middle.number_input(
-                "Window length (bp)", min_value=10, max_value=model.context, value=min(100, model.context),
-                step=10, key="embeddings_length",
+                "Window length (bp)",
+                min_value=10,
+                max_value=model.context,
+                value=min(100, model.context),
+                step=10,
+                key="embeddings_length",
             )
             seed = right.number_input("Sampling seed", min_value=0, value=0, step=1, key="embeddings_seed")
             classes = st.multiselect("Region classes", present, default=present, key="embeddings_classes")
             if classes:
-                windows = cache.sampled_windows(loaded.choice, int(n_windows), int(window_length), tuple(classes),
-                                                int(seed))
+                windows = cache.sampled_windows(
+                    loaded.choice, int(n_windows), int(window_length), tuple(classes), int(seed)
+                )
             else:
                 st.info("Choose at least one region class.")
         else:
@@ -114,8 +123,9 @@ with map_column:
     st.subheader("Map")
     left, middle = st.columns(2)
     n_neighbors = left.slider("UMAP neighbours", min_value=2, max_value=200, value=15, key="embeddings_neighbors")
-    min_dist = middle.slider("UMAP min_dist", min_value=0.0, max_value=0.99, value=0.1, step=0.01,
-                             key="embeddings_min_dist")
+    min_dist = middle.slider(
+        "UMAP min_dist", min_value=0.0, max_value=0.99, value=0.1, step=0.01, key="embeddings_min_dist"
+    )
     left, middle = st.columns(2)
     metric = left.selectbox("UMAP metric", embedding.UMAP_METRICS, key="embeddings_metric")
     umap_seed = middle.number_input("UMAP seed", min_value=0, value=0, step=1, key="embeddings_umap_seed")
@@ -237,9 +247,11 @@ with scores_area:
 # --------------------------------------------------------------------------- download
 
 buffer = io.BytesIO()
-result.write(buffer, coordinates, umap={
-    "n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric, "seed": int(umap_seed)
-})
+result.write(
+    buffer,
+    coordinates,
+    umap={"n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric, "seed": int(umap_seed)},
+)
 st.download_button(
     "Download windows, classes, UMAP and embeddings (parquet)",
     buffer.getvalue(),

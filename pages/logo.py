@@ -54,8 +54,11 @@ settings = st.columns([3, 1, 1])
 first, last = region.start + 1, region.end
 if len(region) > 1:
     first, last = settings[0].slider(
-        "Zoom (1-based positions)", min_value=region.start + 1, max_value=region.end,
-        value=(region.start + 1, region.end), key=f"logo_zoom_{region.chrom}_{region.start}_{region.end}",
+        "Zoom (1-based positions)",
+        min_value=region.start + 1,
+        max_value=region.end,
+        value=(region.start + 1, region.end),
+        key=f"logo_zoom_{region.chrom}_{region.start}_{region.end}",
     )
 min_ic = settings[1].number_input(
     "Motif: IC at least (bits)", min_value=0.1, max_value=2.0, value=logo.DEFAULT_MIN_IC, step=0.1, key="logo_min_ic"
@@ -73,7 +76,11 @@ view_title += f"{format_region(region.chrom, view_start, view_end)} ({strand})"
 try:
     image = cache.logo_image(view) if len(view) <= LETTERS_MAX_BP else None
     figure = logo_locus_figure(
-        view, features, annotation.transcripts, motifs=motifs, logo_image=image,
+        view,
+        features,
+        annotation.transcripts,
+        motifs=motifs,
+        logo_image=image,
         sequence=genome.fetch(region.chrom, view_start, view_end) if len(view) <= MAX_SEQUENCE_BP else None,
         title=view_title,
     )
@@ -82,8 +89,11 @@ except session.USER_ERRORS as error:
     st.stop()
 st.plotly_chart(figure, config=CHART_CONFIG, key="logo_chart")
 st.caption(
-    ("Letters drawn with logomaker. " if image is not None else
-     f"Zoom to {LETTERS_MAX_BP} bp or fewer for letters; here each base is a bar of its letter's height. ")
+    (
+        "Letters drawn with logomaker. "
+        if image is not None
+        else f"Zoom to {LETTERS_MAX_BP} bp or fewer for letters; here each base is a bar of its letter's height. "
+    )
     + f"Shaded: candidate motifs, runs of at least {int(min_length)} positions with IC \u2265 {min_ic:g} bits "
     "(consensus above: upper case where the top base has P \u2265 0.5). "
     + ("The axis is reversed: the minus strand reads 5'\u21923' left to right." if strand == "-" else "")
@@ -93,9 +103,13 @@ if len(motifs):
     shown = motifs.assign(
         location=[format_region(c, s, e) for c, s, e in zip(motifs["chrom"], motifs["start"], motifs["end"])]
     )[["location", "strand", "length", "mean_ic", "consensus", "reference"]]
-    st.dataframe(shown, hide_index=True, column_config={
-        "mean_ic": st.column_config.NumberColumn("mean IC (bits)", format="%.2f"),
-    })
+    st.dataframe(
+        shown,
+        hide_index=True,
+        column_config={
+            "mean_ic": st.column_config.NumberColumn("mean IC (bits)", format="%.2f"),
+        },
+    )
 
 # --------------------------------------------------------------------------- downloads
 
@@ -108,24 +122,35 @@ if len(view) <= logo.MAX_RENDER_BP:
     except session.USER_ERRORS as error:
         session.show_error(error)
     else:
-        st.image(png, width=min(1100, 160 + 14 * len(view)),
-                 caption="Logo, P(ref), entropy and gene models of the zoomed range (PNG 300 dpi, or SVG)")
-        columns[0].download_button("Logo PNG", png, file_name=f"logo_{stem}.png", mime="image/png",
-                                   key="logo_download_png")
-        columns[1].download_button("Logo SVG", svg, file_name=f"logo_{stem}.svg", mime="image/svg+xml",
-                                   key="logo_download_svg")
+        st.image(
+            png,
+            width=min(1100, 160 + 14 * len(view)),
+            caption="Logo, P(ref), entropy and gene models of the zoomed range (PNG 300 dpi, or SVG)",
+        )
+        columns[0].download_button(
+            "Logo PNG", png, file_name=f"logo_{stem}.png", mime="image/png", key="logo_download_png"
+        )
+        columns[1].download_button(
+            "Logo SVG", svg, file_name=f"logo_{stem}.svg", mime="image/svg+xml", key="logo_download_svg"
+        )
 else:
     st.info(f"Zoom to {logo.MAX_RENDER_BP} bp or fewer for the figure for print (PNG and SVG).")
 region_stem = f"{region.chrom}_{region.start + 1}-{region.end}_{strand.replace('+', 'plus').replace('-', 'minus')}"
 columns[2].download_button(
-    "Per-position TSV", tracks.position_tsv(table), file_name=f"logo_{region_stem}_{model.name}.tsv",
-    mime="text/tab-separated-values", key="logo_download_tsv",
+    "Per-position TSV",
+    tracks.position_tsv(table),
+    file_name=f"logo_{region_stem}_{model.name}.tsv",
+    mime="text/tab-separated-values",
+    key="logo_download_tsv",
     help="chrom, pos (1-based), ref, pA, pC, pG, pT, entropy, ic, strand, p_ref for the whole region",
 )
 columns[3].download_button(
-    "IC bedGraph", tracks.bedgraph_text(table, "ic", name=f"IC {model.name}"),
-    file_name=f"ic_{region.chrom}_{region.start + 1}-{region.end}_{model.name}.bedgraph", mime="text/plain",
-    key="logo_download_bedgraph", help="information content per base, 0-based half-open intervals (BED convention)",
+    "IC bedGraph",
+    tracks.bedgraph_text(table, "ic", name=f"IC {model.name}"),
+    file_name=f"ic_{region.chrom}_{region.start + 1}-{region.end}_{model.name}.bedgraph",
+    mime="text/plain",
+    key="logo_download_bedgraph",
+    help="information content per base, 0-based half-open intervals (BED convention)",
 )
 
 # --------------------------------------------------------------------------- dependency map and a second model

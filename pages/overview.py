@@ -77,8 +77,10 @@ if loaded.choice.is_embedded():
 else:
     gene_example, region_example = None, f"{summary['chrom'].iloc[0]}:1,001-2,000"
 if no_annotation:
-    st.info("No annotation: no gene track and no gene search. Type a region; logos, scans, embeddings and VCF "
-            "scoring work without one (consequences read 'no annotation').")
+    st.info(
+        "No annotation: no gene track and no gene search. Type a region; logos, scans, embeddings and VCF "
+        "scoring work without one (consequences read 'no annotation')."
+    )
 query_column, flank_column = st.columns([4, 1])
 placeholder = f"{gene_example}, phosphatase, {region_example}" if gene_example else f"gene ID or name, {region_example}"
 if no_annotation:

@@ -10,8 +10,7 @@ import hashlib
 import streamlit as st
 
 from glm_core import evaluation, variants
-from glm_core.plots.logo_figures import (codon_position_llr_figure, consequence_llr_figure,
-                                         variant_scan_figure)
+from glm_core.plots.logo_figures import codon_position_llr_figure, consequence_llr_figure, variant_scan_figure
 from glm_core.region_scan import region_scan_table, region_scan_tsv
 from ui import cache, region_picker, session
 from ui.comparison_section import render_comparison
@@ -38,6 +37,7 @@ scan_tab, vcf_tab = st.tabs(["Saturation scan of a region", "Score a VCF"])
 
 # --------------------------------------------------------------------------- region scan
 
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _precomputed(model_id: tuple, genome_path: str, _genome, _model):
     """A score-genome folder for this genome and model under <data>/scores or <cache>/scores, or None."""
@@ -54,13 +54,16 @@ def _precomputed(model_id: tuple, genome_path: str, _genome, _model):
 background = variants.model_llr_background(model, genome)
 calibration = variants.model_calibration(model, genome)
 calibrated = calibration is not None and st.toggle(
-    "Calibrated LLR (cLLR)", key="variants_calibrated",
+    "Calibrated LLR (cLLR)",
+    key="variants_calibrated",
     help="cLLR = LLR minus the mean LLR of neutral SNVs (four-fold degenerate sites) with the same 5-mer context "
-         "and alternative base; it removes what context and codon usage alone predict.")
+    "and alternative base; it removes what context and codon usage alone predict.",
+)
 st.caption("Genome-wide percentiles: " + variants.background_description(background) + ".")
 if calibration is None:
-    st.caption("No neutral-site table exists for this genome and model, so no cLLR; `glm-explore score-genome` "
-               "computes one.")
+    st.caption(
+        "No neutral-site table exists for this genome and model, so no cLLR; `glm-explore score-genome` computes one."
+    )
 
 
 def _shown_scores(table):
@@ -82,9 +85,11 @@ def _frequency_section(vcf, scored) -> None:
         return
     summary = frequency_summary(scored, frequencies)
     st.subheader("Scores by allele frequency")
-    st.caption("Mean score of the scored SNVs per allele-frequency bin (INFO/AF, else AC/AN), rare to common, "
-               "with a normal 95 % confidence interval of the mean. Damaging alleles are kept rare by selection, "
-               "so a useful score is lower in the rare bins.")
+    st.caption(
+        "Mean score of the scored SNVs per allele-frequency bin (INFO/AF, else AC/AN), rare to common, "
+        "with a normal 95 % confidence interval of the mean. Damaging alleles are kept rare by selection, "
+        "so a useful score is lower in the rare bins."
+    )
     left, right = st.columns([3, 2])
     left.plotly_chart(frequency_figure(summary), config={"displaylogo": False}, key="variants_af_chart")
     right.dataframe(summary, hide_index=True)
@@ -100,20 +105,33 @@ with scan_tab:
         st.caption(f"Read from precomputed scores in {found.folder} (glm-explore score-genome).")
     elif region is not None:
         scan_model = region_picker.exact_model_choice(
-            "variants", model, len(region), (region.chrom, region.start, region.end))
+            "variants", model, len(region), (region.chrom, region.start, region.end)
+        )
         probabilities = region_picker.scored_region_probabilities("variants", scan_model, loaded, region, "+")
     if probabilities is not None:
         st.caption(f"Scored by {region_picker.model_words(scan_model)}.")
         try:
             # Backgrounds and calibration belong to the model that scored (the exact path may differ).
-            snvs = _shown_scores(variants.region_snvs(
-                genome, annotation, region.chrom, region.start, region.end, probabilities,
-                background=variants.model_llr_background(scan_model, genome),
-                calibration=variants.model_calibration(scan_model, genome),
-            ))
+            snvs = _shown_scores(
+                variants.region_snvs(
+                    genome,
+                    annotation,
+                    region.chrom,
+                    region.start,
+                    region.end,
+                    probabilities,
+                    background=variants.model_llr_background(scan_model, genome),
+                    calibration=variants.model_calibration(scan_model, genome),
+                )
+            )
             features = annotation.region_features(region.chrom, region.start, region.end)
             figure = variant_scan_figure(
-                snvs, region.chrom, region.start, region.end, features, annotation.transcripts,
+                snvs,
+                region.chrom,
+                region.start,
+                region.end,
+                features,
+                annotation.transcripts,
                 sequence=genome.fetch(region.chrom, region.start, region.end),
                 title=f"{title}, LLR of every SNV" if title else None,
             )
@@ -127,16 +145,19 @@ with scan_tab:
                 f"among the {len(snvs):,} SNVs of this region and its consequence."
             )
             left, right = st.columns(2)
-            left.plotly_chart(consequence_llr_figure(snvs), config={"displaylogo": False},
-                              key="variants_consequence_chart")
-            right.plotly_chart(codon_position_llr_figure(snvs), config={"displaylogo": False},
-                               key="variants_codon_chart")
+            left.plotly_chart(
+                consequence_llr_figure(snvs), config={"displaylogo": False}, key="variants_consequence_chart"
+            )
+            right.plotly_chart(
+                codon_position_llr_figure(snvs), config={"displaylogo": False}, key="variants_codon_chart"
+            )
             held_out_figures = (
                 " For the bundled gpn-umaydis model on 150 held-out genes (chr20\u2013chr23, 736,758 CDS SNVs; see "
                 "its model card) the raw LLR separates stop-gained from synonymous SNVs at an AUROC of 0.947 but "
                 "missense from synonymous only at 0.467 (0.5 = chance; mean LLR \u22124.19 stop-gained, \u22120.75 "
                 "synonymous, \u22120.61 missense)."
-                if loaded.choice.is_embedded() else ""  # figures about U. maydis only
+                if loaded.choice.is_embedded()
+                else ""  # figures about U. maydis only
             )
             st.markdown(
                 "Read these plots with care. Stop-gained SNVs should score far below synonymous ones. Synonymous "
@@ -145,25 +166,41 @@ with scan_tab:
                 f"{held_out_figures} The tables below give the numbers for this region and model."
             )
             summary_column, auroc_column = st.columns([3, 2])
-            summary_column.dataframe(variants.consequence_llr_summary(snvs), hide_index=True,
-                                     column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                                    for c in ("mean_llr", "median_llr", "q25_llr", "q75_llr")})
+            summary_column.dataframe(
+                variants.consequence_llr_summary(snvs),
+                hide_index=True,
+                column_config={
+                    c: st.column_config.NumberColumn(format="%.3f")
+                    for c in ("mean_llr", "median_llr", "q25_llr", "q75_llr")
+                },
+            )
             aurocs = evaluation.consequence_summary(snvs)
-            auroc_column.dataframe(aurocs[aurocs["metric"] == "auroc"][["label", "value", "n", "n_negative"]]
-                                   .rename(columns={"label": "AUROC (lower LLR = damaging)", "value": "AUROC"}),
-                                   hide_index=True)
+            auroc_column.dataframe(
+                aurocs[aurocs["metric"] == "auroc"][["label", "value", "n", "n_negative"]].rename(
+                    columns={"label": "AUROC (lower LLR = damaging)", "value": "AUROC"}
+                ),
+                hide_index=True,
+            )
             shown = region_scan_table(snvs)
-            st.dataframe(shown, hide_index=True, height=320, key="variants_scan_table", column_config={
-                "pos": st.column_config.NumberColumn("pos (1-based)", format="%d"),
-                "llr": st.column_config.NumberColumn("LLR", format="%.3f"),
-                "llr_percentile": st.column_config.NumberColumn(f"percentile among the region's {len(snvs):,} SNVs",
-                                                                format="%.1f"),
-            })
+            st.dataframe(
+                shown,
+                hide_index=True,
+                height=320,
+                key="variants_scan_table",
+                column_config={
+                    "pos": st.column_config.NumberColumn("pos (1-based)", format="%d"),
+                    "llr": st.column_config.NumberColumn("LLR", format="%.3f"),
+                    "llr_percentile": st.column_config.NumberColumn(
+                        f"percentile among the region's {len(snvs):,} SNVs", format="%.1f"
+                    ),
+                },
+            )
             st.download_button(
                 "All SNVs of the region (TSV)",
                 region_scan_tsv(snvs),
                 file_name=f"snvs_{region.chrom}_{region.start + 1}-{region.end}_{scan_model.name}.tsv",
-                mime="text/tab-separated-values", key="variants_download_scan",
+                mime="text/tab-separated-values",
+                key="variants_download_scan",
             )
             second = session.compare_model()
             if second is not None:
@@ -179,8 +216,12 @@ with vcf_tab:
         "Chromosome names such as `1`, `chr1` or `chr01` are matched to the genome's when that is unambiguous."
     )
     upload = st.file_uploader("VCF file", type=["vcf", "gz", "bgz"], key="variants_vcf_upload")
-    pasted = st.text_area("or paste VCF lines (tab-separated, with the #CHROM header line)", key="variants_vcf_text",
-                          placeholder=PASTE_EXAMPLE, height=150)
+    pasted = st.text_area(
+        "or paste VCF lines (tab-separated, with the #CHROM header line)",
+        key="variants_vcf_text",
+        placeholder=PASTE_EXAMPLE,
+        height=150,
+    )
     data, name = None, None
     if upload is not None:
         data, name = upload.getvalue(), upload.name
@@ -197,13 +238,15 @@ with vcf_tab:
             vcf_model = region_picker.exact_model_choice("variants_vcf", model, len(vcf), digest)
             # Content digests of the VCFs this session asked to score (the table comes from the cache).
             requested = st.session_state.setdefault("variants_vcf_scored", set())
-            if digest not in requested and st.button(f"Score {name} with {vcf_model.name}", type="primary",
-                                                     key="variants_vcf_score"):
+            if digest not in requested and st.button(
+                f"Score {name} with {vcf_model.name}", type="primary", key="variants_vcf_score"
+            ):
                 requested.add(digest)
             if digest in requested:
                 scored = cache.scored_vcf(cache.model_key(vcf_model), loaded.choice, digest, vcf_model, loaded, vcf)
                 scored.attrs["llr_background"] = variants.background_description(
-                    variants.model_llr_background(vcf_model, genome))
+                    variants.model_llr_background(vcf_model, genome)
+                )
                 st.caption(f"Scored by {region_picker.model_words(vcf_model)}.")
                 counts = variants.status_counts(scored)
                 columns = st.columns(3)
@@ -219,31 +262,49 @@ with vcf_tab:
                         "the genome; they are not scored. Check the genome build and that POS is 1-based."
                     )
                 table = scored.assign(pos=scored["pos"] + 1)
-                st.dataframe(table, hide_index=True, height=360, key="variants_vcf_table", column_config={
-                    "pos": st.column_config.NumberColumn("pos (1-based)", format="%d"),
-                    "llr": st.column_config.NumberColumn("LLR", format="%.3f"),
-                    "llr_percentile": st.column_config.NumberColumn("percentile", format="%.1f",
-                                                                    help="among all SNVs at the scored positions"),
-                })
+                st.dataframe(
+                    table,
+                    hide_index=True,
+                    height=360,
+                    key="variants_vcf_table",
+                    column_config={
+                        "pos": st.column_config.NumberColumn("pos (1-based)", format="%d"),
+                        "llr": st.column_config.NumberColumn("LLR", format="%.3f"),
+                        "llr_percentile": st.column_config.NumberColumn(
+                            "percentile", format="%.1f", help="among all SNVs at the scored positions"
+                        ),
+                    },
+                )
                 _frequency_section(vcf, scored)
                 stem = name.removesuffix(".gz").removesuffix(".bgz").removesuffix(".vcf").replace(" ", "_")
                 download_columns = st.columns(2)
                 download_columns[0].download_button(
-                    "Scored VCF", scored_vcf_text(vcf, scored, vcf_model.name, loaded.choice.label),
-                    file_name=f"{stem}.{vcf_model.name}.vcf", mime="text/vcf", key="variants_download_vcf",
+                    "Scored VCF",
+                    scored_vcf_text(vcf, scored, vcf_model.name, loaded.choice.label),
+                    file_name=f"{stem}.{vcf_model.name}.vcf",
+                    mime="text/vcf",
+                    key="variants_download_vcf",
                 )
                 download_columns[1].download_button(
-                    "Scored TSV", variants.scored_tsv(scored), file_name=f"{stem}.{vcf_model.name}.tsv",
-                    mime="text/tab-separated-values", key="variants_download_tsv",
+                    "Scored TSV",
+                    variants.scored_tsv(scored),
+                    file_name=f"{stem}.{vcf_model.name}.tsv",
+                    mime="text/tab-separated-values",
+                    key="variants_download_tsv",
                 )
                 n_positions = scored.loc[scored["status"] == "scored", ["genome_chrom", "pos"]].drop_duplicates()
                 st.caption(
                     f"{len(n_positions):,} positions scored; llr_percentile places each LLR among the "
                     f"{3 * len(n_positions):,} possible SNVs at those positions"
-                    + (" (so few that a percentile moves in steps of "
-                       f"{100 / max(1, 3 * len(n_positions)):.0f} points)" if 3 * len(n_positions) < 100 else "")
-                    + ("; llr_percentile_genome (GLM_LLR_PCT in the VCF) against "
-                       f"{scored.attrs.get('llr_background', 'a genome-wide background')}."
-                       if "llr_percentile_genome" in scored.columns else
-                       "; no genome-wide background exists for this genome and model, so GLM_LLR_PCT is left out.")
+                    + (
+                        f" (so few that a percentile moves in steps of {100 / max(1, 3 * len(n_positions)):.0f} points)"
+                        if 3 * len(n_positions) < 100
+                        else ""
+                    )
+                    + (
+                        "; llr_percentile_genome (GLM_LLR_PCT in the VCF) against "
+                        f"{scored.attrs.get('llr_background', 'a genome-wide background')}."
+                        if "llr_percentile_genome" in scored.columns
+                        else "; no genome-wide background exists for this genome and model, so GLM_LLR_PCT is left out."
+                    )
                 )

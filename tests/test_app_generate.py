@@ -25,8 +25,9 @@ from glm_core.generation import BUNDLED_GENERATOR, RECOMMENDED_GUIDANCE_KEY
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/generate.py"
 
-pytestmark = pytest.mark.skipif(not (BUNDLED_GENERATOR / "config.json").is_file(),
-                                reason="the bundled promoter generator is missing")
+pytestmark = pytest.mark.skipif(
+    not (BUNDLED_GENERATOR / "config.json").is_file(), reason="the bundled promoter generator is missing"
+)
 
 
 @pytest.fixture
@@ -92,8 +93,9 @@ def _tag_upload(embedded_annotation, embedded_genome):
     promoters = promoter_table(embedded_annotation, embedded_genome).drop_duplicates("name")
     chosen = pd.concat([promoters[~promoters["held_out"]].iloc[:300], promoters[promoters["held_out"]].iloc[:120]])
     # C+T share of 250 bp moves in steps of 0.004; + i * 1e-6 breaks ties without reordering
-    pyrimidines = chosen["sequence"].map(lambda s: (s.count("C") + s.count("T")) / len(s)) + \
-        [i * 1e-6 for i in range(len(chosen))]
+    pyrimidines = chosen["sequence"].map(lambda s: (s.count("C") + s.count("T")) / len(s)) + [
+        i * 1e-6 for i in range(len(chosen))
+    ]
     lines = ["gene_name\tlog_tpm"] + [f"{n}\t{v:.6f}" for n, v in zip(chosen["name"], pyrimidines)]
     return ("\n".join(lines) + "\nnot_a_gene\t1.0\n").encode(), chosen
 
@@ -123,12 +125,18 @@ def test_own_tag_table_is_checked_with_the_oracle(page, embedded_annotation, emb
     assert counts["label"].tolist() == ["LOW", "HIGH"] and counts["training"].tolist() == [150, 150]
 
 
-@pytest.mark.parametrize("name, make_content, message", [
-    ("junk.csv", lambda names: bytes(range(256)) * 4, "could not be read as a CSV or TSV table"),
-    ("strangers.csv", lambda names: b"gene,value\nfoo1,1\nfoo2,2\n", "none of the 2 IDs in the tag table"),
-    ("words.csv", lambda names: ("gene,value\n" + "".join(f"{n},text{i}\n" for i, n in enumerate(names))).encode(),
-     "different labels"),
-])
+@pytest.mark.parametrize(
+    "name, make_content, message",
+    [
+        ("junk.csv", lambda names: bytes(range(256)) * 4, "could not be read as a CSV or TSV table"),
+        ("strangers.csv", lambda names: b"gene,value\nfoo1,1\nfoo2,2\n", "none of the 2 IDs in the tag table"),
+        (
+            "words.csv",
+            lambda names: ("gene,value\n" + "".join(f"{n},text{i}\n" for i, n in enumerate(names))).encode(),
+            "different labels",
+        ),
+    ],
+)
 def test_bad_tag_tables_show_a_message(page, embedded_annotation, name, make_content, message):
     at = page
     content = make_content(embedded_annotation.transcripts["name"].iloc[:100].tolist())

@@ -29,8 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROM, START, END = "chr22", 69_113, 69_136  # ATG at [69123, 69126), +/- 10 bp
 
 
-
-
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
@@ -48,8 +46,11 @@ def download(at, served, key: str) -> bytes:
 
 def logo_chart(at) -> dict:
     specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    logos = [s for s in specs if any(a.get("title", {}).get("text") == "logo (bits)" for k, a in s["layout"].items()
-                                     if k.startswith("yaxis"))]
+    logos = [
+        s
+        for s in specs
+        if any(a.get("title", {}).get("text") == "logo (bits)" for k, a in s["layout"].items() if k.startswith("yaxis"))
+    ]
     assert len(logos) == 1
     return logos[0]
 
@@ -102,8 +103,9 @@ def test_logo_of_a_start_codon_with_downloads(app, served, embedded_genome):
     from glm_core.scoring import site_probabilities
 
     model = load_masked_lm(BUNDLED_MLM, device="cpu")
-    direct = logo.position_table(embedded_genome, CHROM, START, END, "+",
-                                 site_probabilities(model, embedded_genome, CHROM, START, END, "+"))
+    direct = logo.position_table(
+        embedded_genome, CHROM, START, END, "+", site_probabilities(model, embedded_genome, CHROM, START, END, "+")
+    )
     assert bedgraph.splitlines()[1:] == bedgraph_text(direct).splitlines()[1:]
 
     assert download(at, served, "logo_download_png")[:8] == b"\x89PNG\r\n\x1a\n"

@@ -28,8 +28,9 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))
     monkeypatch.setenv(choices.DEVICE_ENV, "cpu")
-    monkeypatch.setattr(throughput, "measure_rate",
-                        lambda model, **_: MASKED_RATE if model.kind == "masked" else ONEPASS_RATE)
+    monkeypatch.setattr(
+        throughput, "measure_rate", lambda model, **_: MASKED_RATE if model.kind == "masked" else ONEPASS_RATE
+    )
     import streamlit as st
 
     st.cache_data.clear()  # rates measured by other tests of this process

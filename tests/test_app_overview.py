@@ -214,8 +214,15 @@ def test_uploads_are_copied_into_the_cache_and_never_overwrite(tmp_path, monkeyp
 
 @pytest.mark.parametrize(
     "text",
-    ["chr01:2,632-4,026", "chr01 2632 4026", "1:2,632-4,026", "chr1 2,632 4,026 (-)", "um10944", "mRNA:um10944",
-     "chr23"],
+    [
+        "chr01:2,632-4,026",
+        "chr01 2632 4026",
+        "1:2,632-4,026",
+        "chr1 2,632 4,026 (-)",
+        "um10944",
+        "mRNA:um10944",
+        "chr23",
+    ],
 )
 def test_the_locus_box_reads_what_the_command_line_reads(app, embedded_genome, embedded_annotation, text):
     # glm-explore scan reads its region with resolve_locus; the page must land on the same interval

@@ -42,8 +42,6 @@ VCF_TEXT = (
 EXPECTED_STATUS = ["scored", "scored", "scored", "scored", "indel", "ref_mismatch", "unknown_chromosome"]
 
 
-
-
 @pytest.fixture
 def page(tmp_path, monkeypatch):
     monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
@@ -84,7 +82,8 @@ def chart(at, title: str) -> dict:
     for element in at.get("plotly_chart"):
         spec = json.loads(element.proto.spec)
         text = json.dumps(spec["layout"].get("title", {})) + json.dumps(
-            [a.get("title", {}) for k, a in spec["layout"].items() if k.startswith("yaxis")])
+            [a.get("title", {}) for k, a in spec["layout"].items() if k.startswith("yaxis")]
+        )
         if title in text:
             return spec
     raise AssertionError(f"no chart titled {title!r}")
@@ -146,7 +145,8 @@ def test_pasted_vcf_is_scored_and_downloads_parse(page, served):
     # A gzipped upload of the same records gives the same table.
     at.text_area(key="variants_vcf_text").input("").run()
     at.file_uploader(key="variants_vcf_upload").set_value(
-        ("calls.vcf.gz", gzip.compress(VCF_TEXT.encode()), "application/gzip")).run()
+        ("calls.vcf.gz", gzip.compress(VCF_TEXT.encode()), "application/gzip")
+    ).run()
     at.button(key="variants_vcf_score").click().run()
     assert not at.exception
     uploaded = pd.read_csv(io.BytesIO(download(at, served, "variants_download_tsv")), sep="\t", dtype={"chrom": str})
@@ -154,6 +154,8 @@ def test_pasted_vcf_is_scored_and_downloads_parse(page, served):
 
 
 def test_unreadable_vcf_shows_the_line(page):
-    page.text_area(key="variants_vcf_text").input("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t12x\t.\tA\tG\t.\t.\t.\n").run()
+    page.text_area(key="variants_vcf_text").input(
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr22\t12x\t.\tA\tG\t.\t.\t.\n"
+    ).run()
     assert not page.exception
     assert len(page.error) == 1 and "pasted VCF, line 2: POS '12x' is not a whole number" in page.error[0].value

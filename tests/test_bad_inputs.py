@@ -32,8 +32,11 @@ BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b00030000000000000000
 
 def digests(folder: Path) -> dict[str, str]:
     """SHA-256 of every file under ``folder``, by relative path."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def run_cli(capsys, *argv) -> tuple[int, str]:
@@ -108,9 +111,11 @@ def test_a_training_folder_that_holds_the_input_or_is_a_file_is_refused(user_fil
 
 
 def test_output_folder_checked_before_the_model_loads(user_files, capsys):
-    for argv in (["scan", "chr22:1-10", "--out", user_files / "missing" / "x.tsv"],
-                 ["generate", "--tag", "HIGH", "--out", user_files / "missing" / "x.fa"],
-                 ["embed", "--bed", user_files / "windows.bed", "--out", user_files / "missing" / "x.parquet"]):
+    for argv in (
+        ["scan", "chr22:1-10", "--out", user_files / "missing" / "x.tsv"],
+        ["generate", "--tag", "HIGH", "--out", user_files / "missing" / "x.fa"],
+        ["embed", "--bed", user_files / "windows.bed", "--out", user_files / "missing" / "x.parquet"],
+    ):
         status, err = run_cli(capsys, *argv, "--model", NO_MODEL)
         assert status == 2 and "does not exist; create it first" in error_line(err), argv
 
@@ -131,16 +136,21 @@ def test_bed_windows_checked_before_the_model_loads(bed, message, tmp_path, caps
     assert status == 2 and str(path) in line and message in line
 
 
-@pytest.mark.parametrize("device, message", [("tpu", "is not a device; use cuda, mps or cpu"),
-                                             ("cuda", "no usable CUDA GPU"), ("cuda:7", "CUDA")])
+@pytest.mark.parametrize(
+    "device, message",
+    [("tpu", "is not a device; use cuda, mps or cpu"), ("cuda", "no usable CUDA GPU"), ("cuda:7", "CUDA")],
+)
 def test_an_unavailable_device_is_named(device, message, tmp_path, capsys):
     import torch
 
     if device.startswith("cuda") and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    for command in (["scan", "chr22:1-10", "--out", tmp_path / "x.tsv"], ["score-vcf", DATA / "variants.vcf",
-                    "--out", tmp_path / "x.vcf"], ["generate", "--tag", "HIGH", "--out", tmp_path / "x.fa"],
-                    ["train-mlm", "--output-dir", tmp_path / "run"]):
+    for command in (
+        ["scan", "chr22:1-10", "--out", tmp_path / "x.tsv"],
+        ["score-vcf", DATA / "variants.vcf", "--out", tmp_path / "x.vcf"],
+        ["generate", "--tag", "HIGH", "--out", tmp_path / "x.fa"],
+        ["train-mlm", "--output-dir", tmp_path / "run"],
+    ):
         status, err = run_cli(capsys, *command, "--device", device)
         assert status == 2 and f"--device {device}" in error_line(err) and message in error_line(err)
     assert list(tmp_path.iterdir()) == []
@@ -157,8 +167,14 @@ def test_the_app_names_an_unavailable_device_variable(monkeypatch):
     assert choices.device() == "cpu"
 
 
-@pytest.mark.parametrize("command", [["generate", "--tag", "HIGH", "--out", "x.fa"], ["scan", "chr22:1-9", "--out",
-                                     "x.tsv"], ["embed", "--sample", "4", "--out", "x.parquet"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate", "--tag", "HIGH", "--out", "x.fa"],
+        ["scan", "chr22:1-9", "--out", "x.tsv"],
+        ["embed", "--sample", "4", "--out", "x.parquet"],
+    ],
+)
 @pytest.mark.parametrize("value", ["0", "-3"])
 def test_batch_size_below_one_is_refused_by_the_parser(command, value, capsys):
     status, err = run_cli(capsys, *command, "--batch-size", value)
@@ -197,8 +213,20 @@ def test_a_failure_between_the_vcf_and_its_tsv_keeps_the_old_pair(user_files, ti
     before = digests(user_files)
     monkeypatch.setattr(glm_core.variants, "scored_tsv", broken_tsv)
     with pytest.raises(RuntimeError, match="disk filled"):
-        main(["score-vcf", str(user_files / "calls.vcf"), "--model", str(tiny_gpn_dir), "--device", "cpu",
-              "--out", str(user_files / "old.vcf"), "--tsv", str(user_files / "old.tsv")])
+        main(
+            [
+                "score-vcf",
+                str(user_files / "calls.vcf"),
+                "--model",
+                str(tiny_gpn_dir),
+                "--device",
+                "cpu",
+                "--out",
+                str(user_files / "old.vcf"),
+                "--tsv",
+                str(user_files / "old.tsv"),
+            ]
+        )
     after = {name: digest for name, digest in digests(user_files).items() if not name.startswith(".old.vcf.job/")}
     assert after == before  # the saved chunks wait in .old.vcf.job/ for a rerun
     assert not [p for p in user_files.iterdir() if INCOMPLETE_MARK in p.name]
@@ -206,8 +234,9 @@ def test_a_failure_between_the_vcf_and_its_tsv_keeps_the_old_pair(user_files, ti
 
 def test_a_bgzip_vcf_ends_with_its_eof_block(user_files, tiny_gpn_dir, capsys):
     out = user_files / "scored.vcf.gz"
-    status, _ = run_cli(capsys, "score-vcf", user_files / "calls.vcf", "--model", tiny_gpn_dir, "--device", "cpu",
-                        "--out", out)
+    status, _ = run_cli(
+        capsys, "score-vcf", user_files / "calls.vcf", "--model", tiny_gpn_dir, "--device", "cpu", "--out", out
+    )
     assert status == 0 and out.read_bytes().endswith(BGZF_EOF)
     assert gzip.decompress(out.read_bytes()).decode().startswith("##fileformat=VCF")
 
@@ -226,8 +255,9 @@ def test_sigkill_while_writing_keeps_the_previous_vcf(tmp_path):
                 print("half written", flush=True)
                 time.sleep(60)
     """)
-    child = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child = subprocess.Popen(
+        [sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
     try:
         assert child.stdout.readline().strip() == "half written"
         child.send_signal(signal.SIGKILL)
@@ -279,8 +309,9 @@ def test_a_data_directory_link_to_a_system_file_is_not_offered(tmp_path, monkeyp
     at.session_state["sidebar_genome_source"] = "Data directory"
     at.run()
     assert not at.exception
-    shown = " ".join(str(element.value) for kind in ("error", "info", "caption", "markdown")
-                     for element in at.get(kind))
+    shown = " ".join(
+        str(element.value) for kind in ("error", "info", "caption", "markdown") for element in at.get(kind)
+    )
     assert "secret first line" not in shown and "root:x" not in shown
 
 
@@ -327,9 +358,35 @@ class _PlantedPayload:
 
 
 def tiny_training_args(fasta, output_dir) -> list:
-    return ["train-mlm", "--fasta", fasta, "--output-dir", output_dir, "--held-out", "chr2", "--context", "64",
-            "--hidden-size", "16", "--layers", "1", "--batch-size", "4", "--max-steps", "2", "--warmup-steps", "1",
-            "--eval-every", "2", "--eval-windows", "2", "--checkpoint-every", "2", "--device", "cpu"]
+    return [
+        "train-mlm",
+        "--fasta",
+        fasta,
+        "--output-dir",
+        output_dir,
+        "--held-out",
+        "chr2",
+        "--context",
+        "64",
+        "--hidden-size",
+        "16",
+        "--layers",
+        "1",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "2",
+        "--warmup-steps",
+        "1",
+        "--eval-every",
+        "2",
+        "--eval-windows",
+        "2",
+        "--checkpoint-every",
+        "2",
+        "--device",
+        "cpu",
+    ]
 
 
 @pytest.fixture
@@ -360,8 +417,11 @@ def test_a_planted_pickle_checkpoint_is_not_run(small_fasta, tmp_path, capsys):
 def test_training_resumes_from_safetensors_and_json_only(small_fasta, tmp_path, capsys):
     run = tmp_path / "run"
     assert run_cli(capsys, *tiny_training_args(small_fasta, run))[0] == 0
-    assert sorted(p.name for p in (run / "checkpoint").iterdir()) == ["model.safetensors", "optimizer.safetensors",
-                                                                      "state.json"]
+    assert sorted(p.name for p in (run / "checkpoint").iterdir()) == [
+        "model.safetensors",
+        "optimizer.safetensors",
+        "state.json",
+    ]
     assert not list(run.rglob("*.pt")) and not list(run.rglob("*.bin"))
     argv = tiny_training_args(small_fasta, run)
     argv[argv.index("--max-steps") + 1] = "4"
@@ -381,7 +441,7 @@ def test_a_damaged_checkpoint_is_named(small_fasta, tmp_path, capsys):
 
 def test_holding_out_every_chromosome_is_refused(small_fasta, tmp_path, capsys):
     argv = tiny_training_args(small_fasta, tmp_path / "run")
-    argv[argv.index("--held-out") + 1: argv.index("--held-out") + 2] = ["chr1", "chr2"]
+    argv[argv.index("--held-out") + 1 : argv.index("--held-out") + 2] = ["chr1", "chr2"]
     status, err = run_cli(capsys, *argv)
     assert status == 2 and "--held-out names every sequence" in error_line(err)
 
@@ -394,8 +454,14 @@ def classifier_dir(tmp_path_factory):
     from glm_core.models import build_tokenizer
 
     folder = tmp_path_factory.mktemp("classifier")
-    config = BertConfig(vocab_size=7, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=600)
+    config = BertConfig(
+        vocab_size=7,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=600,
+    )
     BertForSequenceClassification(config).save_pretrained(folder)
     build_tokenizer().save_pretrained(folder)
     return folder
@@ -411,8 +477,7 @@ def copy_folder(source: Path, target: Path) -> Path:
 def test_a_classifier_checkpoint_is_not_taken_for_a_masked_lm(classifier_dir, tmp_path, capsys):
     import json
 
-    status, err = run_cli(capsys, "scan", "chr22:69,094-69,193", "--model", classifier_dir, "--out",
-                          tmp_path / "x.tsv")
+    status, err = run_cli(capsys, "scan", "chr22:69,094-69,193", "--model", classifier_dir, "--out", tmp_path / "x.tsv")
     assert status == 2 and "BertForSequenceClassification checkpoint, no masked LM" in error_line(err)
     # the same weights with the architecture removed from config.json: the missing head gives it away
     unlabelled = copy_folder(classifier_dir, tmp_path / "unlabelled")

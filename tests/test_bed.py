@@ -10,8 +10,12 @@ def test_bed_windows_keep_file_order_and_classes(tmp_path):
     bed = tmp_path / "regions.bed"
     bed.write_text("track name=x\n# comment\nchr01\t0\t100\tCDS\nchr02\t500\t600\n\nchr01\t10\t20\t.\textra\n")
     expected = pd.DataFrame(
-        {"chrom": ["chr01", "chr02", "chr01"], "start": [0, 500, 10], "end": [100, 600, 20],
-         "region_class": ["CDS", UNLABELLED, UNLABELLED]}
+        {
+            "chrom": ["chr01", "chr02", "chr01"],
+            "start": [0, 500, 10],
+            "end": [100, 600, 20],
+            "region_class": ["CDS", UNLABELLED, UNLABELLED],
+        }
     )
     pd.testing.assert_frame_equal(windows_from_bed(bed), expected)
 

@@ -10,8 +10,15 @@ import pytest
 from bench import json_records
 from glm_core.models import load_masked_lm
 
-SCRIPTS = ["bench_generation", "bench_scoring", "eval_baselines", "eval_embeddings", "eval_generator", "eval_mlm",
-           "export_mlm"]
+SCRIPTS = [
+    "bench_generation",
+    "bench_scoring",
+    "eval_baselines",
+    "eval_embeddings",
+    "eval_generator",
+    "eval_mlm",
+    "export_mlm",
+]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)

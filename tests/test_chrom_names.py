@@ -23,8 +23,16 @@ def test_chromosome_aliases():
 
 @pytest.mark.parametrize(
     "name, key",
-    [("chr01", "1"), ("1", "1"), ("Chromosome_7", "7"), ("chrom-12", "12"), ("chrM", "mt"), ("MT", "mt"),
-     ("scaffold_9", "scaffold_9"), (" chrX ", "x")],
+    [
+        ("chr01", "1"),
+        ("1", "1"),
+        ("Chromosome_7", "7"),
+        ("chrom-12", "12"),
+        ("chrM", "mt"),
+        ("MT", "mt"),
+        ("scaffold_9", "scaffold_9"),
+        (" chrX ", "x"),
+    ],
 )
 def test_alias_key_drops_prefix_case_and_leading_zeros(name, key):
     assert alias_key(name) == key

@@ -60,7 +60,8 @@ def test_resumable_site_model_gives_the_model_numbers(tiny_gpn, tmp_path):
     direct = tiny_gpn.sequence_site_probabilities(sequence, positions, batch_size=4)
     job = ChunkedJob.open(tmp_path / "out.tsv", {"k": 1})
     chunked = ResumableSiteModel(tiny_gpn, job, chunk_batches=2).sequence_site_probabilities(
-        sequence, positions, batch_size=4)
+        sequence, positions, batch_size=4
+    )
     np.testing.assert_array_equal(chunked, direct)
     assert len(job.computed) == -(-len(positions) // 8)
 

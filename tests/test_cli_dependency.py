@@ -7,7 +7,6 @@ status 2; ``scan --compare-model`` writes the joined table whose model-1 LLRs ar
 own. A k-mer model (k=2, fitted on chr22) and the tiny random GPN keep this fast.
 """
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,8 +60,10 @@ def test_dependency_over_the_cpu_limit_is_refused(kmer_path, tmp_path, capsys):
 
 def test_scan_compare_model_writes_the_joined_table(tiny_gpn_dir, kmer_path, tmp_path, capsys):
     out = tmp_path / "scan.tsv"
-    assert run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--out", out,
-                   "--compare-model", kmer_path) == 0
+    assert (
+        run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--out", out, "--compare-model", kmer_path)
+        == 0
+    )
     assert "compared between" in capsys.readouterr().out
     joined = pd.read_csv(tmp_path / "scan.compare.tsv", sep="\t")
     assert len(joined) == 3 * (END - START) and joined["pos"].between(START + 1, END).all()

@@ -72,8 +72,22 @@ def test_scan_takes_a_gff3_with_fasta_and_a_promoter_part(tmp_path, tiny_gpn_dir
     monkeypatch.setenv("GLM_EXPLORER_CACHE", str(tmp_path / "cache"))
     path, contigs = prokka_gff3(tmp_path)
     out = tmp_path / "promoter.tsv"
-    argv = ["scan", "PROKKA_00001", "--fasta", path, "--part", "promoter", "--upstream", 50, "--model", tiny_gpn_dir,
-            "--device", "cpu", "--out", out]
+    argv = [
+        "scan",
+        "PROKKA_00001",
+        "--fasta",
+        path,
+        "--part",
+        "promoter",
+        "--upstream",
+        50,
+        "--model",
+        tiny_gpn_dir,
+        "--device",
+        "cpu",
+        "--out",
+        out,
+    ]
     assert run_cli(*argv) == 0
     printed = capsys.readouterr()
     assert printed.out.startswith("wrote 50 positions of contig000001:51-100 (+)")

@@ -24,7 +24,6 @@ REGION = "chr22:69,094-69,193"  # 100 bp, 1-based inclusive: [69093, 69193) 0-ba
 CHROM, START, END = "chr22", 69_093, 69_193
 
 
-
 @pytest.fixture(scope="module")
 def page_table(tiny_gpn_dir, embedded_genome):
     """What the logo page computes for the region: site_probabilities -> position_table."""
@@ -57,15 +56,29 @@ def test_scan_tsv_and_bigwig_carry_the_same_numbers(tiny_gpn_dir, page_table, tm
     np.testing.assert_allclose(table["llr_mean"], page_table["llr_mean"], rtol=1e-5, atol=1e-7)
     assert {"pA", "pC", "pG", "pT", "entropy", "ic", "llr_A", "llr_T"} <= set(table.columns)
     bigwig = tmp_path / "llr.bw"
-    assert run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--value", "llr_mean",
-                   "--out", bigwig) == 0
+    assert (
+        run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--value", "llr_mean", "--out", bigwig) == 0
+    )
     with pyBigWig.open(str(bigwig)) as track:
         np.testing.assert_allclose(track.values(CHROM, START, END), page_table["llr_mean"], rtol=1e-5, atol=1e-7)
 
 
 def test_scan_on_the_minus_strand_reads_complement_bases(tiny_gpn_dir, page_table, tmp_path):
-    assert run_cli("scan", "chr22:69,124-69,126", "--strand", "-", "--model", tiny_gpn_dir, "--device", "cpu",
-                   "--out", tmp_path / "atg.tsv") == 0
+    assert (
+        run_cli(
+            "scan",
+            "chr22:69,124-69,126",
+            "--strand",
+            "-",
+            "--model",
+            tiny_gpn_dir,
+            "--device",
+            "cpu",
+            "--out",
+            tmp_path / "atg.tsv",
+        )
+        == 0
+    )
     table = pd.read_csv(tmp_path / "atg.tsv", sep="\t")
     assert "".join(table["ref"]) == "TAC"  # the ATG of um06164, complemented, in genomic order
     assert set(table["strand"]) == {"-"}
@@ -75,8 +88,23 @@ def test_scan_on_the_minus_strand_reads_complement_bases(tiny_gpn_dir, page_tabl
 def test_scan_takes_a_gene_and_its_start_codon(tiny_gpn_dir, tmp_path, capsys, query):
     # The ATG of um06164 is chr22:69,124-69,126 (+); a gene name reads the same grammar as the pages.
     out = tmp_path / "atg.tsv"
-    assert run_cli("scan", query, "--part", "start-codon", "--flank", "2", "--model", tiny_gpn_dir,
-                   "--device", "cpu", "--out", out) == 0
+    assert (
+        run_cli(
+            "scan",
+            query,
+            "--part",
+            "start-codon",
+            "--flank",
+            "2",
+            "--model",
+            tiny_gpn_dir,
+            "--device",
+            "cpu",
+            "--out",
+            out,
+        )
+        == 0
+    )
     assert "wrote 7 positions of chr22:69,122-69,128 (+)" in capsys.readouterr().out
     table = pd.read_csv(out, sep="\t")
     assert table["pos"].tolist() == list(range(69_122, 69_129)) and "".join(table["ref"])[2:5] == "ATG"
@@ -132,7 +160,20 @@ def test_background_file_from_a_scan_tsv(tiny_gpn_dir, tmp_path):
     assert run_cli("scan", REGION, "--model", tiny_gpn_dir, "--device", "cpu", "--out", tmp_path / "bg.tsv") == 0
     background = variants.read_llr_background(tmp_path / "bg.tsv")
     assert len(background) == 300  # three alternative alleles at each of 100 positions
-    assert run_cli("score-vcf", DATA / "variants.vcf", "--model", tiny_gpn_dir, "--device", "cpu",
-                   "--background", tmp_path / "bg.tsv", "--out", tmp_path / "o.vcf") == 0
+    assert (
+        run_cli(
+            "score-vcf",
+            DATA / "variants.vcf",
+            "--model",
+            tiny_gpn_dir,
+            "--device",
+            "cpu",
+            "--background",
+            tmp_path / "bg.tsv",
+            "--out",
+            tmp_path / "o.vcf",
+        )
+        == 0
+    )
     table = pd.read_csv(tmp_path / "o.tsv", sep="\t")
     assert table.loc[table["status"] == "scored", "llr_percentile_genome"].between(0, 100).all()

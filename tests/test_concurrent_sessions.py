@@ -48,8 +48,9 @@ class Session:
     """One browser tab's worth of protocol: rerun the script with widget values, collect the reply."""
 
     def __init__(self, port: int):
-        self.socket = connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"],
-                              max_size=None, open_timeout=REPLY_S)
+        self.socket = connect(
+            f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None, open_timeout=REPLY_S
+        )
         self.pages: dict[str, str] = {}
         self.problems: list[str] = []
 

@@ -79,10 +79,6 @@ HAND_MADE_CASES = [
 ]
 
 
-
-
-
-
 def snvs(genome, chrom, positions, alts):
     """Variant table with ref read from the genome (+ strand)."""
     return pd.DataFrame(

@@ -20,8 +20,15 @@ import pandas as pd
 import pytest
 
 from glm_core import dependency
-from glm_core.dependency import (DependencyEstimate, check_dependency_region, dependency_map, log_odds,
-                                 matrix_npz, matrix_tsv, sequence_dependency)
+from glm_core.dependency import (
+    DependencyEstimate,
+    check_dependency_region,
+    dependency_map,
+    log_odds,
+    matrix_npz,
+    matrix_tsv,
+    sequence_dependency,
+)
 from glm_core.errors import InputError
 from glm_core.genome import nucleotide_codes, reverse_complement
 
@@ -168,8 +175,9 @@ def test_regions_over_the_limits_are_refused(tiny_genome):
         kind = "masked"
         name = "slow"
 
-    slow = DependencyEstimate(seconds=1_000.0, n_sequences=60, n_positions=1_200, seconds_per_call=0.0,
-                              seconds_per_position=0.8, device="cpu")
+    slow = DependencyEstimate(
+        seconds=1_000.0, n_sequences=60, n_positions=1_200, seconds_per_call=0.0, seconds_per_position=0.8, device="cpu"
+    )
     with pytest.raises(InputError, match=r"estimated 1,000 s\); a dependency map covers at most 11 bp"):
         check_dependency_region(SlowMasked(), tiny_genome, chrom, 0, 20, estimate=slow)
 

@@ -60,8 +60,10 @@ def test_minus_strand_reverses_both_axes(models, embedded_genome, embedded_annot
 def test_comparison_figure_rows_and_scatter(models, embedded_genome, embedded_annotation):
     comparison = compare_models(*models, embedded_genome, CHROM, START, END)
     tables = [
-        logo.position_table(embedded_genome, CHROM, START, END, "+", comparison.positions[
-            [f"p{b}_{n}" for b in "ACGT"]].to_numpy()) for n in (1, 2)
+        logo.position_table(
+            embedded_genome, CHROM, START, END, "+", comparison.positions[[f"p{b}_{n}" for b in "ACGT"]].to_numpy()
+        )
+        for n in (1, 2)
     ]
     figure = comparison_locus_figure(comparison, *tables, embedded_annotation.region_features(CHROM, START, END))
     titles = [figure.layout[k].title.text for k in sorted(figure.layout.to_plotly_json()) if k.startswith("yaxis")]

@@ -39,7 +39,6 @@ def write_fasta(path: Path, records: dict[str, str]) -> Genome:
     return Genome(path)
 
 
-
 @pytest.fixture(scope="module")
 def mirrored_genome(tmp_path_factory):
     """chrA: 3 kb of random DNA; chrB: its reverse complement; chrS: 300 bp, shorter than a context."""
@@ -87,15 +86,16 @@ def test_sampling_is_deterministic_and_each_class_independent(sampled, embedded_
     assert not sampled[["chrom", "start"]].equals(other_seed[["chrom", "start"]])
     # Asking for CDS alone, with the same number per class, gives the same CDS windows.
     cds_only = embedding.sample_windows(embedded_annotation, sizes, 200, classes=["CDS"], seed=1)
-    pd.testing.assert_frame_equal(
-        cds_only, sampled[sampled["region_class"] == "CDS"].reset_index(drop=True)
-    )
+    pd.testing.assert_frame_equal(cds_only, sampled[sampled["region_class"] == "CDS"].reset_index(drop=True))
 
 
 def test_short_classes_are_topped_up_with_centred_windows(embedded_annotation, embedded_genome):
     # Held-out introns hold too few whole 100-bp slots for 400 windows.
     windows = embedding.sample_windows(
-        embedded_annotation, embedded_genome.chrom_sizes, 2000, classes=["intron", "CDS"],
+        embedded_annotation,
+        embedded_genome.chrom_sizes,
+        2000,
+        classes=["intron", "CDS"],
         chroms=["chr20", "chr21", "chr22", "chr23"],
     )
     introns = windows[windows["region_class"] == "intron"]
@@ -147,8 +147,9 @@ def test_embedding_shape_and_batch_size_invariance(tiny_gpn, mirrored_genome):
         [MIRROR_WINDOWS, pd.DataFrame({"chrom": ["chrS"], "start": [100], "end": [200]})], ignore_index=True
     )
     seen = []
-    one = embedding.window_embeddings(tiny_gpn, mirrored_genome, windows, batch_size=1,
-                                      progress=lambda done, total: seen.append((done, total)))
+    one = embedding.window_embeddings(
+        tiny_gpn, mirrored_genome, windows, batch_size=1, progress=lambda done, total: seen.append((done, total))
+    )
     assert one.shape == (7, 32) and one.dtype == np.float32 and np.isfinite(one).all()
     assert seen[-1] == (7, 7) and len(seen) == 7
     for batch_size in (3, None):
@@ -164,9 +165,7 @@ def test_embedding_equals_that_of_the_reverse_complement(tiny_gpn, mirrored_geno
     reverse = embedding.window_embeddings(tiny_gpn, mirrored_genome, mirrored(MIRROR_WINDOWS, length))
     np.testing.assert_allclose(reverse, forward, rtol=1e-4, atol=1e-5)
     # The random model is not strand-symmetric by itself: one strand alone differs.
-    ids = torch.from_numpy(
-        np.stack([tiny_gpn.encode(mirrored_genome.fetch("chrA", 1294, 1806))])
-    )
+    ids = torch.from_numpy(np.stack([tiny_gpn.encode(mirrored_genome.fetch("chrA", 1294, 1806))]))
     lo, hi = torch.tensor([156]), torch.tensor([256])
     one_strand, other_strand = embedding_forward._strand_means(tiny_gpn, ids, lo, hi)
     assert torch.abs(one_strand - other_strand).max() > 1e-3
@@ -254,9 +253,7 @@ def test_nearest_gene_names_the_closest_transcript(embedded_annotation):
 # --------------------------------------------------------------------------- cache and files
 
 
-def test_cache_returns_the_same_embeddings_without_running_the_model(
-    tiny_gpn, mirrored_genome, tmp_path, monkeypatch
-):
+def test_cache_returns_the_same_embeddings_without_running_the_model(tiny_gpn, mirrored_genome, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     computed = embedding.cached_window_embeddings(tiny_gpn, mirrored_genome, MIRROR_WINDOWS, cache)
     assert len(list(cache.glob("*.parquet"))) == 1 and not list(cache.glob("*.part"))
@@ -306,8 +303,21 @@ def test_embed_command_writes_the_bed_windows_embeddings(tiny_gpn, mirrored_geno
     bed = tmp_path / "w.bed"
     bed.write_text("chrA\t0\t100\tedge\nchrA\t1000\t1100\tmiddle\nchrB\t2900\t3000\tedge\n")
     out = tmp_path / "emb.parquet"
-    status = cli.main(["embed", "--bed", str(bed), "--fasta", str(mirrored_genome.path), "--model",
-                       str(tiny_gpn.path), "--device", "cpu", "--out", str(out)])
+    status = cli.main(
+        [
+            "embed",
+            "--bed",
+            str(bed),
+            "--fasta",
+            str(mirrored_genome.path),
+            "--model",
+            str(tiny_gpn.path),
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     table = pd.read_parquet(out)
     assert table[["chrom", "start", "end", "region_class"]].equals(embedding.windows_from_bed(bed))
@@ -321,8 +331,24 @@ def test_embed_command_writes_the_bed_windows_embeddings(tiny_gpn, mirrored_geno
 def test_embed_command_samples_by_class_and_adds_umap(tmp_path, capsys, tiny_gpn_dir):
     model = tiny_gpn_dir
     out = tmp_path / "sampled.parquet"
-    status = cli.main(["embed", "--sample", "25", "--window-length", "50", "--model", str(model), "--device", "cpu",
-                       "--umap", "--n-neighbors", "5", "--out", str(out)])
+    status = cli.main(
+        [
+            "embed",
+            "--sample",
+            "25",
+            "--window-length",
+            "50",
+            "--model",
+            str(model),
+            "--device",
+            "cpu",
+            "--umap",
+            "--n-neighbors",
+            "5",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     table = pd.read_parquet(out)
     assert len(table) == 25 and table["region_class"].value_counts().tolist() == [5] * 5

@@ -41,11 +41,21 @@ def _save_tiny_generator(folder, initializer_range=0.02, tags_extra=None, traini
     tokenizer = build_generator_tokenizer(list(tags["CAI"].values()))
     vocab = tokenizer.get_vocab()
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
-                                         max_position_embeddings=128, pad_token_id=vocab["<pad>"],
-                                         bos_token_id=vocab["<bos>"], eos_token_id=vocab["<eos>"],
-                                         initializer_range=initializer_range))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=len(vocab),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=128,
+            pad_token_id=vocab["<pad>"],
+            bos_token_id=vocab["<bos>"],
+            eos_token_id=vocab["<eos>"],
+            initializer_range=initializer_range,
+        )
+    )
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     (folder / "tags.json").write_text(json.dumps({"tag_tokens": tags, "upstream": 60, **(tags_extra or {})}))
@@ -84,8 +94,17 @@ def test_fixed_seed_is_reproducible_and_only_acgt_of_the_requested_length(tiny_g
 
 def test_prefix_top_p_and_progress(tiny_generator):
     seen = []
-    designs = generate_promoters(tiny_generator, ["LOW"], n=3, length=30, prefix="acgtac", top_p=0.9, top_k=3,
-                                 temperature=0.7, progress=lambda done, total: seen.append((done, total)))
+    designs = generate_promoters(
+        tiny_generator,
+        ["LOW"],
+        n=3,
+        length=30,
+        prefix="acgtac",
+        top_p=0.9,
+        top_k=3,
+        temperature=0.7,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert all(s.startswith("ACGTAC") and len(s) == 30 and set(s) <= set("ACGT") for s in designs["sequence"])
     assert seen[-1] == (3 * 24, 3 * 24)
 
@@ -112,9 +131,8 @@ def _synthetic_promoters(seed=0):
             motif_rich = (label == "HIGH") != held_out
             if motif_rich:
                 for start in (10, 50, 90):
-                    bases[start:start + 6] = list("TATAAA")
-            rows.append({"name": f"g{held_out:d}{i}", "held_out": held_out, "CAI": label,
-                         "sequence": "".join(bases)})
+                    bases[start : start + 6] = list("TATAAA")
+            rows.append({"name": f"g{held_out:d}{i}", "held_out": held_out, "CAI": label, "sequence": "".join(bases)})
     return pd.DataFrame(rows)
 
 
@@ -160,8 +178,26 @@ def test_cli_generate_writes_fasta_and_rejects_unknown_tags(tiny_generator, tmp_
     from glm_core.cli import main
 
     out = tmp_path / "designs.fasta"
-    assert main(["generate", "--model", str(tiny_generator.path), "--tag", "LOW", "-n", "3", "--length", "25",
-                 "--device", "cpu", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                str(tiny_generator.path),
+                "--tag",
+                "LOW",
+                "-n",
+                "3",
+                "--length",
+                "25",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     lines = out.read_text().splitlines()
     assert [line.split()[0] for line in lines[::2]] == [">design_00001", ">design_00002", ">design_00003"]
     assert all(len(line) == 25 and set(line) <= set("ACGT") for line in lines[1::2])
@@ -189,8 +225,9 @@ def test_guided_log_probabilities_match_full_forward_passes(contrasty_generator,
         return guided
 
     monkeypatch.setattr(generation.sampling._ClassifierFreeGuidance, "__call__", recording)
-    designs = generate_promoters(generator, ["HIGH"], n=3, length=20, prefix="ACG", guidance_scale=scale, seed=3,
-                                 batch_size=3)
+    designs = generate_promoters(
+        generator, ["HIGH"], n=3, length=20, prefix="ACG", guidance_scale=scale, seed=3, batch_size=3
+    )
     assert len(recorded) == 17  # one call per sampled base
     bos, high = generator.tokenizer.bos_token_id, generator.tag_ids(["HIGH"])[0]
     bases = torch.as_tensor(generator.nucleotide_ids)
@@ -217,14 +254,18 @@ def test_guided_log_probabilities_match_full_forward_passes(contrasty_generator,
 
 
 def test_guided_sampling_is_reproducible_and_guidance_one_is_plain_sampling(contrasty_generator):
-    guided = generate_promoters(contrasty_generator, ["LOW"], n=6, length=30, guidance_scale=3.0, seed=5,
-                                batch_size=4, top_k=3, temperature=0.8)
-    again = generate_promoters(contrasty_generator, ["LOW"], n=6, length=30, guidance_scale=3.0, seed=5,
-                               batch_size=4, top_k=3, temperature=0.8)
-    plain = generate_promoters(contrasty_generator, ["LOW"], n=6, length=30, seed=5, batch_size=4, top_k=3,
-                               temperature=0.8)
-    off = generate_promoters(contrasty_generator, ["LOW"], n=6, length=30, guidance_scale=1.0, seed=5,
-                             batch_size=4, top_k=3, temperature=0.8)
+    guided = generate_promoters(
+        contrasty_generator, ["LOW"], n=6, length=30, guidance_scale=3.0, seed=5, batch_size=4, top_k=3, temperature=0.8
+    )
+    again = generate_promoters(
+        contrasty_generator, ["LOW"], n=6, length=30, guidance_scale=3.0, seed=5, batch_size=4, top_k=3, temperature=0.8
+    )
+    plain = generate_promoters(
+        contrasty_generator, ["LOW"], n=6, length=30, seed=5, batch_size=4, top_k=3, temperature=0.8
+    )
+    off = generate_promoters(
+        contrasty_generator, ["LOW"], n=6, length=30, guidance_scale=1.0, seed=5, batch_size=4, top_k=3, temperature=0.8
+    )
     pd.testing.assert_frame_equal(guided, again)
     pd.testing.assert_frame_equal(plain, off)
     assert guided["sequence"].tolist() != plain["sequence"].tolist()
@@ -240,11 +281,16 @@ def test_guidance_needs_unconditional_training(tmp_path):
     assert unconditional_training_fraction(old) is None and recommended_guidance(old) == 1.0
     assert guidance_warning(old, 1.0) is None
     assert "does not record unconditional_fraction" in guidance_warning(old, 2.0)
-    zero = load_generator(_save_tiny_generator(tmp_path / "zero", training_config={"unconditional_fraction": 0.0}),
-                          device="cpu")
+    zero = load_generator(
+        _save_tiny_generator(tmp_path / "zero", training_config={"unconditional_fraction": 0.0}), device="cpu"
+    )
     assert "records unconditional_fraction = 0" in guidance_warning(zero, 2.0)
-    new = load_generator(_save_tiny_generator(tmp_path / "new", tags_extra={"recommended_guidance": 2.5},
-                                              training_config={"unconditional_fraction": 0.1}), device="cpu")
+    new = load_generator(
+        _save_tiny_generator(
+            tmp_path / "new", tags_extra={"recommended_guidance": 2.5}, training_config={"unconditional_fraction": 0.1}
+        ),
+        device="cpu",
+    )
     assert unconditional_training_fraction(new) == 0.1 and recommended_guidance(new) == 2.5
     assert guidance_warning(new, 2.5) is None
     # generation_config.json is the second place a recommendation may live
@@ -258,8 +304,30 @@ def test_cli_generate_with_guidance_warns_for_a_model_without_untagged_training(
     from glm_core.cli import main
 
     out = tmp_path / "guided.fasta"
-    assert main(["generate", "--model", str(tiny_generator.path), "--tag", "HIGH", "-n", "2", "--length", "25",
-                 "--guidance", "2", "--seed", "4", "--device", "cpu", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--model",
+                str(tiny_generator.path),
+                "--tag",
+                "HIGH",
+                "-n",
+                "2",
+                "--length",
+                "25",
+                "--guidance",
+                "2",
+                "--seed",
+                "4",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     lines = out.read_text().splitlines()
     assert lines[0].startswith(">design_00001 tags=HIGH guidance=2 seed=4")
     assert all(len(line) == 25 and set(line) <= set("ACGT") for line in lines[1::2])

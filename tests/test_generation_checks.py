@@ -25,10 +25,21 @@ def _promoters(seed=0):
         bases = list(rng.choice(list("ACGT"), 150))
         motifs = i % 4
         for start in range(motifs):
-            bases[10 + 35 * start:16 + 35 * start] = list("TATAAA")
-        rows.append({"transcript_id": f"mRNA:t{i:03d}", "gene_id": f"gene:g{i:03d}", "name": f"um{i:05d}",
-                     "chrom": "chr20" if i >= 60 else "chr01", "start": 0, "end": 150, "strand": "+",
-                     "length": 150, "held_out": i >= 60, "sequence": "".join(bases)})
+            bases[10 + 35 * start : 16 + 35 * start] = list("TATAAA")
+        rows.append(
+            {
+                "transcript_id": f"mRNA:t{i:03d}",
+                "gene_id": f"gene:g{i:03d}",
+                "name": f"um{i:05d}",
+                "chrom": "chr20" if i >= 60 else "chr01",
+                "start": 0,
+                "end": 150,
+                "strand": "+",
+                "length": 150,
+                "held_out": i >= 60,
+                "sequence": "".join(bases),
+            }
+        )
         values.append(motifs + rng.normal(0, 0.1))
     return pd.DataFrame(rows), np.array(values)
 
@@ -52,8 +63,7 @@ def test_numeric_tags_are_binned_counted_and_read_by_the_oracle():
 
 def test_label_tags_use_the_labels_as_given():
     promoters, values = _promoters()
-    table = pd.DataFrame({"transcript": promoters["transcript_id"],
-                          "state": np.where(values > 1.5, "on", "off")})
+    table = pd.DataFrame({"transcript": promoters["transcript_id"], "state": np.where(values > 1.5, "on", "off")})
     summary = summarize_tag_table(table, promoters, family="switch")
     assert summary.family == "switch" and summary.kind == "labels"
     assert summary.counts["label"].tolist() == ["off", "on"]
@@ -71,16 +81,19 @@ def test_matched_ids_without_a_value_are_counted_under_any_id_form():
     assert "13 matched IDs have no number" in summary.notes[0]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "tags.csv is empty"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "could not be read as a CSV or TSV table"),
-    (b"gene\num00001\num00002\n", "tags.csv has 1 column"),
-    (b"gene,value\nfoo1,1\nfoo2,2\n", "none of the 2 IDs in the tag table"),
-    ("gene,value\n" + "\n".join(f"um{i:05d},word{i}" for i in range(90)), "holds 90 different labels"),
-    ("gene,value\n" + "\n".join(f"um{i:05d},{'x' if i < 60 else 'y'}" for i in range(90)), "carry 1 label"),
-    ("gene,value\n" + "\n".join(f"um{i:05d}," for i in range(90)), "has no values"),
-    ("gene,length\n" + "\n".join(f"um{i:05d},{i}" for i in range(90)), "a column the promoter table already has"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "tags.csv is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "could not be read as a CSV or TSV table"),
+        (b"gene\num00001\num00002\n", "tags.csv has 1 column"),
+        (b"gene,value\nfoo1,1\nfoo2,2\n", "none of the 2 IDs in the tag table"),
+        ("gene,value\n" + "\n".join(f"um{i:05d},word{i}" for i in range(90)), "holds 90 different labels"),
+        ("gene,value\n" + "\n".join(f"um{i:05d},{'x' if i < 60 else 'y'}" for i in range(90)), "carry 1 label"),
+        ("gene,value\n" + "\n".join(f"um{i:05d}," for i in range(90)), "has no values"),
+        ("gene,length\n" + "\n".join(f"um{i:05d},{i}" for i in range(90)), "a column the promoter table already has"),
+    ],
+)
 def test_bad_tag_tables_say_what_is_wrong(content, message):
     promoters, _ = _promoters()
     content = content.encode() if isinstance(content, str) else content
@@ -89,9 +102,23 @@ def test_bad_tag_tables_say_what_is_wrong(content, message):
 
 
 def test_train_generator_command_quotes_paths():
-    command = train_generator_command("/data/my tags.tsv", "expression_level", 3, "/models/gen",
-                                      fasta="/g/x.fa", annotation="/g/x.gff3")
-    assert shlex.split(command) == ["glm-explore", "train-generator", "--tag-table", "/data/my tags.tsv",
-                                    "--tag-family", "expression_level", "--bins", "3", "--output-dir", "/models/gen",
-                                    "--fasta", "/g/x.fa", "--annotation", "/g/x.gff3"]
+    command = train_generator_command(
+        "/data/my tags.tsv", "expression_level", 3, "/models/gen", fasta="/g/x.fa", annotation="/g/x.gff3"
+    )
+    assert shlex.split(command) == [
+        "glm-explore",
+        "train-generator",
+        "--tag-table",
+        "/data/my tags.tsv",
+        "--tag-family",
+        "expression_level",
+        "--bins",
+        "3",
+        "--output-dir",
+        "/models/gen",
+        "--fasta",
+        "/g/x.fa",
+        "--annotation",
+        "/g/x.gff3",
+    ]
     assert "--fasta" not in train_generator_command("t.tsv", "f", 4, "out")

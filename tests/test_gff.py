@@ -118,10 +118,18 @@ def test_gff3_and_gtf_of_the_test_data_give_the_same_genes_and_transcripts():
         rows = table[table["feature"] == "exon"]
         return sorted(zip(rows["parent"].str.removeprefix("transcript:"), rows["start"], rows["end"], rows["strand"]))
 
-    assert exons(gff3) == exons(gtf) == [
-        ("txA", 40, 70, "+"), ("txA", 90, 160, "+"), ("txB", 200, 240, "-"), ("txB", 260, 320, "-"),
-        ("txC", 350, 362, "+"), ("txC", 372, 390, "+"),
-    ]
+    assert (
+        exons(gff3)
+        == exons(gtf)
+        == [
+            ("txA", 40, 70, "+"),
+            ("txA", 90, 160, "+"),
+            ("txB", 200, 240, "-"),
+            ("txB", 260, 320, "-"),
+            ("txC", 350, 362, "+"),
+            ("txC", 372, 390, "+"),
+        ]
+    )
     # GTF keeps the stop codon out of CDS (its own line); the coding bases are the same.
     assert coding_bases(gff3) == coding_bases(gtf)
     assert {len(bases) for bases in coding_bases(gtf).values()} == {60}  # 20 codons each

@@ -192,8 +192,9 @@ def test_splice_sites_read_gt_ag_on_either_strand(embedded_genome, embedded_anno
             parts = gene_parts(embedded_annotation, transcript_id)
             assert parts[len(GENE_PARTS) : len(GENE_PARTS) + 2] == ["donor of intron 1", "acceptor of intron 1"]
             sites[transcript_id] = tuple(
-                embedded_genome.fetch_region(resolve_locus(transcript_id, embedded_genome, embedded_annotation,
-                                                           part=part).region)
+                embedded_genome.fetch_region(
+                    resolve_locus(transcript_id, embedded_genome, embedded_annotation, part=part).region
+                )
                 for part in parts[len(GENE_PARTS) : len(GENE_PARTS) + 2]
             )
         odd = {tid: bases for tid, bases in sites.items() if bases != ("GT", "AG")}

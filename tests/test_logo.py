@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROM, START, END = "chr22", 69_113, 69_143  # 30 bp around the start codon of um06164 (+)
 
 
-
 @pytest.fixture(scope="module")
 def plus_and_minus(tiny_gpn, embedded_genome):
     plus = site_probabilities(tiny_gpn, embedded_genome, CHROM, START, END, "+")
@@ -51,16 +50,21 @@ def synthetic_table(ic: list[float], strand: str = "+", start: int = 100) -> pd.
     probabilities = np.array(rows)
     n = len(ic)
     entropy = -(probabilities * np.log2(probabilities)).sum(axis=1)
-    return pd.DataFrame({
-        "chrom": "chrS",
-        "pos": np.arange(start, start + n) if strand == "+" else np.arange(start + n - 1, start - 1, -1),
-        "strand": strand,
-        "ref": ["A"] * n,
-        "pA": probabilities[:, 0], "pC": probabilities[:, 1], "pG": probabilities[:, 2], "pT": probabilities[:, 3],
-        "p_ref": probabilities[:, 0],
-        "entropy": entropy,
-        "ic": 2 - entropy,
-    })
+    return pd.DataFrame(
+        {
+            "chrom": "chrS",
+            "pos": np.arange(start, start + n) if strand == "+" else np.arange(start + n - 1, start - 1, -1),
+            "strand": strand,
+            "ref": ["A"] * n,
+            "pA": probabilities[:, 0],
+            "pC": probabilities[:, 1],
+            "pG": probabilities[:, 2],
+            "pT": probabilities[:, 3],
+            "p_ref": probabilities[:, 0],
+            "entropy": entropy,
+            "ic": 2 - entropy,
+        }
+    )
 
 
 # --------------------------------------------------------------------------- tables

@@ -14,8 +14,14 @@ import pandas as pd
 import pytest
 
 from glm_core.kmer import KmerModel
-from glm_core.model_comparison import (POSITION_COLUMNS, SNV_COLUMNS, compare_models, compare_probabilities,
-                                       joined_tsv, kl_divergence_bits)
+from glm_core.model_comparison import (
+    POSITION_COLUMNS,
+    SNV_COLUMNS,
+    compare_models,
+    compare_probabilities,
+    joined_tsv,
+    kl_divergence_bits,
+)
 from glm_core.scoring import site_probabilities
 from glm_core.genome import reverse_complement
 

@@ -17,15 +17,15 @@ def bundled():
     return load_masked_lm(BUNDLED_MLM, device="cpu")
 
 
-
 def test_no_glm_core_module_imports_streamlit():
     import pkgutil
 
     import glm_core
 
     modules = [f"glm_core.{m.name}" for m in pkgutil.iter_modules(glm_core.__path__)]
-    code = (f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; "
-            "print('streamlit' in sys.modules)")
+    code = (
+        f"import importlib, sys; [importlib.import_module(m) for m in {modules!r}]; print('streamlit' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert len(modules) >= 10 and result.stdout.strip() == "False"
 
@@ -54,10 +54,12 @@ def test_results_do_not_depend_on_batch_size(bundled, embedded_genome):
 
 def test_chromosome_ends_are_scored(bundled, embedded_genome):
     last = embedded_genome.chrom_sizes["chr22"]
-    both_ends = np.vstack([
-        site_probabilities(bundled, embedded_genome, "chr22", 0, 2),
-        site_probabilities(bundled, embedded_genome, "chr22", last - 2, last),
-    ])
+    both_ends = np.vstack(
+        [
+            site_probabilities(bundled, embedded_genome, "chr22", 0, 2),
+            site_probabilities(bundled, embedded_genome, "chr22", last - 2, last),
+        ]
+    )
     np.testing.assert_allclose(both_ends.sum(axis=1), 1.0, atol=1e-5)
 
 

@@ -27,8 +27,15 @@ COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 def random_model():
     """Random weights, float64, eval mode: receptive field 5 + 2 * (1 + 2 + 4) = 19 bases each side."""
     torch.manual_seed(0)
-    config = OnePassConfig(hidden_size=16, intermediate_size=32, first_kernel_size=5, kernel_size=3,
-                           dilations=(1, 2, 4), head_size=16, dropout=0.0)
+    config = OnePassConfig(
+        hidden_size=16,
+        intermediate_size=32,
+        first_kernel_size=5,
+        kernel_size=3,
+        dilations=(1, 2, 4),
+        head_size=16,
+        dropout=0.0,
+    )
     return OnePassForSiteProbabilities(config).double().eval()
 
 
@@ -48,7 +55,7 @@ def test_prediction_at_i_never_depends_on_the_base_at_i(random_model):
     before = _log_probs(random_model, sequence)
     for i in (0, 57, 100, 199):
         for base in "ACGTN":
-            changed = _log_probs(random_model, sequence[:i] + base + sequence[i + 1:])
+            changed = _log_probs(random_model, sequence[:i] + base + sequence[i + 1 :])
             assert np.array_equal(changed[i], before[i])  # exact, in float64
             moved = np.flatnonzero(np.abs(changed - before).max(axis=1) > 0)
             if base != sequence[i]:
@@ -72,8 +79,9 @@ def test_chunked_scoring_equals_one_pass(random_model):
     chunked = OnePassSiteModel(random_model, "random", chunk_length=37)
     np.testing.assert_allclose(chunked.sequence_site_probabilities(sequence, batch_size=3), whole, atol=1e-6)
     positions = np.array([1_999, 0, 512, 513, 40, 1_000])  # scattered, unsorted
-    np.testing.assert_allclose(chunked.sequence_site_probabilities(sequence, positions, batch_size=1),
-                               whole[positions], atol=1e-6)
+    np.testing.assert_allclose(
+        chunked.sequence_site_probabilities(sequence, positions, batch_size=1), whole[positions], atol=1e-6
+    )
 
 
 def test_save_pretrained_round_trip_needs_no_remote_code(random_model, tmp_path):
@@ -116,8 +124,9 @@ def test_bundled_model_fits_the_asset_budget(bundled_onepass):
     assert (BUNDLED_ONEPASS / "README.md").is_file()
 
 
-def test_bundled_model_predicts_the_start_codon_of_a_held_out_gene(bundled_onepass, embedded_genome,
-                                                                   embedded_annotation):
+def test_bundled_model_predicts_the_start_codon_of_a_held_out_gene(
+    bundled_onepass, embedded_genome, embedded_annotation
+):
     # um05803 (chr20, plus strand) is held out from training, as for the teacher (tests/test_models.py).
     cds = embedded_annotation.cds("mRNA:um05803")
     start = int(cds.iloc[0]["start"])

@@ -27,7 +27,6 @@ from glm_core.plots.locus_tracks import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 def test_plots_module_does_not_import_streamlit():
     code = "import sys, glm_core.plots; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
@@ -43,7 +42,11 @@ def test_locus_figure_draws_intervals_on_one_based_axis(embedded_annotation, emb
     start, end = 2631, 4026  # um10944, 0-based half-open
     features = embedded_annotation.region_features("chr01", start, end)
     figure = locus_figure(
-        "chr01", start, end, features, embedded_annotation.transcripts,
+        "chr01",
+        start,
+        end,
+        features,
+        embedded_annotation.transcripts,
         sequence=embedded_genome.fetch("chr01", start, end),
     )
     assert tuple(figure.layout.xaxis.range) == (2631.5, 4026.5)
@@ -56,8 +59,9 @@ def test_locus_figure_draws_intervals_on_one_based_axis(embedded_annotation, emb
 def test_locus_figure_accepts_extra_rows_on_the_shared_axis(embedded_annotation):
     start, end = 2631, 4026
     scores = Track("score", [go.Scatter(x=base_positions(start, end), y=[0.0] * (end - start))], height=80)
-    figure = locus_figure("chr01", start, end, embedded_annotation.region_features("chr01", start, end),
-                                extra_tracks=[scores])
+    figure = locus_figure(
+        "chr01", start, end, embedded_annotation.region_features("chr01", start, end), extra_tracks=[scores]
+    )
     assert figure.layout.yaxis.title.text == "score" and figure.layout.yaxis2.title.text == "genes"
     assert figure.layout.xaxis.matches == "x2"  # the rows zoom together
 

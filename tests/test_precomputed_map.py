@@ -41,8 +41,9 @@ def test_the_shipped_map_is_the_default_sample_and_its_embeddings(shipped_model,
     assert not shipped.matches(windows.iloc[::-1], embedded_genome.chrom_sizes)
     assert not shipped.matches(windows, {"other": 1_000})
     # Stored in half precision: 11 significant bits.
-    np.testing.assert_allclose(shipped.embeddings, embedding.window_embeddings(model, embedded_genome, windows),
-                               rtol=2e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        shipped.embeddings, embedding.window_embeddings(model, embedded_genome, windows), rtol=2e-3, atol=1e-3
+    )
     assert shipped.projection.shape == (60, 2) and shipped.umap == precomputed_map.DEFAULT_UMAP
     assert shipped.metadata["weights_key"] == precomputed_map.weights_key(folder)
 
@@ -77,8 +78,10 @@ def test_the_page_opens_the_shipped_map_without_embedding(shipped_model, tmp_pat
     assert at.session_state["embeddings_result"].embeddings.shape == (60, 32)
 
 
-@pytest.mark.skipif(not (BUNDLED_MLM / precomputed_map.PRECOMPUTED_MAP_FILE).is_file(),
-                    reason="the bundled model ships no embedding map")
+@pytest.mark.skipif(
+    not (BUNDLED_MLM / precomputed_map.PRECOMPUTED_MAP_FILE).is_file(),
+    reason="the bundled model ships no embedding map",
+)
 def test_the_bundled_models_map_opens_at_once_on_the_embedded_genome(tmp_path, monkeypatch):
     monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(choices.DATA_DIR_ENV, str(tmp_path / "data"))

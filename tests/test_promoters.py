@@ -36,8 +36,12 @@ def toy(tmp_path):
     """chr01 (1,000 bp): a (+) 301-400, b (-) 501-600, c (+) 701-800; chr20 (200 bp): d (+) 21-100."""
     chr01, chr20 = _random_dna(1000, 1), _random_dna(200, 2)
     (tmp_path / "toy.fa").write_text(f">chr01\n{chr01}\n>chr20\n{chr20}\n")
-    genes = [("chr01", "a", 301, 400, "+"), ("chr01", "b", 501, 600, "-"), ("chr01", "c", 701, 800, "+"),
-             ("chr20", "d", 21, 100, "+")]
+    genes = [
+        ("chr01", "a", 301, 400, "+"),
+        ("chr01", "b", 501, 600, "-"),
+        ("chr01", "c", 701, 800, "+"),
+        ("chr20", "d", 21, 100, "+"),
+    ]
     lines = ["##gff-version 3"]
     for chrom, name, start, end, strand in genes:
         lines.append(f"{chrom}\t.\tmRNA\t{start}\t{end}\t.\t{strand}\t.\tID=mRNA:{name};Name={name}")

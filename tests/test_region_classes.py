@@ -127,23 +127,33 @@ def test_region_classes_need_every_annotated_chromosome(tiny_annotation):
 def test_tiny_introns_and_class_intervals(tiny_annotation):
     gaps = introns(tiny_annotation)
     assert gaps[["transcript_id", "start", "end", "strand"]].values.tolist() == [
-        ["transcript:txA", 70, 90, "+"], ["transcript:txB", 240, 260, "-"], ["transcript:txC", 362, 372, "+"],
+        ["transcript:txA", 70, 90, "+"],
+        ["transcript:txB", 240, 260, "-"],
+        ["transcript:txC", 362, 372, "+"],
     ]
     assert gaps[["upstream_exon_start", "downstream_exon_end"]].values.tolist() == [[40, 160], [200, 320], [350, 390]]
     pieces = class_intervals(tiny_annotation, TINY_SIZES, promoter_length=10, downstream_length=10)
     txb = pieces[pieces["transcript_id"] == "transcript:txB"]  # minus strand: parts listed 5' -> 3'
     # The promoter of a minus-strand transcript lies to its right, its downstream flank to its left.
     assert txb[["start", "end", "region_class"]].values.tolist() == [
-        [260, 300, "CDS"], [220, 240, "CDS"], [200, 220, "three_prime_UTR"], [300, 320, "five_prime_UTR"],
-        [240, 260, "intron"], [320, 330, "promoter"], [190, 200, "downstream"],
+        [260, 300, "CDS"],
+        [220, 240, "CDS"],
+        [200, 220, "three_prime_UTR"],
+        [300, 320, "five_prime_UTR"],
+        [240, 260, "intron"],
+        [320, 330, "promoter"],
+        [190, 200, "downstream"],
     ]
 
 
 def test_annotation_methods_give_the_module_tables(tiny_annotation):
     pd.testing.assert_frame_equal(tiny_annotation.introns(), introns(tiny_annotation))
-    pd.testing.assert_frame_equal(tiny_annotation.class_intervals(TINY_SIZES, 7, 9),
-                                  class_intervals(tiny_annotation, TINY_SIZES, 7, 9))
-    pd.testing.assert_frame_equal(tiny_annotation.region_classes(TINY_SIZES, 7, 9),
-                                  region_classes(tiny_annotation, TINY_SIZES, 7, 9))
-    pd.testing.assert_frame_equal(tiny_annotation.region_class_totals(TINY_SIZES),
-                                  region_class_totals(tiny_annotation, TINY_SIZES))
+    pd.testing.assert_frame_equal(
+        tiny_annotation.class_intervals(TINY_SIZES, 7, 9), class_intervals(tiny_annotation, TINY_SIZES, 7, 9)
+    )
+    pd.testing.assert_frame_equal(
+        tiny_annotation.region_classes(TINY_SIZES, 7, 9), region_classes(tiny_annotation, TINY_SIZES, 7, 9)
+    )
+    pd.testing.assert_frame_equal(
+        tiny_annotation.region_class_totals(TINY_SIZES), region_class_totals(tiny_annotation, TINY_SIZES)
+    )

@@ -21,7 +21,12 @@ from glm_core import scoring, throughput
 from glm_core.cli import main
 from glm_core.errors import InputError
 from glm_core.models import (
-    BUNDLED_MLM, BUNDLED_MODELS_DIR, BUNDLED_ONEPASS, default_site_model_path, discover_models, load_site_model,
+    BUNDLED_MLM,
+    BUNDLED_MODELS_DIR,
+    BUNDLED_ONEPASS,
+    default_site_model_path,
+    discover_models,
+    load_site_model,
 )
 
 

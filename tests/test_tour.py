@@ -35,13 +35,15 @@ def test_gene_part_stops_read_the_named_bases(embedded_genome, embedded_annotati
 
 
 def test_promoter_and_repeat_stops_hold_their_runs(embedded_genome, embedded_annotation):
-    run = embedded_genome.fetch_region(resolve_locus(stop("A strongly predicted promoter run").query,
-                                                     embedded_genome).region)
+    run = embedded_genome.fetch_region(
+        resolve_locus(stop("A strongly predicted promoter run").query, embedded_genome).region
+    )
     assert run[10:-10] == "ATTCGTGATTATTCACGATTCGTGACT"
     um00811 = resolve_locus("um00811", embedded_genome, embedded_annotation)
     assert um00811.strand == "+" and um00811.start - (2_424_114 + 10 + 27) == 153
-    repeat = embedded_genome.fetch_region(resolve_locus(stop("A repeat the model copies").query,
-                                                        embedded_genome).region)
+    repeat = embedded_genome.fetch_region(
+        resolve_locus(stop("A repeat the model copies").query, embedded_genome).region
+    )
     assert repeat[10:-10].count("AATCACG") == 4
 
 

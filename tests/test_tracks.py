@@ -97,8 +97,9 @@ def test_tsv_file_reads_back_as_the_table(plus_and_minus, tmp_path):
     back = pd.read_csv(path, sep="\t")
     assert path.read_text() == tracks.position_tsv(plus)
     assert (back["pos"] - 1).tolist() == plus["pos"].tolist()
-    np.testing.assert_allclose(back[["pA", "pC", "pG", "pT", "llr_mean"]], plus[["pA", "pC", "pG", "pT", "llr_mean"]],
-                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(
+        back[["pA", "pC", "pG", "pT", "llr_mean"]], plus[["pA", "pC", "pG", "pT", "llr_mean"]], rtol=1e-5, atol=1e-9
+    )
 
 
 def test_unknown_track_format_or_value_is_refused(plus_and_minus, tmp_path):

@@ -79,9 +79,18 @@ def test_trainer_style_held_out_set_scores_the_same_bases_and_shows_a_tenth_of_t
 
 def test_tiny_run_trains_resumes_and_saves_a_loadable_model(tmp_path, embedded_genome):
     config = MLMTrainingConfig(
-        fasta=str(embedded_genome.path), output_dir=str(tmp_path / "run"), hidden_size=32, num_hidden_layers=2,
-        intermediate_size=64, batch_size=8, max_steps=6, warmup_steps=2, eval_every=3, eval_windows=4,
-        checkpoint_every=3, device="cpu",
+        fasta=str(embedded_genome.path),
+        output_dir=str(tmp_path / "run"),
+        hidden_size=32,
+        num_hidden_layers=2,
+        intermediate_size=64,
+        batch_size=8,
+        max_steps=6,
+        warmup_steps=2,
+        eval_every=3,
+        eval_windows=4,
+        checkpoint_every=3,
+        device="cpu",
     )
     first = train_mlm(config, log=lambda line: None)
     assert first["step"] == 6
@@ -105,8 +114,24 @@ def test_eval_mlm_scores_trainer_style_corruption_above_all_mask(tmp_path):
     from glm_core.models import BUNDLED_MLM
 
     out = tmp_path / "metrics.json"
-    assert main(["eval-mlm", "--model", str(BUNDLED_MLM), "--held-out", "chr23", "--max-windows", "16",
-                 "--device", "cpu", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "eval-mlm",
+                "--model",
+                str(BUNDLED_MLM),
+                "--held-out",
+                "chr23",
+                "--max-windows",
+                "16",
+                "--device",
+                "cpu",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     all_masked, trainer_style = report["forward"], report["trainer_style_80_10_10_forward"]
     assert all_masked["n_masked"] == trainer_style["n_masked"] > 1000
@@ -120,10 +145,37 @@ def test_two_process_data_parallel_run_keeps_replicas_in_step(tmp_path):
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "glm_core.cli", "train-mlm", "--output-dir", str(tmp_path / "run"), "--device", "cpu",
-               "--hidden-size", "32", "--layers", "2", "--batch-size", "8", "--max-steps", "4",
-               "--warmup-steps", "2", "--eval-every", "2", "--eval-windows", "4", "--checkpoint-every", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "glm_core.cli",
+        "train-mlm",
+        "--output-dir",
+        str(tmp_path / "run"),
+        "--device",
+        "cpu",
+        "--hidden-size",
+        "32",
+        "--layers",
+        "2",
+        "--batch-size",
+        "8",
+        "--max-steps",
+        "4",
+        "--warmup-steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--eval-windows",
+        "4",
+        "--checkpoint-every",
+        "2",
+    ]
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

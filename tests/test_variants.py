@@ -42,7 +42,6 @@ EXPECTED = [
 ]
 
 
-
 @pytest.fixture(scope="module")
 def scored(tiny_gpn, embedded_genome, embedded_annotation):
     return variants.score_vcf(tiny_gpn, embedded_genome, embedded_annotation, read_vcf(VCF))
@@ -52,8 +51,16 @@ def scored(tiny_gpn, embedded_genome, embedded_annotation):
 
 
 def test_every_allele_of_the_hand_made_vcf_gets_its_outcome(scored):
-    got = list(zip(scored["id"], scored["alt"], scored["status"], scored["consequence"].astype(object),
-                   scored["gene"].astype(object), scored["genome_chrom"]))
+    got = list(
+        zip(
+            scored["id"],
+            scored["alt"],
+            scored["status"],
+            scored["consequence"].astype(object),
+            scored["gene"].astype(object),
+            scored["genome_chrom"],
+        )
+    )
     got = [tuple(None if isinstance(v, float) and np.isnan(v) else v for v in row) for row in got]
     assert got == EXPECTED
     assert scored["pos"].tolist()[:2] == [71_240, 71_247]  # 0-based: POS - 1
@@ -120,8 +127,17 @@ def test_every_kind_of_unscorable_allele_is_named(embedded_genome):
         ]
     )
     status = variants.variant_status(embedded_genome, vcf_alleles(read_vcf(text.encode())))
-    expected = ["no_alt", "spanning_deletion", "symbolic", "mnv", "non_acgt", "alt_equals_ref", "scored",
-                "outside_chromosome", "outside_chromosome"]
+    expected = [
+        "no_alt",
+        "spanning_deletion",
+        "symbolic",
+        "mnv",
+        "non_acgt",
+        "alt_equals_ref",
+        "scored",
+        "outside_chromosome",
+        "outside_chromosome",
+    ]
     assert status["status"].tolist() == expected
     assert set(expected) <= set(variants.STATUSES)
 
@@ -154,8 +170,9 @@ def bundled_model():
     return load_masked_lm(BUNDLED_MLM, device="cpu")
 
 
-def test_stop_gained_snvs_score_below_synonymous_ones_on_held_out_cds(bundled_model, embedded_genome,
-                                                                      embedded_annotation):
+def test_stop_gained_snvs_score_below_synonymous_ones_on_held_out_cds(
+    bundled_model, embedded_genome, embedded_annotation
+):
     """chr22:71,239-71,274 (held out from training) is the 36-bp in-frame CDS stretch of um06164
     with the most stop-gained SNVs among 80 held-out genes (TAC TAC TAC CAA ... TGG CAG TGG TAT):
     15 stop-gained, 18 synonymous. Over 36-bp windows with at least four stop-gained SNVs, 99.6 %

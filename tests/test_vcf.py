@@ -26,7 +26,15 @@ DATA = Path(__file__).resolve().parent / "data"
 VCF = DATA / "variants.vcf"
 # GLM_STATUS of each allele of variants.vcf, in file order (multi_allelic gives two).
 STATUSES_IN_FILE = [
-    "scored", "scored", "scored", "scored", "indel", "ref_mismatch", "unknown_chromosome", "symbolic", "scored",
+    "scored",
+    "scored",
+    "scored",
+    "scored",
+    "indel",
+    "ref_mismatch",
+    "unknown_chromosome",
+    "symbolic",
+    "scored",
 ]
 
 
@@ -168,8 +176,9 @@ def test_read_write_read_round_trip_keeps_every_allele(scored, tmp_path, name):
     pd.testing.assert_frame_equal(back_alleles[columns], alleles[columns])
     assert (back_alleles["n_alts"] == 1).all()
     kept = [fields[:4] + fields[5:7] + fields[8:9] for fields in back.records]
-    assert kept == [original.records[row][:4] + original.records[row][5:7] + original.records[row][8:9]
-                    for row in alleles["record"]]
+    assert kept == [
+        original.records[row][:4] + original.records[row][5:7] + original.records[row][8:9] for row in alleles["record"]
+    ]
     assert back.info_numbers["GLM_LLR"] == "A" and back.info_numbers["AF"] == "A"
     data = path.read_bytes()
     text = gzip.decompress(data).decode() if name.endswith(".gz") else data.decode()

@@ -50,7 +50,11 @@ def load(choice: GenomeChoice) -> LoadedGenome:
     Raises InputError (a ValueError naming both sets of names), KeyError or FileNotFoundError.
     """
     files = open_files(
-        choice.fasta, choice.fasta_stamp, choice.annotation, choice.annotation_stamp, choice.aliases,
+        choice.fasta,
+        choice.fasta_stamp,
+        choice.annotation,
+        choice.annotation_stamp,
+        choice.aliases,
         choice.aliases_stamp,
     )
     return LoadedGenome(choice, files.genome, files.annotation, tuple(files.warnings), files.name_mapping)
@@ -158,8 +162,13 @@ def scored_vcf(
         bar.progress(done / total, text=f"Scoring {_vcf.source}: {done:,} of {total:,} positions")
 
     table = score_vcf(
-        _model, _loaded.genome, _loaded.annotation, _vcf, background=model_llr_background(_model, _loaded.genome),
-        calibration=model_calibration(_model, _loaded.genome), progress=progress,
+        _model,
+        _loaded.genome,
+        _loaded.annotation,
+        _vcf,
+        background=model_llr_background(_model, _loaded.genome),
+        calibration=model_calibration(_model, _loaded.genome),
+        progress=progress,
     )
     bar.empty()
     return table
@@ -200,8 +209,17 @@ def dependency_estimate(model_id: tuple, choice: GenomeChoice, chrom: str, start
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def dependency_map(model_id: tuple, choice: GenomeChoice, chrom: str, start: int, end: int, strand: str,
-                   _model, _genome, _estimate=None):
+def dependency_map(
+    model_id: tuple,
+    choice: GenomeChoice,
+    chrom: str,
+    start: int,
+    end: int,
+    strand: str,
+    _model,
+    _genome,
+    _estimate=None,
+):
     """:func:`glm_core.dependency.dependency_map` of ``[start, end)`` on ``strand``, with a progress
     bar; the minus strand is read off the cached plus strand (:func:`glm_core.dependency.minus_strand_map`)."""
     from glm_core import dependency
@@ -215,15 +233,15 @@ def dependency_map(model_id: tuple, choice: GenomeChoice, chrom: str, start: int
     def progress(done: int, total: int) -> None:
         bar.progress(done / total, text=f"{label}: {done:,} of {total:,} variant sequences")
 
-    result = dependency.dependency_map(_model, _genome, chrom, start, end, "+", estimate=_estimate,
-                                       progress=progress)
+    result = dependency.dependency_map(_model, _genome, chrom, start, end, "+", estimate=_estimate, progress=progress)
     bar.empty()
     return result
 
 
 @st.cache_data(show_spinner="Drawing the dependency map for print…", max_entries=16)
-def dependency_images(model_id: tuple, choice: GenomeChoice, chrom: str, start: int, end: int, strand: str,
-                      _dependency) -> tuple[bytes, bytes]:
+def dependency_images(
+    model_id: tuple, choice: GenomeChoice, chrom: str, start: int, end: int, strand: str, _dependency
+) -> tuple[bytes, bytes]:
     """The print heat map of a cached map as (PNG at 300 dpi, SVG) bytes."""
     from glm_core.plots.dependency_figures import dependency_image
 

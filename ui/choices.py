@@ -142,7 +142,10 @@ def site_model_choices() -> list[ModelChoice]:
     found = found[found["kind"].isin(["masked", "one-pass"])]
     return [
         ModelChoice(
-            row.name, row.path, file_stamp(Path(row.path) / "config.json"), row.kind,
+            row.name,
+            row.path,
+            file_stamp(Path(row.path) / "config.json"),
+            row.kind,
             row.teacher if isinstance(row.teacher, str) else None,
             float(row.llr_pearson) if row.llr_pearson is not None and row.llr_pearson == row.llr_pearson else None,
         )

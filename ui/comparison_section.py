@@ -39,16 +39,27 @@ def render_comparison(
     if other is None:
         return
     try:
-        comparison = compare_probabilities(genome, region.chrom, region.start, region.end, strand, probabilities,
-                                           other, str(model.name), str(second.name))
+        comparison = compare_probabilities(
+            genome,
+            region.chrom,
+            region.start,
+            region.end,
+            strand,
+            probabilities,
+            other,
+            str(model.name),
+            str(second.name),
+        )
         table_1 = logo.position_table(genome, region.chrom, region.start, region.end, strand, probabilities)
         table_2 = logo.position_table(genome, region.chrom, region.start, region.end, strand, other)
-        images = ((cache.logo_image(table_1), cache.logo_image(table_2)) if len(region) <= LETTERS_MAX_BP
-                  else (None, None))
+        images = (
+            (cache.logo_image(table_1), cache.logo_image(table_2)) if len(region) <= LETTERS_MAX_BP else (None, None)
+        )
         features = annotation.region_features(region.chrom, region.start, region.end)
         sequence = genome.fetch(region.chrom, region.start, region.end) if len(region) <= MAX_SEQUENCE_BP else None
-        figure = comparison_locus_figure(comparison, table_1, table_2, features, annotation.transcripts,
-                                         logo_images=images, sequence=sequence)
+        figure = comparison_locus_figure(
+            comparison, table_1, table_2, features, annotation.transcripts, logo_images=images, sequence=sequence
+        )
     except USER_ERRORS as error:
         show_error(error)
         return
@@ -61,9 +72,11 @@ def render_comparison(
     columns[3].metric("LLR Spearman", f"{summary['spearman']:.3f}")
     st.plotly_chart(llr_scatter_figure(comparison), config={"displaylogo": False}, key=f"{prefix}_compare_scatter")
     st.download_button(
-        "Joined table of both models (TSV)", joined_tsv(comparison),
+        "Joined table of both models (TSV)",
+        joined_tsv(comparison),
         file_name=f"compare_{region.chrom}_{region.start + 1}-{region.end}_{model.name}_{second.name}.tsv",
-        mime="text/tab-separated-values", key=f"{prefix}_compare_download",
+        mime="text/tab-separated-values",
+        key=f"{prefix}_compare_download",
         help="one row per SNV: chrom, pos (1-based), strand, ref, alt, llr_1, llr_2, then pA_1..pT_1, p_ref_1, "
-             "pA_2..pT_2, p_ref_2, kl_bits, delta_p_ref; _1 is the sidebar's model, _2 the comparison model",
+        "pA_2..pT_2, p_ref_2, kl_bits, delta_p_ref; _1 is the sidebar's model, _2 the comparison model",
     )

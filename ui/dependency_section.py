@@ -48,7 +48,12 @@ def _query_row(result, labels: list[str]) -> int | None:
 
 
 def render_dependency_section(
-    model, loaded: LoadedGenome, region: Region, strand: str, view: pd.DataFrame, features: pd.DataFrame,
+    model,
+    loaded: LoadedGenome,
+    region: Region,
+    strand: str,
+    view: pd.DataFrame,
+    features: pd.DataFrame,
     logo_image: bytes | None,
 ) -> None:
     """Everything below the logo's downloads: the map of the zoomed range ``view`` (a position table)."""
@@ -64,8 +69,10 @@ def render_dependency_section(
     start, end = int(view["pos"].min()), int(view["pos"].max()) + 1
     hard_limit, reason = dependency.dependency_limit_bp(model)
     if end - start > hard_limit:
-        st.info(f"{format_region(region.chrom, start, end)} is {end - start:,} bp; a dependency map covers at most "
-                f"{reason}. Zoom to a smaller range above.")
+        st.info(
+            f"{format_region(region.chrom, start, end)} is {end - start:,} bp; a dependency map covers at most "
+            f"{reason}. Zoom to a smaller range above."
+        )
         return
     model_id = cache.model_key(model)
     try:
@@ -81,22 +88,32 @@ def render_dependency_section(
             f"{estimate.n_sequences:,} variant sequences, {estimate.n_positions:,} positions scored; measured on "
             f"{estimate.device}: about {estimate.seconds:,.1f} s."
         )
-        if not st.button(f"Compute the dependency map ({end - start} bp, about {estimate.seconds:,.0f} s)",
-                         type="primary", key="logo_dependency_compute"):
+        if not st.button(
+            f"Compute the dependency map ({end - start} bp, about {estimate.seconds:,.0f} s)",
+            type="primary",
+            key="logo_dependency_compute",
+        ):
             return
         asked.add(key)
     try:
-        result = cache.dependency_map(model_id, loaded.choice, region.chrom, start, end, strand, model,
-                                      loaded.genome, estimate)
+        result = cache.dependency_map(
+            model_id, loaded.choice, region.chrom, start, end, strand, model, loaded.genome, estimate
+        )
     except USER_ERRORS as error:
         show_error(error)
         return
     labels = [f"{pos + 1:,} {base}" for pos, base in zip(result.positions, result.reference)]
     query = _query_row(result, labels)
-    figure = dependency_figure(result, view, features, loaded.annotation.transcripts, logo_image=logo_image,
-                               query=query)
-    st.plotly_chart(figure, config={"scrollZoom": True, "displaylogo": False}, key=CHART_KEY,
-                    on_select="rerun", selection_mode="points")
+    figure = dependency_figure(
+        result, view, features, loaded.annotation.transcripts, logo_image=logo_image, query=query
+    )
+    st.plotly_chart(
+        figure,
+        config={"scrollZoom": True, "displaylogo": False},
+        key=CHART_KEY,
+        on_select="rerun",
+        selection_mode="points",
+    )
     st.caption(
         "Rows: the substituted base i (5' on top); columns: the base j whose prediction changes; the diagonal is "
         "left blank (a base's own prediction never sees it). Hover a cell for i, j, their bases and the change; "
@@ -106,22 +123,37 @@ def render_dependency_section(
 
 
 def _downloads(model_id: tuple, loaded: LoadedGenome, result) -> None:
-    stem = (f"dependency_{result.chrom}_{result.start + 1}-{result.end}_"
-            f"{'plus' if result.strand == '+' else 'minus'}_{result.model_name}")
+    stem = (
+        f"dependency_{result.chrom}_{result.start + 1}-{result.end}_"
+        f"{'plus' if result.strand == '+' else 'minus'}_{result.model_name}"
+    )
     columns = st.columns(4)
-    columns[0].download_button("Matrix TSV", dependency.matrix_tsv(result), file_name=f"{stem}.tsv",
-                               mime="text/tab-separated-values", key="logo_dependency_download_tsv",
-                               help="rows: query base i, columns: target base j, labelled '1-based position + base'")
-    columns[1].download_button("Arrays (.npz)", dependency.matrix_npz(result), file_name=f"{stem}.npz",
-                               mime="application/octet-stream", key="logo_dependency_download_npz",
-                               help="matrix, 1-based positions, reference and variant probabilities")
+    columns[0].download_button(
+        "Matrix TSV",
+        dependency.matrix_tsv(result),
+        file_name=f"{stem}.tsv",
+        mime="text/tab-separated-values",
+        key="logo_dependency_download_tsv",
+        help="rows: query base i, columns: target base j, labelled '1-based position + base'",
+    )
+    columns[1].download_button(
+        "Arrays (.npz)",
+        dependency.matrix_npz(result),
+        file_name=f"{stem}.npz",
+        mime="application/octet-stream",
+        key="logo_dependency_download_npz",
+        help="matrix, 1-based positions, reference and variant probabilities",
+    )
     try:
-        png, svg = cache.dependency_images(model_id, loaded.choice, result.chrom, result.start, result.end,
-                                           result.strand, result)
+        png, svg = cache.dependency_images(
+            model_id, loaded.choice, result.chrom, result.start, result.end, result.strand, result
+        )
     except USER_ERRORS as error:
         show_error(error)
         return
-    columns[2].download_button("Heat map PNG", png, file_name=f"{stem}.png", mime="image/png",
-                               key="logo_dependency_download_png")
-    columns[3].download_button("Heat map SVG", svg, file_name=f"{stem}.svg", mime="image/svg+xml",
-                               key="logo_dependency_download_svg")
+    columns[2].download_button(
+        "Heat map PNG", png, file_name=f"{stem}.png", mime="image/png", key="logo_dependency_download_png"
+    )
+    columns[3].download_button(
+        "Heat map SVG", svg, file_name=f"{stem}.svg", mime="image/svg+xml", key="logo_dependency_download_svg"
+    )

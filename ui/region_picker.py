@@ -147,8 +147,12 @@ def choose_scoring_region(
         if part == PROMOTER:
             upstream = int(
                 part_column.number_input(
-                    "Promoter length (bp before the TSS)", min_value=1, max_value=max_bp, value=DEFAULT_PROMOTER_BP,
-                    step=50, key=f"{prefix}_upstream",
+                    "Promoter length (bp before the TSS)",
+                    min_value=1,
+                    max_value=max_bp,
+                    value=DEFAULT_PROMOTER_BP,
+                    step=50,
+                    key=f"{prefix}_upstream",
                 )
             )
         flank = int(
@@ -204,8 +208,11 @@ def exact_model_choice(prefix: str, model, n_positions: int, what) -> object:
         return masked
     masked = load_choice(choice)
     estimate = describe_estimate(n_positions, cache.site_rate(cache.model_key(masked), masked))
-    if st.button(f"Score exactly with the masked model {masked.name} ({estimate.split(' at ')[0]})",
-                 key=f"{prefix}_exact", help=f"{masked.name} masks each base in its own window: {estimate}."):
+    if st.button(
+        f"Score exactly with the masked model {masked.name} ({estimate.split(' at ')[0]})",
+        key=f"{prefix}_exact",
+        help=f"{masked.name} masks each base in its own window: {estimate}.",
+    ):
         requested.add(key)
         st.rerun()
     return model
@@ -226,9 +233,12 @@ def scored_region_probabilities(prefix: str, model, loaded: LoadedGenome, region
         slot = st.empty()
         if not slot.button(f"Score {n:,} positions with {model.name}", key=f"{prefix}_score", type="primary"):
             estimate = describe_estimate(n, cache.site_rate(model_id, model))
-            how = (f"Each position is masked in its own {model.context}-bp window, forward and reverse-complemented "
-                   f"({2 * n:,} windows)" if model.kind == "masked" else
-                   "Every position from one pass of the one-pass model, both strands")
+            how = (
+                f"Each position is masked in its own {model.context}-bp window, forward and reverse-complemented "
+                f"({2 * n:,} windows)"
+                if model.kind == "masked"
+                else "Every position from one pass of the one-pass model, both strands"
+            )
             st.caption(f"{how}; on {model.device}: {estimate}.")
             return None
         slot.empty()

@@ -76,9 +76,7 @@ def render_sidebar() -> None:
                     if loaded.annotation.is_empty
                     else f"{len(loaded.annotation.transcripts):,} transcripts"
                 )
-                st.caption(
-                    f"**{choice.label}**: {len(sizes)} sequences, {sum(sizes.values()) / 1e6:,.1f} Mb, {genes}"
-                )
+                st.caption(f"**{choice.label}**: {len(sizes)} sequences, {sum(sizes.values()) / 1e6:,.1f} Mb, {genes}")
                 for warning in loaded.warnings:
                     st.warning(warning)
         st.session_state[GENOME_KEY] = choice
@@ -221,14 +219,17 @@ def _render_model_selector() -> None:
     choice = st.selectbox("Site model", choices, index=default, format_func=ModelChoice.label, key="sidebar_model")
     st.caption(
         "One pass: every base of a region from one forward pass (fast on a CPU), distilled from a masked LM."
-        if choice.kind == "one-pass" else
-        "Masked, one window per base: each base masked in its own window, forward and reverse "
+        if choice.kind == "one-pass"
+        else "Masked, one window per base: each base masked in its own window, forward and reverse "
         "complement (exact; pages time it on this device before scoring)."
     )
     st.session_state[MODEL_KEY] = choice
     # A second model for the logo and variant pages to set beside the first (None: no comparison).
     st.session_state[COMPARE_MODEL_KEY] = st.selectbox(
-        "Compare with", [None, *choices], format_func=lambda c: "(no second model)" if c is None else c.name,
-        key="sidebar_compare_model", help="Logo and variant pages then show both models, their per-base KL "
+        "Compare with",
+        [None, *choices],
+        format_func=lambda c: "(no second model)" if c is None else c.name,
+        key="sidebar_compare_model",
+        help="Logo and variant pages then show both models, their per-base KL "
         "divergence and difference of P(ref), and the two LLRs of every SNV.",
     )

@@ -48,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except KeyboardInterrupt:
-        print(f"glm-explore {args.command}: interrupted; run the same command again to continue where it "
-              "stopped", file=sys.stderr)
+        print(
+            f"glm-explore {args.command}: interrupted; run the same command again to continue where it stopped",
+            file=sys.stderr,
+        )
         return 130
     except (ValueError, KeyError, OSError) as error:
         # ValueError covers InputError; OSError covers missing, unreadable or unwritable files.

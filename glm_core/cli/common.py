@@ -89,8 +89,11 @@ def _print_estimate(model, n_positions: int) -> None:
     from ..throughput import describe_estimate, measure_rate
 
     rate = measure_rate(model)
-    print(f"scoring with {model.name} (masked, one window per base) on {model.device}: "
-          f"{describe_estimate(n_positions, rate)}", file=sys.stderr)
+    print(
+        f"scoring with {model.name} (masked, one window per base) on {model.device}: "
+        f"{describe_estimate(n_positions, rate)}",
+        file=sys.stderr,
+    )
 
 
 def _model_words(model) -> str:
@@ -119,14 +122,22 @@ def _aliases(value: str | None) -> str | None:
 
 def _add_genome_options(parser, annotation_help: str) -> None:
     """``--fasta``, ``--annotation`` and ``--aliases``, the same for every command that reads a genome."""
-    parser.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA,
-                        help="the genome: FASTA (plain, gzip or bgzip), or a GFF3 with a ##FASTA section, which is "
-                             "then its own annotation (default: the embedded U. maydis genome)")
+    parser.add_argument(
+        "--fasta",
+        type=Path,
+        default=EMBEDDED_FASTA,
+        help="the genome: FASTA (plain, gzip or bgzip), or a GFF3 with a ##FASTA section, which is "
+        "then its own annotation (default: the embedded U. maydis genome)",
+    )
     parser.add_argument("--annotation", type=Path, default=None, help=annotation_help)
-    parser.add_argument("--aliases", default="auto", metavar="auto|FILE|none",
-                        help="match annotation sequence names to the FASTA's: 'auto' maps names that differ by a "
-                             "systematic pattern (prefix, suffix, chr, a ':'-field, a version), FILE is a two-column "
-                             "aliases file (annotation name, FASTA name), 'none' uses them as they are")
+    parser.add_argument(
+        "--aliases",
+        default="auto",
+        metavar="auto|FILE|none",
+        help="match annotation sequence names to the FASTA's: 'auto' maps names that differ by a "
+        "systematic pattern (prefix, suffix, chr, a ':'-field, a version), FILE is a two-column "
+        "aliases file (annotation name, FASTA name), 'none' uses them as they are",
+    )
 
 
 def _part(text: str) -> str:
@@ -141,7 +152,11 @@ def _part(text: str) -> str:
     return part
 
 
-MODEL_HELP = ("a save_pretrained folder, masked LM or one-pass model (default: the bundled one-pass model "
-              "gpn-umaydis-onepass on a CPU, the masked gpn-umaydis on a GPU or with --exact)")
-EXACT_HELP = ("score exactly with the bundled masked LM gpn-umaydis (one 512-bp window a base: ~1 position/s "
-              "on a laptop CPU, thousands on a GPU) instead of the one-pass model")
+MODEL_HELP = (
+    "a save_pretrained folder, masked LM or one-pass model (default: the bundled one-pass model "
+    "gpn-umaydis-onepass on a CPU, the masked gpn-umaydis on a GPU or with --exact)"
+)
+EXACT_HELP = (
+    "score exactly with the bundled masked LM gpn-umaydis (one 512-bp window a base: ~1 position/s "
+    "on a laptop CPU, thousands on a GPU) instead of the one-pass model"
+)

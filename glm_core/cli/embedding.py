@@ -6,8 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from .common import (CHUNK_BATCHES, _add_genome_options, _check_device, _config_kind, _genome_and_annotation,
-                     _model_folder, _positive_int)
+from .common import (
+    CHUNK_BATCHES,
+    _add_genome_options,
+    _check_device,
+    _config_kind,
+    _genome_and_annotation,
+    _model_folder,
+    _positive_int,
+)
 
 MIN_UMAP_WINDOWS = 4  # glm_core.embedding.umap_projection refuses fewer rows
 
@@ -22,8 +29,10 @@ def _windows_to_embed(args: argparse.Namespace):
     genome, annotation = _genome_and_annotation(args.fasta, args.annotation, args.aliases)
     if windows is None:
         if annotation is None:
-            raise InputError("--sample needs the genome's annotation to find region classes: pass --annotation, "
-                             "or --bed with your own windows")
+            raise InputError(
+                "--sample needs the genome's annotation to find region classes: pass --annotation, "
+                "or --bed with your own windows"
+            )
         windows = embedding.sample_windows(
             annotation, genome.chrom_sizes, args.sample, args.window_length, args.classes, args.seed, chroms=args.chroms
         )
@@ -79,14 +88,23 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     else:
         batch_size = args.batch_size or default_batch_size(model.device, model.context)
         windows_text = windows[["chrom", "start", "end"]].to_csv(sep="\t", index=False)
-        job = ChunkedJob.open(args.out, {
-            "command": "embed", "windows": windows_text, "fasta": file_fingerprint(args.fasta),
-            "model": file_fingerprint(model_folder), "device": str(model.device), "batch_size": batch_size,
-        })
+        job = ChunkedJob.open(
+            args.out,
+            {
+                "command": "embed",
+                "windows": windows_text,
+                "fasta": file_fingerprint(args.fasta),
+                "model": file_fingerprint(model_folder),
+                "device": str(model.device),
+                "batch_size": batch_size,
+            },
+        )
         vectors = job.map(
-            len(windows), CHUNK_BATCHES * batch_size,
-            lambda first, last: embedding.window_embeddings(model, genome, windows.iloc[first:last],
-                                                            batch_size=batch_size),
+            len(windows),
+            CHUNK_BATCHES * batch_size,
+            lambda first, last: embedding.window_embeddings(
+                model, genome, windows.iloc[first:last], batch_size=batch_size
+            ),
             progress=progress,
         )
     bar.close()
@@ -97,17 +115,28 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         projection = embedding.umap_projection(vectors, args.n_neighbors, args.min_dist, args.metric, args.umap_seed)
     sample = umap = None
     if args.bed is None:
-        sample = {"n_windows": args.sample, "window_length": args.window_length, "seed": args.seed,
-                  "classes": args.classes, "chroms": args.chroms}
+        sample = {
+            "n_windows": args.sample,
+            "window_length": args.window_length,
+            "seed": args.seed,
+            "classes": args.classes,
+            "chroms": args.chroms,
+        }
     if args.umap:
-        umap = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric,
-                "seed": args.umap_seed}
+        umap = {
+            "n_neighbors": args.n_neighbors,
+            "min_dist": args.min_dist,
+            "metric": args.metric,
+            "seed": args.umap_seed,
+        }
     with atomic_path(args.out) as temporary:
         table = bundle.write(temporary, projection, sample=sample, umap=umap)
     if job is not None:
         job.finish()
-    print(f"wrote {len(table):,} windows x {vectors.shape[1]} embedding dimensions to {args.out} "
-          f"({model.name} on {model.device}, {seconds:.1f} s)")
+    print(
+        f"wrote {len(table):,} windows x {vectors.shape[1]} embedding dimensions to {args.out} "
+        f"({model.name} on {model.device}, {seconds:.1f} s)"
+    )
     return 0
 
 
@@ -119,11 +148,16 @@ def add_embed_parser(commands) -> None:
     windows.add_argument("--bed", type=Path, help="windows to embed (0-based BED); the name column is the class")
     windows.add_argument("--sample", type=int, metavar="N", help="sample N windows, the same number per region class")
     embed.add_argument("--out", type=Path, required=True, help="parquet file to write")
-    embed.add_argument("--model", type=Path, default=None,
-                       help="a masked LM's save_pretrained folder (default: the bundled gpn-umaydis); one-pass "
-                            "models have no window embeddings")
-    _add_genome_options(embed, "GFF3/GTF for --sample and the nearest-gene column (default: the embedded one "
-                               "with the embedded genome)")
+    embed.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="a masked LM's save_pretrained folder (default: the bundled gpn-umaydis); one-pass "
+        "models have no window embeddings",
+    )
+    _add_genome_options(
+        embed, "GFF3/GTF for --sample and the nearest-gene column (default: the embedded one with the embedded genome)"
+    )
     embed.add_argument("--window-length", type=int, default=100, help="bp per sampled window")
     embed.add_argument("--classes", nargs="+", default=None, help="region classes to sample (default: all present)")
     embed.add_argument("--chroms", nargs="+", default=None, help="sample only on these sequences")
@@ -133,9 +167,11 @@ def add_embed_parser(commands) -> None:
     embed.add_argument("--min-dist", type=float, default=0.1)
     embed.add_argument("--metric", default="euclidean", choices=["euclidean", "cosine", "manhattan", "correlation"])
     embed.add_argument("--umap-seed", type=int, default=0)
-    embed.add_argument("--batch-size", type=_positive_int, default=None,
-                       help="windows a forward pass (default: by device)")
+    embed.add_argument(
+        "--batch-size", type=_positive_int, default=None, help="windows a forward pass (default: by device)"
+    )
     embed.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
-    embed.add_argument("--cache-dir", type=Path, default=None,
-                       help="reuse and keep embeddings here (the app uses <cache>/embeddings)")
+    embed.add_argument(
+        "--cache-dir", type=Path, default=None, help="reuse and keep embeddings here (the app uses <cache>/embeddings)"
+    )
     embed.set_defaults(handler=_cmd_embed)

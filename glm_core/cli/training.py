@@ -43,8 +43,10 @@ def _cmd_train_mlm(args: argparse.Namespace) -> int:
     )
     metrics = train_mlm(config, log=lambda line: print(line, flush=True))
     if os.environ.get("RANK", "0") == "0":  # one summary line under torchrun
-        print(f"last held-out accuracy {metrics['accuracy']:.4f}, {metrics['bits_per_base']:.4f} bits/base; "
-              f"best model in {Path(args.output_dir) / 'best'}")
+        print(
+            f"last held-out accuracy {metrics['accuracy']:.4f}, {metrics['bits_per_base']:.4f} bits/base; "
+            f"best model in {Path(args.output_dir) / 'best'}"
+        )
     return 0
 
 
@@ -65,10 +67,16 @@ def _cmd_eval_mlm(args: argparse.Namespace) -> int:
         model = load_site_model(args.model, device=args.device)
         genome = Genome(args.fasta)
         sites = sample_eval_positions(genome, tuple(args.held_out), fraction=args.site_fraction)
-        report = {"model": str(args.model), "kind": model.kind, "held_out": args.held_out,
-                  "single_site": site_model_metrics(model, genome, sites)}
-        print(f"single site ({model.kind}): accuracy {report['single_site']['accuracy']:.4f}, "
-              f"{report['single_site']['bits_per_base']:.4f} bits/base ({report['single_site']['n']:,} positions)")
+        report = {
+            "model": str(args.model),
+            "kind": model.kind,
+            "held_out": args.held_out,
+            "single_site": site_model_metrics(model, genome, sites),
+        }
+        print(
+            f"single site ({model.kind}): accuracy {report['single_site']['accuracy']:.4f}, "
+            f"{report['single_site']['bits_per_base']:.4f} bits/base ({report['single_site']['n']:,} positions)"
+        )
         if args.out:
             atomic_write(args.out, json.dumps(report, indent=2))
         return 0
@@ -76,15 +84,21 @@ def _cmd_eval_mlm(args: argparse.Namespace) -> int:
     genome = Genome(args.fasta)
     held_out = tuple(args.held_out)
     inputs, labels = heldout_eval_set(genome, held_out, model.context, max_windows=args.max_windows)
-    corrupted, _ = heldout_eval_set(genome, held_out, model.context, max_windows=args.max_windows,
-                                    mask_token_fraction=0.8)
+    corrupted, _ = heldout_eval_set(
+        genome, held_out, model.context, max_windows=args.max_windows, mask_token_fraction=0.8
+    )
     report = {"model": str(args.model), "held_out": args.held_out, "mask_fraction": 0.15}
-    rows = (("forward", inputs, False), ("forward_reverse_averaged", inputs, True),
-            ("trainer_style_80_10_10_forward", corrupted, False))
+    rows = (
+        ("forward", inputs, False),
+        ("forward_reverse_averaged", inputs, True),
+        ("trainer_style_80_10_10_forward", corrupted, False),
+    )
     for name, windows, both_strands in rows:
         report[name] = masked_lm_metrics(model.model, windows, labels, model.device, reverse_complement=both_strands)
-        print(f"{name}: accuracy {report[name]['accuracy']:.4f}, {report[name]['bits_per_base']:.4f} bits/base "
-              f"({report[name]['n_masked']:,} masked bases)")
+        print(
+            f"{name}: accuracy {report[name]['accuracy']:.4f}, {report[name]['bits_per_base']:.4f} bits/base "
+            f"({report[name]['n_masked']:,} masked bases)"
+        )
     if args.out:
         atomic_write(args.out, json.dumps(report, indent=2))
     return 0
@@ -118,18 +132,22 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     )
     summary = distill(config, log=lambda line: print(line, flush=True))
     best = summary["best"]
-    print(f"best held-out accuracy {best['accuracy']:.4f}, {best['bits_per_base']:.4f} bits/base at step "
-          f"{best['step']}; one-pass model in {args.output_dir}")
+    print(
+        f"best held-out accuracy {best['accuracy']:.4f}, {best['bits_per_base']:.4f} bits/base at step "
+        f"{best['step']}; one-pass model in {args.output_dir}"
+    )
     return 0
 
 
 def add_distill_parser(commands) -> None:
     distill = commands.add_parser(
-        "distill", help="train a one-pass site model from a masked LM (distillation)",
+        "distill",
+        help="train a one-pass site model from a masked LM (distillation)",
         description="Labels the training chromosomes with the teacher (one base in every --target-spacing "
-                    "masked at once in each window's central half, fwd/RC averaged), then trains a blind-spot "
-                    "one-pass model on KL to those targets plus cross-entropy on the true base. The held-out "
-                    "chromosomes are never trained on; the best held-out model is saved as a save_pretrained folder.")
+        "masked at once in each window's central half, fwd/RC averaged), then trains a blind-spot "
+        "one-pass model on KL to those targets plus cross-entropy on the true base. The held-out "
+        "chromosomes are never trained on; the best held-out model is saved as a save_pretrained folder.",
+    )
     distill.add_argument("--teacher", type=Path, required=True, help="a masked LM save_pretrained folder")
     distill.add_argument("--output-dir", type=Path, required=True, help="the one-pass model is saved here")
     distill.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
@@ -137,10 +155,18 @@ def add_distill_parser(commands) -> None:
     distill.add_argument("--hidden-size", type=int, default=256)
     distill.add_argument("--dropout", type=float, default=0.1)
     distill.add_argument("--target-spacing", type=int, default=32, help="bases between bases masked together")
-    distill.add_argument("--target-time-limit", type=float, default=90.0,
-                         help="seconds of teacher labelling (bases spread over the genome); 0 or less: all phases")
-    distill.add_argument("--agreement-windows", type=int, default=512,
-                         help="held-out windows on which the cheap targets are compared with exact single-site ones")
+    distill.add_argument(
+        "--target-time-limit",
+        type=float,
+        default=90.0,
+        help="seconds of teacher labelling (bases spread over the genome); 0 or less: all phases",
+    )
+    distill.add_argument(
+        "--agreement-windows",
+        type=int,
+        default=512,
+        help="held-out windows on which the cheap targets are compared with exact single-site ones",
+    )
     distill.add_argument("--window", type=int, default=2048, help="bases per training window")
     distill.add_argument("--batch-size", type=int, default=64, help="windows a step")
     distill.add_argument("--learning-rate", type=float, default=2e-3)
@@ -156,25 +182,33 @@ def add_distill_parser(commands) -> None:
     distill.set_defaults(handler=_cmd_distill)
 
 
-
 def add_training_parsers(commands) -> None:
     """``train-mlm`` and ``eval-mlm``."""
     train = commands.add_parser("train-mlm", help="train a GPN ConvNet masked LM on a FASTA file")
     train.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     train.add_argument("--output-dir", type=Path, required=True, help="checkpoints and the best model go here")
-    train.add_argument("--held-out", nargs="+", default=list(HELD_OUT_CHROMS),
-                       help="chromosomes kept out of training for validation")
+    train.add_argument(
+        "--held-out", nargs="+", default=list(HELD_OUT_CHROMS), help="chromosomes kept out of training for validation"
+    )
     train.add_argument("--context", type=int, default=512)
     train.add_argument("--hidden-size", type=int, default=256)
     train.add_argument("--layers", type=int, default=16)
     train.add_argument("--intermediate-size", type=int, default=None, help="default: 4 x hidden size")
     train.add_argument("--dropout", type=float, default=0.0)
-    train.add_argument("--batch-size", type=_positive_int, default=256,
-                       help="windows a step; under torchrun split evenly across the processes")
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=256,
+        help="windows a step; under torchrun split evenly across the processes",
+    )
     train.add_argument("--learning-rate", type=float, default=1.5e-3)
-    train.add_argument("--mask-token-fraction", type=float, default=0.8,
-                       help="share of the chosen positions shown as [MASK]; the rest split evenly between "
-                            "a random base and the true base (BERT: 0.8)")
+    train.add_argument(
+        "--mask-token-fraction",
+        type=float,
+        default=0.8,
+        help="share of the chosen positions shown as [MASK]; the rest split evenly between "
+        "a random base and the true base (BERT: 0.8)",
+    )
     train.add_argument("--warmup-steps", type=int, default=500)
     train.add_argument("--max-steps", type=int, default=8000)
     train.add_argument("--seed", type=int, default=0)
@@ -184,24 +218,35 @@ def add_training_parsers(commands) -> None:
     train.add_argument("--time-limit", type=float, default=None, help="seconds; stop and checkpoint after this")
     train.add_argument("--compile", action="store_true", help="torch.compile the encoder (CUDA)")
     train.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
-    train.add_argument("--resume-weights", type=Path, default=None,
-                       help="continue from a 'latest' weights folder when the output folder has no checkpoint")
+    train.add_argument(
+        "--resume-weights",
+        type=Path,
+        default=None,
+        help="continue from a 'latest' weights folder when the output folder has no checkpoint",
+    )
     train.set_defaults(handler=_cmd_train_mlm)
 
     evaluate = commands.add_parser(
-        "eval-mlm", help="held-out accuracy and bits/base of a masked LM (or a one-pass model)",
+        "eval-mlm",
+        help="held-out accuracy and bits/base of a masked LM (or a one-pass model)",
         description="Masked LM: scores 15 %% of the bases of every held-out 512-bp window, all replaced by [MASK] "
-                    "(forward, and forward/reverse-complement averaged), and once more corrupted 80/10/10 "
-                    "as in training (forward), which is how a Hugging Face Trainer's evaluation measures. "
-                    "One-pass model: single-site accuracy and bits/base at a fixed random sample of held-out "
-                    "positions (--site-fraction), as its model card reports them.")
+        "(forward, and forward/reverse-complement averaged), and once more corrupted 80/10/10 "
+        "as in training (forward), which is how a Hugging Face Trainer's evaluation measures. "
+        "One-pass model: single-site accuracy and bits/base at a fixed random sample of held-out "
+        "positions (--site-fraction), as its model card reports them.",
+    )
     evaluate.add_argument("--model", type=Path, required=True, help="a save_pretrained folder, masked or one-pass")
-    evaluate.add_argument("--site-fraction", type=float, default=0.15,
-                          help="one-pass models: share of the held-out A/C/G/T positions scored (default 0.15)")
+    evaluate.add_argument(
+        "--site-fraction",
+        type=float,
+        default=0.15,
+        help="one-pass models: share of the held-out A/C/G/T positions scored (default 0.15)",
+    )
     evaluate.add_argument("--fasta", type=Path, default=EMBEDDED_FASTA)
     evaluate.add_argument("--held-out", nargs="+", default=list(HELD_OUT_CHROMS))
-    evaluate.add_argument("--max-windows", type=int, default=None,
-                          help="evaluate a random subset of the non-overlapping held-out windows")
+    evaluate.add_argument(
+        "--max-windows", type=int, default=None, help="evaluate a random subset of the non-overlapping held-out windows"
+    )
     evaluate.add_argument("--device", default=None)
     evaluate.add_argument("--out", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.set_defaults(handler=_cmd_eval_mlm)

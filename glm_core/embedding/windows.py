@@ -77,10 +77,18 @@ def sample_windows(
         need = n_windows // len(classes) + (index < n_windows % len(classes))
         chosen = labels == name
         rng = np.random.default_rng([int(seed), zlib.crc32(name.encode())])
-        frames.extend(_class_windows(
-            name, tiles["chrom"].to_numpy()[chosen], tiles["start"].to_numpy(np.int64)[chosen],
-            tiles["end"].to_numpy(np.int64)[chosen], sizes[chosen], need, window_length, rng,
-        ))
+        frames.extend(
+            _class_windows(
+                name,
+                tiles["chrom"].to_numpy()[chosen],
+                tiles["start"].to_numpy(np.int64)[chosen],
+                tiles["end"].to_numpy(np.int64)[chosen],
+                sizes[chosen],
+                need,
+                window_length,
+                rng,
+            )
+        )
     windows = pd.concat(frames, ignore_index=True)
     windows["start"] = windows["start"].astype(np.int64)
     windows["end"] = windows["start"] + window_length
@@ -111,8 +119,16 @@ def _classes_to_sample(classes: Sequence[str] | None, labels: np.ndarray, on_cho
     return classes
 
 
-def _class_windows(name: str, chrom: np.ndarray, start: np.ndarray, end: np.ndarray, size: np.ndarray, need: int,
-                   window_length: int, rng: np.random.Generator) -> list[pd.DataFrame]:
+def _class_windows(
+    name: str,
+    chrom: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    size: np.ndarray,
+    need: int,
+    window_length: int,
+    rng: np.random.Generator,
+) -> list[pd.DataFrame]:
     """Up to ``need`` windows of one class from its intervals ``[start, end)`` on ``chrom`` (chromosome
     lengths ``size``): whole-window slots first, then windows centred on shorter intervals."""
     length = end - start

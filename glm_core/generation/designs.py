@@ -13,7 +13,7 @@ def _code_matrix(sequences, width: int) -> np.ndarray:
     matrix = np.full((len(sequences), width), -1, dtype=np.int8)
     for i, sequence in enumerate(sequences):
         codes = nucleotide_codes(sequence[-width:])
-        matrix[i, width - len(codes):] = codes
+        matrix[i, width - len(codes) :] = codes
     return matrix
 
 
@@ -35,19 +35,19 @@ def nearest_identity(designs, references, chunk: int = 16) -> tuple[np.ndarray, 
     best = np.zeros(len(designs), dtype=np.int64)
     identity = np.zeros(len(designs))
     for first in range(0, len(designs), chunk):
-        block = left[first:first + chunk]
+        block = left[first : first + chunk]
         matches = ((block[:, None, :] == right[None, :, :]) & (block[:, None, :] >= 0)).sum(axis=2)
         if same:
             matches[np.arange(len(block)), np.arange(first, first + len(block))] = -1
-        best[first:first + chunk] = matches.argmax(axis=1)
-        identity[first:first + chunk] = matches.max(axis=1) / lengths[first:first + chunk]
+        best[first : first + chunk] = matches.argmax(axis=1)
+        identity[first : first + chunk] = matches.max(axis=1) / lengths[first : first + chunk]
     return best, identity
 
 
 def shares_kmer(designs, references, k: int = 50) -> np.ndarray:
     """True where a design shares at least one exact k-mer (given strand) with any reference, shape=(len(designs),)."""
-    seen = {hash(s[i:i + k]) for s in references for i in range(len(s) - k + 1)}
-    return np.array([any(hash(s[i:i + k]) in seen for i in range(len(s) - k + 1)) for s in designs])
+    seen = {hash(s[i : i + k]) for s in references for i in range(len(s) - k + 1)}
+    return np.array([any(hash(s[i : i + k]) in seen for i in range(len(s) - k + 1)) for s in designs])
 
 
 def gc_fraction(sequences) -> np.ndarray:

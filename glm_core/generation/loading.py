@@ -39,8 +39,11 @@ class PromoterGenerator:
     @property
     def tags(self) -> list[str]:
         """Every tag as users write it: ``HIGH`` in the default family, ``family=label`` otherwise."""
-        return [label if family == DEFAULT_FAMILY else f"{family}={label}"
-                for family, labels in self.tag_tokens.items() for label in labels]
+        return [
+            label if family == DEFAULT_FAMILY else f"{family}={label}"
+            for family, labels in self.tag_tokens.items()
+            for label in labels
+        ]
 
     def tag_ids(self, tags) -> list[int]:
         """Token ids of ``tags`` (``HIGH``, ``<HIGH>``, ``CAI=HIGH`` or ``family=label``), one a family at most."""
@@ -99,5 +102,6 @@ def load_generator(path: str | Path = BUNDLED_GENERATOR, device: str | torch.dev
     # which every device supports.
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, use_safetensors=True).to(device).eval()
     vocab = tokenizer.get_vocab()
-    return PromoterGenerator(model, tokenizer, info["tag_tokens"], np.array([vocab[b] for b in NUCLEOTIDES]),
-                             path.name, path, device, info)
+    return PromoterGenerator(
+        model, tokenizer, info["tag_tokens"], np.array([vocab[b] for b in NUCLEOTIDES]), path.name, path, device, info
+    )

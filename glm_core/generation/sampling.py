@@ -56,8 +56,9 @@ class _ClassifierFreeGuidance:
     step for all rows at once.
     """
 
-    def __init__(self, model: torch.nn.Module, unconditional_ids: torch.Tensor, prompt_length: int,
-                 guidance_scale: float):
+    def __init__(
+        self, model: torch.nn.Module, unconditional_ids: torch.Tensor, prompt_length: int, guidance_scale: float
+    ):
         self.model = model
         self.unconditional_ids = unconditional_ids
         self.prompt_length = prompt_length
@@ -74,9 +75,9 @@ class _ClassifierFreeGuidance:
         sampled = input_ids.shape[1] - self.prompt_length
         if self.cache is None or sampled < self.cached_bases:  # first step, or a new run on this processor
             self.cache, self.cached_bases = DynamicCache(config=self.model.config), 0
-            new = torch.cat([self.unconditional_ids, input_ids[:, self.prompt_length:]], dim=1)
+            new = torch.cat([self.unconditional_ids, input_ids[:, self.prompt_length :]], dim=1)
         else:
-            new = input_ids[:, self.prompt_length + self.cached_bases:]
+            new = input_ids[:, self.prompt_length + self.cached_bases :]
         if new.shape[1]:
             logits = self.model(input_ids=new, use_cache=True, **{self.cache_keyword: self.cache}).logits[:, -1]
             self.last_log_probs = torch.log_softmax(logits.float(), dim=-1)
@@ -111,8 +112,10 @@ def unconditional_training_fraction(generator: PromoterGenerator) -> float | Non
 def recommended_guidance(generator: PromoterGenerator) -> float:
     """The guidance scale the model folder recommends: ``tags.json``, else ``generation_config.json``,
     under :data:`RECOMMENDED_GUIDANCE_KEY`; 1.0 (no guidance) where neither holds one."""
-    for value in (generator.info.get(RECOMMENDED_GUIDANCE_KEY),
-                  _folder_json(generator, "generation_config.json").get(RECOMMENDED_GUIDANCE_KEY)):
+    for value in (
+        generator.info.get(RECOMMENDED_GUIDANCE_KEY),
+        _folder_json(generator, "generation_config.json").get(RECOMMENDED_GUIDANCE_KEY),
+    ):
         if value is not None:
             return float(value)
     return 1.0
@@ -126,14 +129,23 @@ def guidance_warning(generator: PromoterGenerator, guidance_scale: float) -> str
     if fraction:
         return None
     recorded = "records unconditional_fraction = 0" if fraction == 0 else "does not record unconditional_fraction"
-    return (f"{generator.name} was not trained on untagged promoters (its training_config.json {recorded}), so the "
-            "untagged prediction that guidance pushes away from was never learnt and the tags' effect may come out "
-            "distorted: check designs with the oracle, or retrain with glm-explore train-generator "
-            "--unconditional-fraction 0.1 before relying on guidance.")
+    return (
+        f"{generator.name} was not trained on untagged promoters (its training_config.json {recorded}), so the "
+        "untagged prediction that guidance pushes away from was never learnt and the tags' effect may come out "
+        "distorted: check designs with the oracle, or retrain with glm-explore train-generator "
+        "--unconditional-fraction 0.1 before relying on guidance."
+    )
 
 
-def _sampling_processors(generator: PromoterGenerator, on_step: Callable[[], None], *, temperature: float,
-                         top_k: int | None, top_p: float | None, guidance: _ClassifierFreeGuidance | None) -> list:
+def _sampling_processors(
+    generator: PromoterGenerator,
+    on_step: Callable[[], None],
+    *,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    guidance: _ClassifierFreeGuidance | None,
+) -> list:
     """Guidance, then nucleotides only, then temperature, top-k and top-p: built here rather than by
     ``generate`` so that the order is the same in every transformers release."""
     from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
@@ -149,8 +161,18 @@ def _sampling_processors(generator: PromoterGenerator, on_step: Callable[[], Non
     return processors
 
 
-def _check_request(generator: PromoterGenerator, tags: list, n: int, length: int, prefix: str, temperature: float,
-                   top_k: int | None, top_p: float | None, guidance_scale: float, batch_size: int = 1) -> None:
+def _check_request(
+    generator: PromoterGenerator,
+    tags: list,
+    n: int,
+    length: int,
+    prefix: str,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    guidance_scale: float,
+    batch_size: int = 1,
+) -> None:
     """Raise ``ValueError`` naming the first argument of :func:`generate_promoters` out of range."""
     if set(prefix) - set(NUCLEOTIDES):
         bad = "".join(sorted(set(prefix) - set(NUCLEOTIDES)))
@@ -174,10 +196,21 @@ def _check_request(generator: PromoterGenerator, tags: list, n: int, length: int
         raise ValueError(f"batch_size (designs sampled together) must be a whole number >= 1; got {batch_size!r}")
 
 
-def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: int = DEFAULT_UPSTREAM, *,
-                       temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                       guidance_scale: float = 1.0, seed: int = 0, prefix: str = "", batch_size: int = 64,
-                       progress: Progress | None = None) -> pd.DataFrame:
+def generate_promoters(
+    generator: PromoterGenerator,
+    tags,
+    n: int = 10,
+    length: int = DEFAULT_UPSTREAM,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    guidance_scale: float = 1.0,
+    seed: int = 0,
+    prefix: str = "",
+    batch_size: int = 64,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
     """Sample ``n`` promoters of exactly ``length`` bases conditioned on ``tags``.
 
     Parameters
@@ -227,23 +260,38 @@ def generate_promoters(generator: PromoterGenerator, tags, n: int = 10, length: 
             guidance = None
             if guidance_scale != 1:
                 guidance = _ClassifierFreeGuidance(
-                    generator.model, torch.tensor([unconditional_prompt] * size, device=generator.device),
-                    len(prompt), guidance_scale)
-            processors = _sampling_processors(generator, step, temperature=temperature, top_k=top_k, top_p=top_p,
-                                              guidance=guidance)
+                    generator.model,
+                    torch.tensor([unconditional_prompt] * size, device=generator.device),
+                    len(prompt),
+                    guidance_scale,
+                )
+            processors = _sampling_processors(
+                generator, step, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance
+            )
             input_ids = torch.tensor([prompt] * size, device=generator.device)
             with torch.inference_mode():
                 # temperature/top-k/top-p are in ``processors``; ``generate`` must not add its own
                 out = generator.model.generate(
-                    input_ids=input_ids, attention_mask=torch.ones_like(input_ids), do_sample=True,
-                    temperature=1.0, top_k=0, top_p=1.0,
-                    min_new_tokens=new, max_new_tokens=new, use_cache=True,
+                    input_ids=input_ids,
+                    attention_mask=torch.ones_like(input_ids),
+                    do_sample=True,
+                    temperature=1.0,
+                    top_k=0,
+                    top_p=1.0,
+                    min_new_tokens=new,
+                    max_new_tokens=new,
+                    use_cache=True,
                     logits_processor=LogitsProcessorList(processors),
-                    pad_token_id=generator.tokenizer.pad_token_id, eos_token_id=None,
+                    pad_token_id=generator.tokenizer.pad_token_id,
+                    eos_token_id=None,
                 )
-            for row in out[:, len(prompt):].cpu().numpy():
+            for row in out[:, len(prompt) :].cpu().numpy():
                 sequences.append(prefix + "".join(id_to_base[int(i)] for i in row))
-    return pd.DataFrame({"design_id": [f"design_{i + 1:05d}" for i in range(n)],
-                         "tags": ",".join(generator.tag_names(tags)),
-                         "guidance": float(guidance_scale),
-                         "sequence": sequences})
+    return pd.DataFrame(
+        {
+            "design_id": [f"design_{i + 1:05d}" for i in range(n)],
+            "tags": ",".join(generator.tag_names(tags)),
+            "guidance": float(guidance_scale),
+            "sequence": sequences,
+        }
+    )

@@ -18,8 +18,14 @@ def build_generator_tokenizer(tag_tokens):
     vocabulary = [*SPECIAL_TOKENS, *NUCLEOTIDES, *tag_tokens]
     core = Tokenizer(WordLevel({token: i for i, token in enumerate(vocabulary)}, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Split(Regex(r"<[^<>]*>|."), behavior="isolated")
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", bos_token="<bos>",
-                                        eos_token="<eos>", unk_token="<unk>", model_max_length=1 << 16)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        bos_token="<bos>",
+        eos_token="<eos>",
+        unk_token="<unk>",
+        model_max_length=1 << 16,
+    )
     tokenizer.add_special_tokens({"additional_special_tokens": ["<genome>", *tag_tokens]})
     return tokenizer
 

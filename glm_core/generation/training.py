@@ -124,20 +124,22 @@ def _mean_loss(model, rows, pad_id, device, batch_size=64) -> float:
     model.eval()
     total, count = 0.0, 0
     for first in range(0, len(rows), batch_size):
-        ids, mask, labels = (t.to(device) for t in _batch(rows[first:first + batch_size], pad_id))
+        ids, mask, labels = (t.to(device) for t in _batch(rows[first : first + batch_size], pad_id))
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
         target = labels[:, 1:].clone()
         target[_prompt_token_mask(ids[:, 1:])] = -100
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-                                                 ignore_index=-100, reduction="sum")
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
+        )
         total += float(loss)
         count += int((target != -100).sum())
     model.train()
     return total / max(count, 1)
 
 
-def tagged_promoters(config: GeneratorTrainingConfig, genome, annotation,
-                     tag_table: pd.DataFrame | None = None) -> pd.DataFrame:
+def tagged_promoters(
+    config: GeneratorTrainingConfig, genome, annotation, tag_table: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The promoter table of ``config`` with its tag family (CAI by default, else the tag table).
 
     ``tag_table`` is ``config.tag_table`` already read, for callers that need it too.
@@ -183,17 +185,27 @@ def train_generator(config: GeneratorTrainingConfig, log: Callable[[str], None] 
     log(f"LlamaForCausalLM, {n_params / 1e6:.2f} M parameters, on {device}")
 
     examples = _training_examples(promoters, family, labels, vocab, rng, config.validation_fraction)
-    metrics = {"n_parameters": n_params, "family": family, "labels": labels, "oracle": oracle.metrics,
-               "n_train_promoters": examples["n_train"], "n_validation_promoters": examples["n_validation"],
-               "n_heldout_promoters": examples["n_heldout"]}
+    metrics = {
+        "n_parameters": n_params,
+        "family": family,
+        "labels": labels,
+        "oracle": oracle.metrics,
+        "n_train_promoters": examples["n_train"],
+        "n_validation_promoters": examples["n_validation"],
+        "n_heldout_promoters": examples["n_heldout"],
+    }
     phases = _Phases(model, config, device, vocab["<pad>"], examples["validation"], started, log)
     train_chroms = [c for c in genome.chroms if c not in config.held_out_chroms]
     genome_prompt = [vocab["<bos>"], vocab["<genome>"]]
     metrics["pretrain_steps"] = phases.run(
-        "pretrain", config.pretrain_steps, config.learning_rate,
-        lambda: _genome_windows(genome, train_chroms, config.pretrain_window, config.batch_size, rng, vocab,
-                                genome_prompt),
-        budget_s=phases.remaining_s(config.pretrain_time_share))
+        "pretrain",
+        config.pretrain_steps,
+        config.learning_rate,
+        lambda: _genome_windows(
+            genome, train_chroms, config.pretrain_window, config.batch_size, rng, vocab, genome_prompt
+        ),
+        budget_s=phases.remaining_s(config.pretrain_time_share),
+    )
     metrics["heldout_bits_after_pretrain"] = phases.bits(examples["heldout"])
 
     def finetune_batch():
@@ -202,8 +214,14 @@ def train_generator(config: GeneratorTrainingConfig, log: Callable[[str], None] 
         return [examples["untagged"][i] if drop else examples["train"][i] for i, drop in zip(picks, untagged)]
 
     # the rest of the budget, less a margin for the final held-out losses and saving
-    metrics["finetune_steps"] = phases.run("finetune", config.finetune_steps, config.finetune_learning_rate,
-                                           finetune_batch, budget_s=phases.remaining_s(0.95), early_stopping=True)
+    metrics["finetune_steps"] = phases.run(
+        "finetune",
+        config.finetune_steps,
+        config.finetune_learning_rate,
+        finetune_batch,
+        budget_s=phases.remaining_s(0.95),
+        early_stopping=True,
+    )
     phases.restore_best()
     metrics["best_finetune_step"] = phases.best["step"]
     metrics["validation_bits"] = phases.best["loss"] * BITS_PER_NAT
@@ -213,8 +231,10 @@ def train_generator(config: GeneratorTrainingConfig, log: Callable[[str], None] 
     metrics["wall_s"] = time.time() - started
 
     _save_generator(output, model, tokenizer, tag_tokens, config, metrics)
-    log(f"saved to {output}: held-out promoter loss {metrics['heldout_bits']:.3f} bits/token with the true tag, "
-        f"{metrics['heldout_bits_opposite_tag']:.3f} with the opposite tag")
+    log(
+        f"saved to {output}: held-out promoter loss {metrics['heldout_bits']:.3f} bits/token with the true tag, "
+        f"{metrics['heldout_bits_opposite_tag']:.3f} with the opposite tag"
+    )
     return metrics
 
 
@@ -225,8 +245,10 @@ def _tagged_training_promoters(config: GeneratorTrainingConfig, genome, log) -> 
     promoters = tagged_promoters(config, genome, annotation, tag_table)
     family = tag_family_column(tag_table, config.tag_family) if tag_table is not None else DEFAULT_FAMILY
     labels = ordered_labels(promoters.loc[~promoters["held_out"], family])
-    log(f"{len(promoters):,} tagged promoters ({(~promoters['held_out']).sum():,} training, "
-        f"{promoters['held_out'].sum():,} held out); {family} labels {labels}")
+    log(
+        f"{len(promoters):,} tagged promoters ({(~promoters['held_out']).sum():,} training, "
+        f"{promoters['held_out'].sum():,} held out); {family} labels {labels}"
+    )
     return promoters, family, labels
 
 
@@ -235,17 +257,30 @@ def _new_generator(config: GeneratorTrainingConfig, vocab: dict, device: torch.d
     from transformers import LlamaConfig, LlamaForCausalLM
 
     model_config = LlamaConfig(
-        vocab_size=len(vocab), hidden_size=config.hidden_size, intermediate_size=config.intermediate_size,
-        num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
-        num_key_value_heads=config.num_attention_heads, max_position_embeddings=config.max_position_embeddings,
-        tie_word_embeddings=True, pad_token_id=vocab["<pad>"], bos_token_id=vocab["<bos>"],
-        eos_token_id=vocab["<eos>"], rope_theta=10000.0,
+        vocab_size=len(vocab),
+        hidden_size=config.hidden_size,
+        intermediate_size=config.intermediate_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        num_key_value_heads=config.num_attention_heads,
+        max_position_embeddings=config.max_position_embeddings,
+        tie_word_embeddings=True,
+        pad_token_id=vocab["<pad>"],
+        bos_token_id=vocab["<bos>"],
+        eos_token_id=vocab["<eos>"],
+        rope_theta=10000.0,
     )
     return LlamaForCausalLM(model_config).to(device)
 
 
-def _training_examples(promoters: pd.DataFrame, family: str, labels: list, vocab: dict, rng: np.random.Generator,
-                       validation_fraction: float) -> dict:
+def _training_examples(
+    promoters: pd.DataFrame,
+    family: str,
+    labels: list,
+    vocab: dict,
+    rng: np.random.Generator,
+    validation_fraction: float,
+) -> dict:
     """Token rows of every promoter set training needs, and their sizes.
 
     Keys: ``train`` (tagged), ``untagged`` (the same promoters without tags, for guidance),
@@ -266,15 +301,25 @@ def _training_examples(promoters: pd.DataFrame, family: str, labels: list, vocab
         "heldout": _promoter_rows(heldout, [family], vocab),
         "heldout_opposite_tag": _promoter_rows(flipped, [family], vocab),
         "heldout_untagged": _promoter_rows(heldout, [], vocab),
-        "n_train": len(train), "n_validation": len(validation), "n_heldout": len(heldout),
+        "n_train": len(train),
+        "n_validation": len(validation),
+        "n_heldout": len(heldout),
     }
 
 
 class _Phases:
     """Runs training phases on one model, tracking the best validation loss for early stopping."""
 
-    def __init__(self, model, config: GeneratorTrainingConfig, device: torch.device, pad: int, validation_rows,
-                 started: float, log):
+    def __init__(
+        self,
+        model,
+        config: GeneratorTrainingConfig,
+        device: torch.device,
+        pad: int,
+        validation_rows,
+        started: float,
+        log,
+    ):
         self.model, self.config, self.device, self.pad = model, config, device, pad
         self.validation_rows, self.started, self.log = validation_rows, started, log
         self.best = {"loss": float("inf"), "step": 0, "state": None}
@@ -304,8 +349,9 @@ class _Phases:
         """Warm-up then cosine decay to 10 % over ``steps`` or, if sooner, over ``budget_s`` seconds;
         returns the steps taken."""
         model, config = self.model, self.config
-        optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=config.weight_decay,
-                                      betas=(0.9, 0.95))
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=learning_rate, weight_decay=config.weight_decay, betas=(0.9, 0.95)
+        )
         model.train()
         phase_started = time.time()
         for step in range(1, steps + 1):
@@ -325,29 +371,47 @@ class _Phases:
             out_of_time = budget_s is not None and time.time() - phase_started > budget_s
             if step % config.eval_every == 0 or step == steps or out_of_time:
                 checked = self.keep_if_best(step) * BITS_PER_NAT if early_stopping else self.bits(self.validation_rows)
-                self.log(f"{name} step {step}/{steps}: train loss {loss.item() * BITS_PER_NAT:.3f} bits/token, "
-                         f"validation promoters {checked:.3f} bits/token, {time.time() - self.started:.0f} s")
+                self.log(
+                    f"{name} step {step}/{steps}: train loss {loss.item() * BITS_PER_NAT:.3f} bits/token, "
+                    f"validation promoters {checked:.3f} bits/token, {time.time() - self.started:.0f} s"
+                )
             if out_of_time:
                 self.log(f"{name}: time budget reached at step {step}")
                 return step
         return steps
 
 
-def _save_generator(output: Path, model, tokenizer, tag_tokens: dict, config: GeneratorTrainingConfig,
-                    metrics: dict) -> None:
+def _save_generator(
+    output: Path, model, tokenizer, tag_tokens: dict, config: GeneratorTrainingConfig, metrics: dict
+) -> None:
     """The generator folder: weights, tokenizer, generation config, tags, training config and metrics."""
     from transformers import GenerationConfig
 
     vocab = tokenizer.get_vocab()
     model.eval()
     model.generation_config = GenerationConfig(
-        do_sample=True, temperature=1.0, top_k=0, top_p=1.0, max_new_tokens=config.upstream,
-        min_new_tokens=config.upstream, bos_token_id=vocab["<bos>"], pad_token_id=vocab["<pad>"], use_cache=True,
+        do_sample=True,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        max_new_tokens=config.upstream,
+        min_new_tokens=config.upstream,
+        bos_token_id=vocab["<bos>"],
+        pad_token_id=vocab["<pad>"],
+        use_cache=True,
     )
     with atomic_files_in(output) as staging:  # a kill while saving leaves the folder as it was
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
-        (staging / "tags.json").write_text(json.dumps({"tag_tokens": tag_tokens, "upstream": config.upstream,
-                                                       "held_out_chroms": list(config.held_out_chroms)}, indent=2))
+        (staging / "tags.json").write_text(
+            json.dumps(
+                {
+                    "tag_tokens": tag_tokens,
+                    "upstream": config.upstream,
+                    "held_out_chroms": list(config.held_out_chroms),
+                },
+                indent=2,
+            )
+        )
         (staging / "training_config.json").write_text(json.dumps(asdict(config), indent=2))
         (staging / "training_metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -36,8 +36,23 @@ from .logo_figures import (
 )
 
 __all__ = [
-    "BASE_COLOURS", "MAX_LOCUS_BP", "MAX_SEQUENCE_BP", "Track", "base_positions", "codon_position_llr_figure",
-    "consequence_llr_figure", "embedding_map_figure", "gene_model_track", "locus_figure", "logo_locus_figure",
-    "logo_track", "pack_lanes", "region_class_figure", "saturation_track", "sequence_track", "tracks_figure",
-    "value_track", "variant_scan_figure",
+    "BASE_COLOURS",
+    "MAX_LOCUS_BP",
+    "MAX_SEQUENCE_BP",
+    "Track",
+    "base_positions",
+    "codon_position_llr_figure",
+    "consequence_llr_figure",
+    "embedding_map_figure",
+    "gene_model_track",
+    "locus_figure",
+    "logo_locus_figure",
+    "logo_track",
+    "pack_lanes",
+    "region_class_figure",
+    "saturation_track",
+    "sequence_track",
+    "tracks_figure",
+    "value_track",
+    "variant_scan_figure",
 ]

@@ -20,17 +20,26 @@ DELTA_COLOUR = "#0f766e"
 LINE_ROW_PX = 90
 
 
-def _line_track(positions: pd.DataFrame, column: str, name: str, colour: str, hover: str,
-                y_range: tuple[float, float]) -> Track:
+def _line_track(
+    positions: pd.DataFrame, column: str, name: str, colour: str, hover: str, y_range: tuple[float, float]
+) -> Track:
     order = np.argsort(positions["pos"].to_numpy())
     x = positions["pos"].to_numpy()[order] + 1
     trace = go.Scatter(
-        x=x, y=positions[column].to_numpy()[order], mode="lines+markers" if len(x) <= 300 else "lines",
-        line={"color": colour, "width": 1.5}, marker={"size": 4},
+        x=x,
+        y=positions[column].to_numpy()[order],
+        mode="lines+markers" if len(x) <= 300 else "lines",
+        line={"color": colour, "width": 1.5},
+        marker={"size": 4},
         hovertemplate=f"{positions['chrom'].iloc[0]}:%{{x:,}} {hover} %{{y:.3f}}<extra></extra>",
     )
-    axis = {"range": list(y_range), "fixedrange": True, "zeroline": True, "zerolinecolor": "#d1d5db",
-            "gridcolor": "#eef0f3"}
+    axis = {
+        "range": list(y_range),
+        "fixedrange": True,
+        "zeroline": True,
+        "zerolinecolor": "#d1d5db",
+        "gridcolor": "#eef0f3",
+    }
     return Track(name, [trace], height=LINE_ROW_PX, yaxis=axis)
 
 
@@ -59,16 +68,31 @@ def comparison_locus_figure(
     kl_top = max(float(comparison.positions["kl_bits"].max()) * 1.1, 0.05)
     tracks = [
         *logos,
-        _line_track(comparison.positions, "kl_bits", "KL (bits)", KL_COLOUR,
-                    f"KL({comparison.name_1} || {comparison.name_2}) bits", (0, kl_top)),
-        _line_track(comparison.positions, "delta_p_ref", "\u0394 P(ref)", DELTA_COLOUR,
-                    f"P(ref) {comparison.name_2} \u2212 {comparison.name_1}", (-1, 1)),
+        _line_track(
+            comparison.positions,
+            "kl_bits",
+            "KL (bits)",
+            KL_COLOUR,
+            f"KL({comparison.name_1} || {comparison.name_2}) bits",
+            (0, kl_top),
+        ),
+        _line_track(
+            comparison.positions,
+            "delta_p_ref",
+            "\u0394 P(ref)",
+            DELTA_COLOUR,
+            f"P(ref) {comparison.name_2} \u2212 {comparison.name_1}",
+            (-1, 1),
+        ),
         gene_model_track(features, start, end, details),
     ]
     if sequence is not None:
         tracks.append(_strand_sequence_track(sequence, chrom, start, strand))
     figure = tracks_figure(
-        chrom, start, end, tracks,
+        chrom,
+        start,
+        end,
+        tracks,
         title=title or f"{format_region(chrom, start, end)} ({strand}), {comparison.name_1} vs {comparison.name_2}",
     )
     figure.update_layout(barmode="overlay", bargap=0)
@@ -92,17 +116,35 @@ def llr_scatter_figure(comparison) -> go.Figure:
     low, high = (float(values.min()), float(values.max())) if len(values) else (-1.0, 1.0)
     figure = go.Figure(
         [
-            go.Scatter(x=[low, high], y=[low, high], mode="lines", line={"color": "#9ca3af", "dash": "dot"},
-                       hoverinfo="skip", name="y = x"),
-            go.Scatter(x=snvs["llr_1"], y=snvs["llr_2"], mode="markers", name="SNVs",
-                       marker={"size": 5, "color": "#2563eb", "opacity": 0.6}, hovertext=hover,
-                       hovertemplate="%{hovertext}<extra></extra>"),
+            go.Scatter(
+                x=[low, high],
+                y=[low, high],
+                mode="lines",
+                line={"color": "#9ca3af", "dash": "dot"},
+                hoverinfo="skip",
+                name="y = x",
+            ),
+            go.Scatter(
+                x=snvs["llr_1"],
+                y=snvs["llr_2"],
+                mode="markers",
+                name="SNVs",
+                marker={"size": 5, "color": "#2563eb", "opacity": 0.6},
+                hovertext=hover,
+                hovertemplate="%{hovertext}<extra></extra>",
+            ),
         ]
     )
     figure.update_layout(
-        height=420, showlegend=False, plot_bgcolor="white", margin={"l": 60, "r": 20, "t": 40, "b": 50},
-        title={"text": f"LLR of {len(snvs):,} SNVs: Pearson {comparison.pearson:.3f}, Spearman "
-                       f"{comparison.spearman:.3f}", "x": 0, "font": {"size": 14}},
+        height=420,
+        showlegend=False,
+        plot_bgcolor="white",
+        margin={"l": 60, "r": 20, "t": 40, "b": 50},
+        title={
+            "text": f"LLR of {len(snvs):,} SNVs: Pearson {comparison.pearson:.3f}, Spearman {comparison.spearman:.3f}",
+            "x": 0,
+            "font": {"size": 14},
+        },
         xaxis={"title": {"text": f"LLR, {comparison.name_1}"}, "gridcolor": "#eef0f3", "zeroline": False},
         yaxis={"title": {"text": f"LLR, {comparison.name_2}"}, "gridcolor": "#eef0f3", "zeroline": False},
     )

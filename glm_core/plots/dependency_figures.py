@@ -41,8 +41,7 @@ def _cell_text(dependency, order: np.ndarray) -> np.ndarray:
         for c in range(len(order)):
             value = "n/a (the same base)" if r == c else f"{values[r, c]:.3f}"
             text[r, c] = (
-                f"query i = {x[r]:,} {bases[r]} \u2192 target j = {x[c]:,} {bases[c]}<br>"
-                f"max |\u0394 log-odds| {value}"
+                f"query i = {x[r]:,} {bases[r]} \u2192 target j = {x[c]:,} {bases[c]}<br>max |\u0394 log-odds| {value}"
             )
     return text
 
@@ -65,8 +64,17 @@ def dependency_track(dependency, clickable: bool | None = None) -> Track:
     clickable = len(dependency) <= CLICKABLE_MAX_BP if clickable is None else clickable
     text = _cell_text(dependency, order)
     heat = go.Heatmap(
-        x=x, y=x, z=z, colorscale=COLOURSCALE, zmin=0, zmax=colour_limit(z), hoverongaps=False, name="dependency",
-        text=text, hovertemplate="%{text}<extra></extra>", hoverinfo="skip" if clickable else None,
+        x=x,
+        y=x,
+        z=z,
+        colorscale=COLOURSCALE,
+        zmin=0,
+        zmax=colour_limit(z),
+        hoverongaps=False,
+        name="dependency",
+        text=text,
+        hovertemplate="%{text}<extra></extra>",
+        hoverinfo="skip" if clickable else None,
         colorbar={"title": {"text": "max |\u0394 log-odds|", "side": "right"}, "thickness": 12},
     )
     traces = [heat]
@@ -74,10 +82,14 @@ def dependency_track(dependency, clickable: bool | None = None) -> Track:
         rows, columns = np.meshgrid(np.arange(len(x)), np.arange(len(x)), indexing="ij")
         traces.append(
             go.Scatter(
-                x=x[columns.ravel()], y=x[rows.ravel()], mode="markers", name="cells",
+                x=x[columns.ravel()],
+                y=x[rows.ravel()],
+                mode="markers",
+                name="cells",
                 marker={"size": max(3, int(HEATMAP_PX / len(x))), "symbol": "square", "opacity": 0},
                 customdata=np.stack([order[rows.ravel()], order[columns.ravel()]], axis=1),
-                text=text.ravel(), hovertemplate="%{text}<extra></extra>",
+                text=text.ravel(),
+                hovertemplate="%{text}<extra></extra>",
             )
         )
     start, end = int(dependency.positions.min()), int(dependency.positions.max()) + 1
@@ -98,8 +110,12 @@ def substitution_track(dependency, query: int) -> Track:
         part = part.sort_values("pos")
         traces.append(
             go.Scatter(
-                x=part["pos"] + 1, y=part["max_abs_change"], mode="lines+markers", name=f"{reference}>{alt}",
-                line={"color": BASE_COLOURS[alt], "width": 1.5}, marker={"size": 4},
+                x=part["pos"] + 1,
+                y=part["max_abs_change"],
+                mode="lines+markers",
+                name=f"{reference}>{alt}",
+                line={"color": BASE_COLOURS[alt], "width": 1.5},
+                marker={"size": 4},
                 customdata=part[["target_ref", "ref_change"]].to_numpy(),
                 hovertemplate=(
                     f"{position:,} {reference}>{alt} at target %{{x:,}} %{{customdata[0]}}<br>"
@@ -109,8 +125,16 @@ def substitution_track(dependency, query: int) -> Track:
             )
         )
     top = float(np.nanmax(effect["max_abs_change"])) if effect["max_abs_change"].notna().any() else 1.0
-    shapes = [{"type": "line", "x0": position, "x1": position, "y0": 0, "y1": max(top, 0.1) * 1.05,
-               "line": {"color": "#6b7280", "width": 1, "dash": "dot"}}]
+    shapes = [
+        {
+            "type": "line",
+            "x0": position,
+            "x1": position,
+            "y0": 0,
+            "y1": max(top, 0.1) * 1.05,
+            "line": {"color": "#6b7280", "width": 1, "dash": "dot"},
+        }
+    ]
     axis = {"range": [0, max(top, 0.1) * 1.1], "fixedrange": True, "zeroline": False, "gridcolor": "#eef0f3"}
     return Track(f"{position:,} {reference}>alt", traces, height=SUBSTITUTION_ROW_PX, yaxis=axis, shapes=shapes)
 
@@ -136,13 +160,18 @@ def dependency_figure(
     query : map row (0..L-1) whose substitutions are drawn as a track.
     """
     start, end = int(dependency.start), int(dependency.end)
-    tracks = [logo_track(logo_table, letters_as_image=logo_image is not None),
-              gene_model_track(features, start, end, details)]
+    tracks = [
+        logo_track(logo_table, letters_as_image=logo_image is not None),
+        gene_model_track(features, start, end, details),
+    ]
     if query is not None:
         tracks.append(substitution_track(dependency, query))
     tracks.append(dependency_track(dependency))
     figure = tracks_figure(
-        dependency.chrom, start, end, tracks,
+        dependency.chrom,
+        start,
+        end,
+        tracks,
         title=title or f"{format_region(dependency.chrom, start, end)} ({dependency.strand}), dependency map",
     )
     figure.update_layout(barmode="overlay", bargap=0, showlegend=False)
@@ -173,8 +202,9 @@ def dependency_image(dependency, fmt: str = "png", dpi: int = 300) -> bytes:
     size = 3.2 + min(len(x), 500) / 60
     figure = Figure(figsize=(size + 1.2, size))
     ax = figure.add_axes((0.14, 0.12, 0.68, 0.8))
-    image = ax.imshow(z, cmap="viridis", vmin=0, vmax=colour_limit(dependency.matrix), interpolation="nearest",
-                      aspect="equal")
+    image = ax.imshow(
+        z, cmap="viridis", vmin=0, vmax=colour_limit(dependency.matrix), interpolation="nearest", aspect="equal"
+    )
     ticks = np.unique(np.linspace(0, len(x) - 1, min(len(x), 6)).round().astype(int))
     ax.set_xticks(ticks, [f"{x[t]:,}" for t in ticks], fontsize=7)
     ax.set_yticks(ticks, [f"{x[t]:,}" for t in ticks], fontsize=7)
@@ -182,7 +212,9 @@ def dependency_image(dependency, fmt: str = "png", dpi: int = 300) -> bytes:
     ax.set_ylabel("query base i", fontsize=8)
     ax.set_title(
         f"{format_region(dependency.chrom, dependency.start, dependency.end)} ({dependency.strand}), "
-        f"{dependency.model_name}", fontsize=8, loc="left",
+        f"{dependency.model_name}",
+        fontsize=8,
+        loc="left",
     )
     colour_axes = figure.add_axes((0.85, 0.12, 0.03, 0.8))
     bar = figure.colorbar(image, cax=colour_axes)

@@ -94,8 +94,11 @@ def embedding_map_figure(table: pd.DataFrame, title: str | None = None) -> go.Fi
     if "nearest_gene" in table.columns:
         distance = table["gene_distance"] if "gene_distance" in table.columns else pd.Series(pd.NA, index=table.index)
         genes = [
-            "none on this sequence" if not name else (f"{name} (overlaps)" if d == 0 else f"{name} ({d:,} bp away)")
-            if pd.notna(d) else name
+            "none on this sequence"
+            if not name
+            else (f"{name} (overlaps)" if d == 0 else f"{name} ({d:,} bp away)")
+            if pd.notna(d)
+            else name
             for name, d in zip(table["nearest_gene"].astype(str), distance)
         ]
     else:

@@ -88,9 +88,7 @@ def base_positions(start: int, end: int) -> np.ndarray:
 
 def _check_window(chrom: str, start: int, end: int) -> None:
     if not 0 <= start < end:
-        raise ValueError(
-            f"a locus needs 0 <= start < end (0-based half-open); got {chrom}:{start}-{end}"
-        )
+        raise ValueError(f"a locus needs 0 <= start < end (0-based half-open); got {chrom}:{start}-{end}")
     if end - start > MAX_LOCUS_BP:
         raise ValueError(
             f"{chrom}:{start + 1:,}-{end:,} is {end - start:,} bp; the locus view shows at most "
@@ -136,15 +134,11 @@ def _hover_text(row: pd.Series, part: str, part_start: int, part_end: int) -> st
     description = row.get("description")
     if isinstance(description, str) and description:
         lines.append(escape(description))
-    lines.append(
-        f"{row['chrom']}:{part_start + 1:,}-{part_end:,} ({row['strand']}), {part_end - part_start:,} bp"
-    )
+    lines.append(f"{row['chrom']}:{part_start + 1:,}-{part_end:,} ({row['strand']}), {part_end - part_start:,} bp")
     return "<br>".join(lines)
 
 
-def gene_model_track(
-    features: pd.DataFrame, start: int, end: int, details: pd.DataFrame | None = None
-) -> Track:
+def gene_model_track(features: pd.DataFrame, start: int, end: int, details: pd.DataFrame | None = None) -> Track:
     """Gene models: exons as thin boxes, CDS as thick boxes, introns as lines, strand arrows.
 
     Parameters
@@ -206,8 +200,9 @@ def _intron_trace(transcripts: pd.DataFrame, features: pd.DataFrame) -> go.Scatt
         for intron_start, intron_end in zip(s, e):
             intron_x += [intron_start + 0.5, intron_end + 0.5, None]
             intron_y += [lane, lane, None]
-    return go.Scatter(x=intron_x, y=intron_y, mode="lines", line={"color": INTRON_COLOUR, "width": 1.5},
-                      hoverinfo="skip")
+    return go.Scatter(
+        x=intron_x, y=intron_y, mode="lines", line={"color": INTRON_COLOUR, "width": 1.5}, hoverinfo="skip"
+    )
 
 
 def _feature_box_traces(transcripts: pd.DataFrame, features: pd.DataFrame) -> list[go.Bar]:

@@ -61,8 +61,15 @@ def _position_hover(table: pd.DataFrame) -> list[str]:
         f"{chrom}:{pos + 1:,} ({strand}) ref {ref}<br>A {a:.3f}  C {c:.3f}  G {g:.3f}  T {t:.3f}<br>"
         f"P(ref) {p_ref:.3f}, entropy {entropy:.2f} bits, IC {ic:.2f} bits"
         for pos, ref, a, c, g, t, p_ref, entropy, ic in zip(
-            table["pos"], table["ref"], table["pA"], table["pC"], table["pG"], table["pT"],
-            table["p_ref"], table["entropy"], table["ic"],
+            table["pos"],
+            table["ref"],
+            table["pA"],
+            table["pC"],
+            table["pG"],
+            table["pT"],
+            table["p_ref"],
+            table["entropy"],
+            table["ic"],
         )
     ]
 
@@ -92,13 +99,25 @@ def logo_track(table: pd.DataFrame, motifs: pd.DataFrame | None = None, letters_
             below[:, column] = np.where(rank < rank[:, [column]], heights, 0.0).sum(axis=1)
         for column, base in enumerate("ACGT"):
             traces.append(
-                go.Bar(x=x, y=heights[:, column], base=below[:, column], width=0.9, name=base,
-                       marker={"color": BASE_COLOURS[base], "line": {"width": 0}}, hoverinfo="skip")
+                go.Bar(
+                    x=x,
+                    y=heights[:, column],
+                    base=below[:, column],
+                    width=0.9,
+                    name=base,
+                    marker={"color": BASE_COLOURS[base], "line": {"width": 0}},
+                    hoverinfo="skip",
+                )
             )
     traces.append(
         go.Scatter(
-            x=x, y=np.clip(table["ic"].to_numpy(), 0.05, 2.0), mode="markers", marker={"size": 12, "opacity": 0},
-            hovertext=_position_hover(table), hovertemplate="%{hovertext}<extra></extra>", name="logo",
+            x=x,
+            y=np.clip(table["ic"].to_numpy(), 0.05, 2.0),
+            mode="markers",
+            marker={"size": 12, "opacity": 0},
+            hovertext=_position_hover(table),
+            hovertemplate="%{hovertext}<extra></extra>",
+            name="logo",
         )
     )
     shapes = []
@@ -107,13 +126,24 @@ def logo_track(table: pd.DataFrame, motifs: pd.DataFrame | None = None, letters_
         top = 2.35
         for motif in motifs.itertuples():
             shapes.append(
-                {"type": "rect", "x0": motif.start + 0.5, "x1": motif.end + 0.5, "y0": 0, "y1": 2,
-                 "fillcolor": MOTIF_FILL, "line": {"width": 0}, "layer": "below"}
+                {
+                    "type": "rect",
+                    "x0": motif.start + 0.5,
+                    "x1": motif.end + 0.5,
+                    "y0": 0,
+                    "y1": 2,
+                    "fillcolor": MOTIF_FILL,
+                    "line": {"width": 0},
+                    "layer": "below",
+                }
             )
         traces.append(
             go.Scatter(
-                x=(motifs["start"] + motifs["end"]).to_numpy() / 2 + 0.5, y=[2.17] * len(motifs), mode="text",
-                text=motifs["consensus"].tolist(), textfont={"family": "monospace", "size": 12},
+                x=(motifs["start"] + motifs["end"]).to_numpy() / 2 + 0.5,
+                y=[2.17] * len(motifs),
+                mode="text",
+                text=motifs["consensus"].tolist(),
+                textfont={"family": "monospace", "size": 12},
                 hovertext=[
                     f"candidate motif {row.consensus} (reference {row.reference}), {row.length} bp, "
                     f"mean IC {row.mean_ic:.2f} bits"
@@ -132,8 +162,11 @@ def value_track(table: pd.DataFrame, column: str, name: str, y_range: tuple[floa
     order = np.argsort(x)
     chrom = table["chrom"].iloc[0]
     trace = go.Scatter(
-        x=x[order], y=table[column].to_numpy()[order], mode="lines+markers" if len(table) <= 300 else "lines",
-        line={"color": colour, "width": 1.5}, marker={"size": 4},
+        x=x[order],
+        y=table[column].to_numpy()[order],
+        mode="lines+markers" if len(table) <= 300 else "lines",
+        line={"color": colour, "width": 1.5},
+        marker={"size": 4},
         hovertemplate=f"{chrom}:%{{x:,}} {name} %{{y:.3f}}<extra></extra>",
     )
     axis = {"range": list(y_range), "fixedrange": True, "zeroline": False, "gridcolor": "#eef0f3"}
@@ -148,8 +181,16 @@ def add_logo_image(figure: go.Figure, png: bytes, table: pd.DataFrame, row: int 
     _, start, end, strand = _locus_of(table)
     figure.add_layout_image(
         source="data:image/png;base64," + base64.b64encode(png).decode("ascii"),
-        x=start + 0.5 if strand == "+" else end + 0.5, y=2, sizex=end - start, sizey=2,
-        xanchor="left", yanchor="top", sizing="stretch", layer="above", row=row, col=1,
+        x=start + 0.5 if strand == "+" else end + 0.5,
+        y=2,
+        sizex=end - start,
+        sizey=2,
+        xanchor="left",
+        yanchor="top",
+        sizing="stretch",
+        layer="above",
+        row=row,
+        col=1,
     )
     return figure
 
@@ -257,12 +298,31 @@ def saturation_track(snvs: pd.DataFrame, start: int, end: int) -> Track:
     limit = float(max(np.nanquantile(finite, 0.99), 0.1)) if len(finite) else 1.0
     x = base_positions(start, end)
     reference_cells = go.Heatmap(
-        x=x, y=list("ACGT"), z=z_reference, text=reference_text, hovertemplate="%{text}<extra></extra>",
-        colorscale=[[0, "#e5e7eb"], [1, "#e5e7eb"]], showscale=False, hoverongaps=False, xgap=0, ygap=1,
+        x=x,
+        y=list("ACGT"),
+        z=z_reference,
+        text=reference_text,
+        hovertemplate="%{text}<extra></extra>",
+        colorscale=[[0, "#e5e7eb"], [1, "#e5e7eb"]],
+        showscale=False,
+        hoverongaps=False,
+        xgap=0,
+        ygap=1,
     )
     heat = go.Heatmap(
-        x=x, y=list("ACGT"), z=z, text=text, hovertemplate="%{text}<extra></extra>", hoverongaps=False,
-        colorscale="RdBu", zmid=0, zmin=-limit, zmax=limit, xgap=0, ygap=1, name="LLR",
+        x=x,
+        y=list("ACGT"),
+        z=z,
+        text=text,
+        hovertemplate="%{text}<extra></extra>",
+        hoverongaps=False,
+        colorscale="RdBu",
+        zmid=0,
+        zmin=-limit,
+        zmax=limit,
+        xgap=0,
+        ygap=1,
+        name="LLR",
         colorbar={"title": {"text": "LLR"}, "thickness": 12},
     )
     axis = {"fixedrange": True, "showgrid": False, "zeroline": False, "autorange": "reversed"}
@@ -289,7 +349,9 @@ def variant_scan_figure(
     domain = figure.layout.yaxis.domain
     figure.update_traces(
         colorbar={"y": (domain[0] + domain[1]) / 2, "len": domain[1] - domain[0], "yanchor": "middle"},
-        selector={"type": "heatmap", "name": "LLR"}, row=1, col=1,
+        selector={"type": "heatmap", "name": "LLR"},
+        row=1,
+        col=1,
     )
     return figure
 
@@ -312,16 +374,26 @@ def consequence_llr_figure(snvs: pd.DataFrame) -> go.Figure:
         values = snvs.loc[snvs["consequence"].astype(str) == consequence, "llr"].dropna()
         figure.add_trace(
             go.Violin(
-                x=[f"{consequence}<br>n={len(values):,}"] * len(values), y=values, name=consequence,
-                box={"visible": True}, meanline={"visible": True}, points="all" if len(values) <= 300 else "outliers",
-                pointpos=0, jitter=0.4, marker={"size": 3},
-                line={"color": CONSEQUENCE_COLOURS.get(consequence, "#6b7280")}, spanmode="hard",
+                x=[f"{consequence}<br>n={len(values):,}"] * len(values),
+                y=values,
+                name=consequence,
+                box={"visible": True},
+                meanline={"visible": True},
+                points="all" if len(values) <= 300 else "outliers",
+                pointpos=0,
+                jitter=0.4,
+                marker={"size": 3},
+                line={"color": CONSEQUENCE_COLOURS.get(consequence, "#6b7280")},
+                spanmode="hard",
                 hovertemplate=f"{consequence}: LLR %{{y:.3f}}<extra></extra>",
             )
         )
     figure.add_hline(y=0, line={"color": "#9ca3af", "width": 1, "dash": "dot"})
     figure.update_layout(
-        height=380, showlegend=False, plot_bgcolor="white", margin={"l": 60, "r": 20, "t": 30, "b": 60},
+        height=380,
+        showlegend=False,
+        plot_bgcolor="white",
+        margin={"l": 60, "r": 20, "t": 30, "b": 60},
         yaxis={"title": {"text": "LLR (natural log)"}, "gridcolor": "#eef0f3", "zeroline": False},
         title={"text": "LLR by predicted consequence", "x": 0, "font": {"size": 14}},
     )
@@ -337,15 +409,22 @@ def codon_position_llr_figure(snvs: pd.DataFrame) -> go.Figure:
         part = coding[coding["consequence"].astype(str) == consequence]
         figure.add_trace(
             go.Box(
-                x=[f"position {int(p)}" for p in part["codon_position"]], y=part["llr"], name=consequence,
+                x=[f"position {int(p)}" for p in part["codon_position"]],
+                y=part["llr"],
+                name=consequence,
                 marker={"color": CONSEQUENCE_COLOURS.get(consequence, "#6b7280"), "size": 3},
-                boxpoints="all" if len(part) <= 300 else "outliers", jitter=0.4, pointpos=0,
+                boxpoints="all" if len(part) <= 300 else "outliers",
+                jitter=0.4,
+                pointpos=0,
                 hovertemplate=f"{consequence}, %{{x}}: LLR %{{y:.3f}}<extra></extra>",
             )
         )
     figure.add_hline(y=0, line={"color": "#9ca3af", "width": 1, "dash": "dot"})
     figure.update_layout(
-        height=380, boxmode="group", plot_bgcolor="white", margin={"l": 60, "r": 20, "t": 30, "b": 40},
+        height=380,
+        boxmode="group",
+        plot_bgcolor="white",
+        margin={"l": 60, "r": 20, "t": 30, "b": 40},
         xaxis={"categoryorder": "array", "categoryarray": ["position 1", "position 2", "position 3"]},
         yaxis={"title": {"text": "LLR (natural log)"}, "gridcolor": "#eef0f3", "zeroline": False},
         legend={"title": {"text": "consequence"}},
