@@ -2,7 +2,7 @@
 #   make run    create .venv, install everything, start the app on the embedded genome
 #               (localhost only; `make run HOST=0.0.0.0` serves a lab network)
 #   make run-dev the same, reloading pages when a source file changes
-#   make test   same setup, then the whole test suite (installs Debian's chromium and
+#   make test   same setup, then lint (ruff check, ruff format --check) and the whole test suite (installs Debian's chromium and
 #               chromium-driver for the browser test when run as root)
 # The install step runs once, and again whenever pyproject.toml changes.
 
@@ -27,7 +27,7 @@ run-dev: $(STAMP)
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST) \
 	  --server.fileWatcherType auto --server.runOnSave true --client.showErrorDetails full
 
-test: $(STAMP) browser-deps
+test: $(STAMP) browser-deps lint
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
 lint: $(STAMP)
