@@ -114,6 +114,8 @@ def read_annotation(path: str | Path, format: str | None = None) -> pd.DataFrame
     line for a wrong column count, non-integer coordinates, end < start, a strand other than
     ``+ - .``, ``.`` strand on a transcript part, a phase other than ``0 1 2 .``, one ``ID``
     on two sequences; InputError for a FASTA or unknown file and for a file without features.
+
+    Most of its length is the documented table contract; the work is in named steps.
     """
     path = Path(path)
     if not path.is_file():

