@@ -39,21 +39,11 @@ import numpy as np
 import pandas as pd
 
 from .chrom_names import resolve_chromosomes
-from .consequence import CONSEQUENCES, annotate_snvs
+from .consequence import CONSEQUENCE_COLUMNS, CONSEQUENCES, annotate_snvs
 from .genome import NUCLEOTIDES, Genome, nucleotide_codes
 from .scoring import Progress, every_snv, site_probabilities_at, snv_table
 from .vcf import IUPAC_BASES, STATUSES, Vcf, vcf_alleles
 
-CONSEQUENCE_COLUMNS = [
-    "consequence",
-    "transcript_id",
-    "gene",
-    "codon_position",
-    "ref_codon",
-    "alt_codon",
-    "ref_aa",
-    "alt_aa",
-]
 MODEL_BACKGROUND_FILES = ("llr_background.npy", "llr_background.tsv")
 
 

@@ -31,21 +31,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_scan(args: argparse.Namespace) -> int:
-    import time
-
-    from ..chunked_job import ChunkedJob, ResumableSiteModel, file_fingerprint
+def _genome_and_locus(args: argparse.Namespace):
+    """The genome of ``--fasta`` and the locus ``args.region`` names (with ``--part``,
+    ``--flank``, ``--strand``, ``--upstream``), as the app's region boxes read it."""
     from ..genome_files import open_genome_files
     from ..locus import is_coordinate_query, resolve_locus
-    from ..logo import position_table
-    from ..outputs import check_outputs
-    from ..scoring import site_probabilities
-    from ..tracks import track_format, write_position_track
 
-    track_format(args.out)  # refuse an unknown extension before scoring
-    _check_device(args.device)
-    model_folder = _model_folder(args.model, args.device, args.exact)
-    check_outputs([args.out], [args.fasta, args.annotation, model_folder])
     genome = open_genome_files(args.fasta, None).genome
     # Coordinates need no annotation; reading one takes seconds.
     annotation = (
@@ -62,6 +53,23 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         strand=args.strand,
         upstream=args.upstream,
     )
+    return genome, locus
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    import time
+
+    from ..chunked_job import ChunkedJob, ResumableSiteModel, file_fingerprint
+    from ..logo import position_table
+    from ..outputs import check_outputs
+    from ..scoring import site_probabilities
+    from ..tracks import track_format, write_position_track
+
+    track_format(args.out)  # refuse an unknown extension before scoring
+    _check_device(args.device)
+    model_folder = _model_folder(args.model, args.device, args.exact)
+    check_outputs([args.out], [args.fasta, args.annotation, model_folder])
+    genome, locus = _genome_and_locus(args)
     if len(locus.matches) > 1:
         print(
             f"glm-explore scan: {len(locus.matches)} transcripts match {args.region!r}; using {locus.transcript_id} "
@@ -162,29 +170,14 @@ def _cmd_dependency(args: argparse.Namespace) -> int:
         estimate_dependency_seconds,
     )
     from ..errors import InputError
-    from ..genome_files import open_genome_files
-    from ..locus import is_coordinate_query, resolve_locus
     from ..outputs import atomic_write, check_outputs
 
     suffix = Path(args.out).suffix.lower()
     if suffix not in DEPENDENCY_SUFFIXES:
         raise InputError(f"--out must end in one of {', '.join(DEPENDENCY_SUFFIXES)}; got {args.out}")
     check_outputs([args.out], [args.fasta, args.annotation, _model_folder(args.model, args.device)])
-    genome = open_genome_files(args.fasta, None).genome
-    annotation = (
-        None
-        if is_coordinate_query(args.region, genome)
-        else _genome_and_annotation(args.fasta, args.annotation, args.aliases)[1]
-    )
-    region = resolve_locus(
-        args.region,
-        genome,
-        annotation,
-        part=_part(args.part),
-        flank=args.flank,
-        strand=args.strand,
-        upstream=args.upstream,
-    ).region
+    genome, locus = _genome_and_locus(args)
+    region = locus.region
     model = _load_site_model(_model_folder(args.model, args.device), args.device)
     estimate = estimate_dependency_seconds(model, genome, region.chrom, region.start, region.end)
     print(
