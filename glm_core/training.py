@@ -396,7 +396,10 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
     """
     processes = _Processes(config.device)
     try:
-        return _train_mlm(config, log if processes.first else (lambda line: None), processes)
+        metrics = _train_mlm(config, log if processes.first else (lambda line: None), processes)
+        # Leave together: a process that destroys its group while the other still uses it aborts in gloo.
+        processes.barrier()
+        return metrics
     finally:
         processes.close()
 

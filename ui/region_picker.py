@@ -30,6 +30,9 @@ from ui import cache
 from ui.choices import LoadedGenome
 from ui.session import SCORED_KEY, USER_ERRORS, load_choice, locus_query, masked_choice, set_locus, show_error
 
+# A one-pass region that scores within this many seconds (measured rate) needs no button.
+AUTO_SCORE_SECONDS = 2.0
+
 QUERY_LABEL = "Gene name, ID or description words, or a region chrom:start-end (1-based, inclusive)"
 # Largest region a page scores at once: with a masked LM two windows per position (minutes
 # on a 2-core CPU, as the page's measured estimate says), well under a second on a GPU.
@@ -221,27 +224,30 @@ def exact_model_choice(prefix: str, model, n_positions: int, what) -> object:
 def scored_region_probabilities(prefix: str, model, loaded: LoadedGenome, region: Region, strand: str):
     """Probabilities of ``region`` on ``strand`` for a page, once the user has asked for them.
 
-    The first time, a button says how many positions will be scored and how long that takes
-    (a rate measured on this device, :func:`ui.cache.site_rate`); after that (in this session)
-    the cached result comes back at once. Returns None while not yet asked.
+    A one-pass model whose measured rate scores the region within :data:`AUTO_SCORE_SECONDS`
+    scores it at once, so a CPU view answers as the user types. Otherwise, the first time, a
+    button says how many positions will be scored and how long that takes (a rate measured on
+    this device, :func:`ui.cache.site_rate`); after that (in this session) the cached result
+    comes back at once. Returns None while not yet asked.
     """
     model_id = cache.model_key(model)
     key = (model_id, loaded.choice, region.chrom, region.start, region.end)
     asked = st.session_state.setdefault(SCORED_KEY, set())
     if key not in asked:
         n = len(region)
-        slot = st.empty()
-        if not slot.button(f"Score {n:,} positions with {model.name}", key=f"{prefix}_score", type="primary"):
-            estimate = describe_estimate(n, cache.site_rate(model_id, model))
-            how = (
-                f"Each position is masked in its own {model.context}-bp window, forward and reverse-complemented "
-                f"({2 * n:,} windows)"
-                if model.kind == "masked"
-                else "Every position from one pass of the one-pass model, both strands"
-            )
-            st.caption(f"{how}; on {model.device}: {estimate}.")
-            return None
-        slot.empty()
+        rate = cache.site_rate(model_id, model)
+        if model.kind != "one-pass" or n / rate > AUTO_SCORE_SECONDS:
+            slot = st.empty()
+            if not slot.button(f"Score {n:,} positions with {model.name}", key=f"{prefix}_score", type="primary"):
+                how = (
+                    f"Each position is masked in its own {model.context}-bp window, forward and "
+                    f"reverse-complemented ({2 * n:,} windows)"
+                    if model.kind == "masked"
+                    else "Every position from one pass of the one-pass model, both strands"
+                )
+                st.caption(f"{how}; on {model.device}: {describe_estimate(n, rate)}.")
+                return None
+            slot.empty()
         asked.add(key)
     return cache.region_probabilities(
         model_id, loaded.choice, region.chrom, region.start, region.end, strand, model, loaded.genome
