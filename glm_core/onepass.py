@@ -103,8 +103,13 @@ class _CausalBlock(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:  # (B, L, C)
-        x = F.pad(self.conv_norm(h).transpose(1, 2), (self.left_pad, 0))
-        h = h + self.dropout(F.gelu(self.conv(x)).transpose(1, 2))
+        return self.advance(h, F.pad(self.conv_norm(h).transpose(1, 2), (self.left_pad, 0)))
+
+    def advance(self, h: torch.Tensor, conv_input: torch.Tensor) -> torch.Tensor:
+        """The block's output at the L positions of ``h`` (B, L, C), given ``conv_input`` (B, C,
+        left_pad + L): ``conv_norm`` of the block input over those positions and the ``left_pad``
+        before them (zeros before the sequence start)."""
+        h = h + self.dropout(F.gelu(self.conv(conv_input)).transpose(1, 2))
         return h + self.dropout(self.mlp(self.mlp_norm(h)))
 
 
@@ -124,6 +129,58 @@ class CausalStream(nn.Module):
         h = self.first(x)[..., :-1].transpose(1, 2)  # drop the last output: output t sees x[t-k .. t-1]
         for block in self.blocks:
             h = block(h)
+        return self.norm(h)
+
+    def reference_states(self, one_hot: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """What :meth:`substituted_features` reuses of an unchanged sequence.
+
+        one_hot: (L, 4). Returns the features (L, hidden), as :meth:`forward`, and each
+        block's normalised convolution input, (left_pad + L, hidden) with the zero padding
+        before the sequence start included.
+        """
+        x = F.pad(one_hot.T[None], (self.first_kernel_size, 0))
+        h = self.first(x)[..., :-1].transpose(1, 2)
+        conv_inputs = []
+        for block in self.blocks:
+            conv_input = F.pad(block.conv_norm(h).transpose(1, 2), (block.left_pad, 0))
+            conv_inputs.append(conv_input[0].T)
+            h = block.advance(h, conv_input)
+        return self.norm(h)[0], conv_inputs
+
+    def substituted_features(
+        self,
+        one_hot: torch.Tensor,
+        conv_inputs: list[torch.Tensor],
+        at: torch.Tensor,
+        alt_one_hot: torch.Tensor,
+        begin: int,
+        end: int,
+    ) -> torch.Tensor:
+        """Features at positions ``[begin, end)`` of B copies of a sequence, copy b with base
+        ``at[b]`` replaced by ``alt_one_hot[b]``; shape=(B, end - begin, hidden).
+
+        A substitution at q changes every layer only at positions > q (the stream is causal and
+        its first layer is shifted), so with ``begin <= min(at) + 1`` every position before
+        ``begin`` keeps its reference value in every copy; each layer is computed over
+        ``[begin, end)`` alone, reading the reference ``conv_inputs`` (from
+        :meth:`reference_states`) for the positions its convolution looks back on. Costs
+        ``end - begin`` positions a copy instead of the whole sequence, and gives the same
+        features as :meth:`forward` on each substituted sequence (to float rounding).
+        """
+        if begin > int(at.min()) + 1:
+            raise ValueError(f"begin={begin} must be at most min(at) + 1 = {int(at.min()) + 1}")
+        k = self.first_kernel_size
+        copies = len(at)
+        padded = F.pad(one_hot, (0, 0, k, 0))  # padded[u + k] is base u
+        window = padded[begin : end - 1 + k].expand(copies, -1, -1).clone()  # bases begin-k .. end-2
+        local = at - begin + k
+        inside = (local >= 0) & (local < window.shape[1])
+        window[torch.arange(copies, device=at.device)[inside], local[inside]] = alt_one_hot[inside].to(window.dtype)
+        h = self.first(window.transpose(1, 2)).transpose(1, 2)  # outputs at begin .. end-1
+        for block, reference in zip(self.blocks, conv_inputs):
+            context = reference[begin : begin + block.left_pad].T.expand(copies, -1, -1)
+            conv_input = torch.cat([context, block.conv_norm(h).transpose(1, 2)], dim=2)
+            h = block.advance(h, conv_input)
         return self.norm(h)
 
 
@@ -292,6 +349,94 @@ class OnePassSiteModel:
                 done += len(members)
             if progress is not None:
                 progress(done, len(positions))
+        return out
+
+    @property
+    def substitution_batch_size(self) -> int:
+        """Substituted copies scored together by :meth:`substitution_site_probabilities`."""
+        return 256 if self.device.type == "cuda" else 48
+
+    def substitution_site_probabilities(
+        self,
+        sequence: str,
+        substitutions: np.ndarray,
+        positions: np.ndarray,
+        *,
+        batch_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> np.ndarray:
+        """P over A,C,G,T at ``positions`` of ``sequence`` with each single-base substitution applied alone.
+
+        Parameters
+        ----------
+        substitutions : shape=(n, 2), int: 0-based position in ``sequence`` and the new base's
+            code (0..3 = A, C, G, T, plus strand).
+        positions : 0-based positions in ``sequence`` to predict in every substituted copy.
+        batch_size : copies per forward pass (default :attr:`substitution_batch_size`).
+        progress : called as ``progress(substitutions_done, n)``.
+
+        Returns shape=(n, len(positions), 4), float32, fwd/RC averaged: row k equals
+        ``sequence_site_probabilities`` of the sequence with substitution k applied (to float
+        rounding). The reference streams are computed once; each copy recomputes only the
+        positions its substitution reaches (:meth:`CausalStream.substituted_features`), so a
+        copy costs the distance from its substitution to the farthest position asked for
+        (at most the receptive field), not a whole window.
+        """
+        substitutions = np.asarray(substitutions, dtype=np.int64).reshape(-1, 2)
+        positions = np.asarray(positions, dtype=np.int64)
+        out = np.empty((len(substitutions), len(positions), 4), dtype=np.float32)
+        if len(substitutions) == 0 or len(positions) == 0:
+            return out
+        at, codes = substitutions[:, 0], substitutions[:, 1]
+        for name, values in (("positions", positions), ("substitution positions", at)):
+            if values.min() < 0 or values.max() >= len(sequence):
+                raise InputError(
+                    f"{name} must lie in 0..{len(sequence) - 1} of the sequence; got {values.min()}..{values.max()}"
+                )
+        if codes.min() < 0 or codes.max() > 3:
+            raise InputError(f"substituted bases are codes 0..3 (A, C, G, T); got {codes.min()}..{codes.max()}")
+        # Only bases within the receptive field of a substitution or a predicted position matter.
+        reach = self.context_flank
+        lo = max(0, int(min(positions.min(), at.min())) - reach)
+        hi = min(len(sequence), int(max(positions.max(), at.max())) + reach + 1)
+        length = hi - lo
+        positions, at = positions - lo, at - lo
+        net, stream = self.model, self.model.stream
+        batch_size = batch_size or self.substitution_batch_size
+        order = np.argsort(at, kind="stable")
+        use_bf16 = self.device.type == "cuda"
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            one_hot = net.one_hot(torch.from_numpy(self.encode(sequence[lo:hi])).to(self.device))
+            alternatives = torch.eye(4, dtype=one_hot.dtype, device=self.device)
+            # The right stream is the stream read on the reverse complement, in its own coordinates.
+            strands = []
+            for strand_one_hot, flip in ((one_hot, False), (one_hot.flip(0).flip(1), True)):
+                features, conv_inputs = stream.reference_states(strand_one_hot)
+                strands.append((strand_one_hot, features, conv_inputs, flip))
+            for begin in range(0, len(order), batch_size):
+                members = order[begin : begin + batch_size]
+                sides = []
+                for strand_one_hot, features, conv_inputs, flip in strands:
+                    where = length - 1 - at[members] if flip else at[members]
+                    targets = length - 1 - positions if flip else positions
+                    alt = alternatives[torch.from_numpy(3 - codes[members] if flip else codes[members])]
+                    side = features[torch.from_numpy(targets).to(self.device)].expand(len(members), -1, -1).clone()
+                    first, last = (
+                        int(where.min()) + 1,
+                        min(length, int(where.max()) + reach + 1, int(targets.max()) + 1),
+                    )
+                    if first < last:
+                        changed = stream.substituted_features(
+                            strand_one_hot, conv_inputs, torch.from_numpy(where).to(self.device), alt, first, last
+                        )
+                        inside = np.flatnonzero((targets >= first) & (targets < last))
+                        side[:, torch.from_numpy(inside).to(self.device)] = changed[
+                            :, torch.from_numpy(targets[inside] - first).to(self.device)
+                        ].to(side.dtype)
+                    sides.append(side)
+                out[members] = net.fuse(*sides).exp().float().cpu().numpy()
+                if progress is not None:
+                    progress(min(begin + batch_size, len(order)), len(order))
         return out
 
     def _chunk_probabilities(self, windows: torch.Tensor, length: int, flank: int) -> np.ndarray:

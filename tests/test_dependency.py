@@ -147,6 +147,47 @@ def test_targets_out_of_reach_and_the_batched_method_give_the_same_map(tiny_geno
     np.testing.assert_allclose(batched[2], everything[2], rtol=1e-6)
 
 
+class WholeSequences:
+    """A one-pass model without its substitution method: every variant sequence scored whole."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __getattr__(self, name):
+        if name == "substitution_site_probabilities":
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
+@pytest.fixture(scope="module")
+def random_onepass():
+    """Random one-pass weights, float64: receptive field 5 + 2 * (1 + 2 + 4) = 19 bases each side."""
+    import torch
+
+    from glm_core.onepass import OnePassConfig, OnePassForSiteProbabilities, OnePassSiteModel
+
+    torch.manual_seed(1)
+    config = OnePassConfig(
+        hidden_size=16, intermediate_size=32, first_kernel_size=5, kernel_size=3, dilations=(1, 2, 4), head_size=16
+    )
+    return OnePassSiteModel(OnePassForSiteProbabilities(config).double().eval(), "random one-pass")
+
+
+@pytest.mark.parametrize(("start", "end"), [(200, 230), (3, 25)], ids=["full flanks", "at the sequence start"])
+def test_one_pass_substitution_path_gives_the_map_of_whole_sequences(tiny_genome, random_onepass, start, end):
+    chrom = tiny_genome.chroms[0]
+    fast = dependency_map(random_onepass, tiny_genome, chrom, start, end)
+    whole = dependency_map(WholeSequences(random_onepass), tiny_genome, chrom, start, end)
+    np.testing.assert_allclose(fast.variant_probabilities, whole.variant_probabilities, atol=1e-6)
+    np.testing.assert_allclose(fast.matrix, whole.matrix, atol=1e-4)
+    # Within the receptive field every query moves its targets; beyond it, nothing.
+    distance = np.abs(np.subtract.outer(np.arange(end - start), np.arange(end - start)))
+    assert (fast.matrix[(distance > 0) & (distance <= 19)] > 0).all()
+    assert (fast.matrix[distance > 19] == 0).all()
+    estimate = dependency.estimate_dependency_seconds(random_onepass, tiny_genome, chrom, start, end)
+    assert estimate.n_sequences == 3 * (end - start) and estimate.seconds > 0
+
+
 def test_substitution_track_is_the_map_row_and_files_are_one_based(tiny_genome):
     chrom = tiny_genome.chroms[0]
     result = dependency_map(AveragedNeighbourModel(), tiny_genome, chrom, 30, 45)

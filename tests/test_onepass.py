@@ -84,6 +84,34 @@ def test_chunked_scoring_equals_one_pass(random_model):
     )
 
 
+def test_substitution_scoring_equals_scoring_each_substituted_sequence(random_model):
+    # An N in the middle, substitutions at both ends, beside the N and far from the positions
+    # asked for, so the reused reference streams, the cropping and the batching are all tried.
+    sequence = _random_sequence(300, seed=5)
+    sequence = sequence[:150] + "N" + sequence[151:]
+    model = OnePassSiteModel(random_model, "random")
+    at = [0, 1, 100, 149, 150, 151, 170, 230, 299]
+    substitutions = np.array([(q, code) for q in at for code in range(4)])
+    positions = np.array([120, 99, 100, 101, 150, 200, 160, 140])  # unsorted, around the N
+    scored = model.substitution_site_probabilities(sequence, substitutions, positions, batch_size=5)
+    assert scored.shape == (len(substitutions), len(positions), 4)
+    reference = model.sequence_site_probabilities(sequence, positions)
+    moved = 0
+    for row, (q, code) in enumerate(substitutions):
+        substituted = sequence[:q] + "ACGT"[code] + sequence[q + 1 :]
+        expected = model.sequence_site_probabilities(substituted, positions)
+        np.testing.assert_allclose(scored[row], expected, atol=1e-6)
+        moved += not np.allclose(expected, reference, atol=1e-6)
+    # Substitutions within the receptive field (19) of a position asked for move it; the others do not.
+    # Each such q moves them with its three other bases, or with all four where it is the N.
+    near = [q for q in at if np.abs(positions - q).min() <= 19]
+    assert moved == sum(4 if sequence[q] == "N" else 3 for q in near) == 16
+    with pytest.raises(InputError, match="codes 0..3"):
+        model.substitution_site_probabilities(sequence, np.array([[5, 4]]), positions)
+    with pytest.raises(InputError, match="substitution positions"):
+        model.substitution_site_probabilities(sequence, np.array([[300, 1]]), positions)
+
+
 def test_save_pretrained_round_trip_needs_no_remote_code(random_model, tmp_path):
     random_model.save_pretrained(tmp_path, safe_serialization=True)
     build_tokenizer().save_pretrained(tmp_path)
