@@ -8,12 +8,17 @@ wall seconds, and process CPU seconds (on a shared CPU the wall time depends on 
 
 Models: ``--model`` (a masked LM folder; default the bundled gpn-umaydis) and, with
 ``--onepass-model``, a one-pass model folder (loaded with ``glm_core.onepass`` when that
-module is present); ``--kmer K`` adds a k-mer baseline fitted on chr01.
+module is present); ``--kmer K`` adds a k-mer baseline fitted on chr01. ``--whole-sequences`` also times each
+one-pass model with every variant sequence scored whole (the path of models without
+``substitution_site_probabilities``), side by side in the same run; ``--repeats N`` times each
+map N times and records the median.
 
 Usage::
 
     python -m bench.bench_dependency --lengths 100 200 --out runs/bench_dependency.json      # GPU if present
     python -m bench.bench_dependency --device cpu --lengths 20 --out runs/bench_dependency_cpu.json
+    python -m bench.bench_dependency --device cpu --no-masked --onepass-model assets/models/gpn-umaydis-onepass \
+        --whole-sequences --lengths 100 200 --repeats 3 --out docs/results/bench_dependency_onepass_cpu.json
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -49,6 +55,19 @@ def _models(args: argparse.Namespace, genome: Genome) -> list:
     return models
 
 
+class WholeSequences:
+    """A model seen without its substitution method, so each variant sequence is scored whole."""
+
+    def __init__(self, model):
+        self.model = model
+        self.name = f"{model.name} (whole sequences)"
+
+    def __getattr__(self, name):
+        if name == "substitution_site_probabilities":
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
 def _device_name(model) -> str:
     device = getattr(model, "device", None)
     if device is not None and device.type == "cuda":
@@ -56,21 +75,24 @@ def _device_name(model) -> str:
     return f"{platform.processor() or 'cpu'} ({torch.get_num_threads()} threads)"
 
 
-def time_map(model, genome: Genome, length: int) -> dict:
-    """One estimate and one map of ``length`` bp; seconds of each, and the map's size."""
+def time_map(model, genome: Genome, length: int, repeats: int = 1) -> dict:
+    """One estimate and ``repeats`` maps of ``length`` bp; seconds of each (median of the maps)."""
     end = START + length
     began = time.perf_counter()
     estimate = estimate_dependency_seconds(model, genome, CHROM, START, end)
     probe_seconds = time.perf_counter() - began
-    if model_device_type(model) == "cuda":
-        torch.cuda.synchronize()
-    began, cpu_began = time.perf_counter(), time.process_time()
-    result = dependency_map(model, genome, CHROM, START, end, check_limits=False)
-    if model_device_type(model) == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - began
-    # On a shared CPU, wall time depends on the neighbours; process CPU time over threads does not.
-    cpu_seconds = time.process_time() - cpu_began
+    walls, cpus = [], []
+    for _ in range(repeats):
+        if model_device_type(model) == "cuda":
+            torch.cuda.synchronize()
+        began, cpu_began = time.perf_counter(), time.process_time()
+        result = dependency_map(model, genome, CHROM, START, end, check_limits=False)
+        if model_device_type(model) == "cuda":
+            torch.cuda.synchronize()
+        walls.append(time.perf_counter() - began)
+        # On a shared CPU, wall time depends on the neighbours; process CPU time over threads does not.
+        cpus.append(time.process_time() - cpu_began)
+    seconds, cpu_seconds = statistics.median(walls), statistics.median(cpus)
     return {
         "model": str(model.name),
         "kind": model_kind(model),
@@ -79,6 +101,7 @@ def time_map(model, genome: Genome, length: int) -> dict:
         "region": f"{CHROM}:{START + 1}-{end}",
         "length_bp": length,
         "seconds": round(seconds, 3),
+        "repeats_seconds": [round(t, 3) for t in walls],
         "cpu_seconds": round(cpu_seconds, 3),
         "torch_threads": torch.get_num_threads(),
         "estimated_seconds": round(estimate.seconds, 3),
@@ -99,12 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lengths", type=int, nargs="+", default=[100, 200], help="region lengths (bp)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default: the best available)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write (a list of records)")
+    parser.add_argument(
+        "--whole-sequences", action="store_true", help="also time one-pass models scoring each variant sequence whole"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="maps timed per model and length (median recorded)")
     args = parser.parse_args(argv)
     genome = Genome(EMBEDDED_FASTA)
     records = []
-    for model in _models(args, genome):
+    models = _models(args, genome)
+    if args.whole_sequences:
+        models += [WholeSequences(m) for m in models if hasattr(m, "substitution_site_probabilities")]
+    for model in models:
         for length in args.lengths:
-            record = time_map(model, genome, length)
+            record = time_map(model, genome, length, args.repeats)
             records.append(record)
             print(
                 f"{record['model']} ({record['kind']}) on {record['device_name']}: {length} bp in "

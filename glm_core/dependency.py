@@ -77,7 +77,9 @@ MAX_CPU_BP = 200
 CPU_TIME_BUDGET_S = 300.0
 LOG_ODDS_CLIP = 1e-6
 # Positions of the timing probe (the per-position cost is the slope between 1 and this many).
+# A GPU scores windows in large batches, so its probe must fill batches to measure throughput.
 PROBE_POSITIONS = 8
+PROBE_POSITIONS_GPU = 1_024
 # Variant sequences laid end to end in one scoring call: at most this many, of at most this many bp.
 PACKED_SEQUENCES = 64
 PACKED_BP = 200_000
@@ -493,7 +495,8 @@ def estimate_dependency_seconds(model, genome: Genome, chrom: str, start: int, e
     """Time a small probe on the current device and extrapolate to the map of ``[start, end)``.
 
     A masked model pays for each scored position: the probe scores the region's sequence at
-    1 and at up to :data:`PROBE_POSITIONS` positions and fits ``t = per_call + per_position *
+    1 and at up to :data:`PROBE_POSITIONS` positions (:data:`PROBE_POSITIONS_GPU` of the fetched
+    sequence on a GPU, whose batches a few positions do not fill) and fits ``t = per_call + per_position *
     n``, summed over the reference and every variant's targets. Other models pay for each
     sequence: the probe times one call over all the region's targets and, where variants are
     packed (:func:`_score_packed`), one packed call of up to 8 copies, and multiplies by the
@@ -529,11 +532,17 @@ def estimate_dependency_seconds(model, genome: Genome, chrom: str, start: int, e
         per_batch = min(_timed(lambda: substituted(sequence, probe, region)) for _ in range(2))
         seconds = per_call + per_batch * -(-n_sequences // batch)
     elif model_kind(model) == "masked":
-        probe = region[: max(2, min(length, PROBE_POSITIONS))]
+        if model_device_type(model) == "cuda":  # any positions of the fetched text cost the same
+            probe = np.arange(min(len(sequence), PROBE_POSITIONS_GPU))
+        else:
+            probe = region[: max(2, min(length, PROBE_POSITIONS))]
         one, many = best_of_two(probe[:1]), best_of_two(probe)
         per_position = max((many - one) / max(len(probe) - 1, 1), 0.0)
         per_call = max(one - per_position, 0.0)
-        seconds = (n_sequences + 1) * per_call + n_positions * per_position
+        # Packed variants (full flanks) share scoring calls, as _score_packed lays them out.
+        per_packed_call = int(np.clip(PACKED_BP // len(sequence), 1, PACKED_SEQUENCES)) if full else 1
+        n_calls = 1 + -(-n_sequences // per_packed_call)
+        seconds = n_calls * per_call + n_positions * per_position
     else:
         per_call, per_position = best_of_two(region), 0.0
         seconds = per_call * (n_sequences + 1)
