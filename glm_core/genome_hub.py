@@ -264,16 +264,84 @@ class PrecomputedScores:
             table[column] = pd.to_numeric(table[column], errors="coerce")
         return table
 
-    def probabilities(self, chrom: str, start: int, end: int) -> np.ndarray:
-        """P(A), P(C), P(G), P(T) over ``[start, end)``, shape=(end - start, 4), plus strand, from the
-        four bigWigs (stored as float32); rows without values (N bases) are uniform."""
+    def probabilities(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
+        """P(A), P(C), P(G), P(T) over ``[start, end)`` (0-based half-open), shape=(end - start, 4),
+        from the four bigWigs (stored as float32); rows without values (N bases) are uniform.
+
+        The bigWigs hold the plus strand (forward and reverse-complement predictions averaged);
+        ``strand='-'`` reads it off them as :func:`glm_core.scoring.minus_strand` does for a
+        scored region: rows reversed, columns complemented (5'->3' on the minus strand).
+        """
+        from .scoring import minus_strand
+
         table = np.stack([self.track(name, chrom, start, end) for name in ("pA", "pC", "pG", "pT")], axis=1)
         table[np.isnan(table).any(axis=1)] = 0.25
-        return table
+        return minus_strand(table) if strand == "-" else table
+
+    def position_scores(self, chrom: str, start: int, end: int) -> pd.DataFrame:
+        """Information content and per-position LLR summaries of ``[start, end)`` (0-based half-open):
+        :func:`position_scores` of the folder's ``ic.bw`` and SNV table."""
+        return position_scores(self.snvs(chrom, start, end), self.track("ic", chrom, start, end), chrom, start, end)
 
     def background(self) -> LlrBackground | None:
         path = self.folder / BACKGROUND_FILE
         return read_background(path) if path.is_file() else None
+
+    def calibration(self) -> NeutralTable | None:
+        """The neutral table the folder's ``cllr`` column was computed with, or None without one."""
+        from .calibration import read_neutral_table
+
+        path = self.folder / CALIBRATION_FILE
+        return read_neutral_table(path) if path.is_file() else None
+
+    def describe(self) -> str:
+        """Where the scores come from, in one line for a page: model, kind, folder, command."""
+        kind = self.manifest.get("model_kind") or "site model"
+        return (
+            f"{self.manifest.get('model', 'the model')} ({kind}), precomputed with glm-explore score-genome "
+            f"in {self.folder}"
+        )
+
+
+POSITION_SCORE_COLUMNS = ["chrom", "pos", "ic", "n_snvs", "llr_mean", "llr_min", "cllr_mean", "cllr_min"]
+
+
+def position_scores(snvs: pd.DataFrame, ic: np.ndarray, chrom: str, start: int, end: int) -> pd.DataFrame:
+    """One row a base of ``[start, end)`` (0-based half-open) summarising its SNVs.
+
+    Parameters
+    ----------
+    snvs : SNV rows of the region as :meth:`PrecomputedScores.snvs` returns them (``pos``
+        0-based, ``llr``, ``cllr``); positions outside the region are ignored.
+    ic : information content (bits) of each base, shape=(end - start,), NaN at N bases.
+
+    Returns
+    -------
+    pd.DataFrame with :data:`POSITION_SCORE_COLUMNS`, in genomic order: ``pos`` 0-based;
+    ``ic`` bits; ``n_snvs`` the SNVs scored there (3 at an A/C/G/T base, 0 at N);
+    ``llr_mean`` / ``llr_min`` the mean and minimum LLR (natural log) of those SNVs, i.e. how
+    unexpected a change of that base is on average and at worst; ``cllr_mean`` /
+    ``cllr_min`` the same for the calibrated LLR. NaN where a base has no SNV (or no cLLR).
+    The summaries do not depend on the strand a region is read on.
+    """
+    ic = np.asarray(ic, dtype=np.float64)
+    if len(ic) != end - start:
+        raise ValueError(f"ic has {len(ic)} values for {chrom}:{start + 1}-{end} ({end - start} bases)")
+    table = pd.DataFrame({"chrom": chrom, "pos": np.arange(start, end, dtype=np.int64), "ic": ic})
+    inside = snvs[(snvs["pos"] >= start) & (snvs["pos"] < end)]
+    grouped = inside.groupby("pos")
+    summary = pd.DataFrame(
+        {
+            "n_snvs": grouped.size(),
+            "llr_mean": grouped["llr"].mean(),
+            "llr_min": grouped["llr"].min(),
+            "cllr_mean": grouped["cllr"].mean(),
+            "cllr_min": grouped["cllr"].min(),
+        }
+    )
+    table = table.join(summary, on="pos")
+    table["n_snvs"] = table["n_snvs"].fillna(0).astype(np.int64)
+    return table[POSITION_SCORE_COLUMNS]
 
 
 def precomputed_scores(out_dir: str | Path, genome: Genome, model) -> PrecomputedScores | None:
