@@ -63,3 +63,19 @@ def test_minus_strand_probabilities_are_the_plus_strand_reverse_complemented(sco
     plus = found.probabilities("chrT", 20, 30)
     np.testing.assert_array_equal(found.probabilities("chrT", 20, 30, "-"), minus_strand(plus))
     np.testing.assert_array_equal(found.probabilities("chrT", 20, 30, "-")[-1], plus[0][::-1])
+
+
+def test_the_hub_opens_at_the_first_scored_gene_and_names_the_embedded_organism(tiny_annotation):
+    from glm_core.genome import EMBEDDED_FASTA
+    from glm_core.genome_hub import default_position, hub_files
+
+    sizes = {"chrT": 420, "chrU": 50}
+    chunks = pd.DataFrame({"chrom": ["chrT", "chrU"], "start": [0, 0], "end": [100, 50]})
+    assert default_position(chunks, sizes, tiny_annotation) == "chrT:1-360"  # alpha1, chrT:41-160, +- 200 bp
+    later = pd.DataFrame({"chrom": ["chrT"], "start": [330], "end": [420]})
+    assert default_position(later, sizes, tiny_annotation) == "chrT:151-420"  # gammaRNA, chrT:351-390
+    assert default_position(chunks, sizes, None) == "chrT:1-100"
+    manifest = {"genome": "umaydis.fa.gz", "genome_path": str(EMBEDDED_FASTA), "model": "gpn-umaydis"}
+    genomes = hub_files(manifest, "chr01:1-1000")["genomes.txt"].splitlines()
+    assert genomes[:4] == ["genome umaydis", "trackDb trackDb.txt", "twoBitPath genome.2bit", "organism U. maydis"]
+    assert "scientificName Ustilago maydis" in genomes and genomes[-1] == "defaultPos chr01:1-1000"
