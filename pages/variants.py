@@ -2,7 +2,9 @@
 
 LLR = log P(alt) - log P(ref) at the masked position (natural log); negative means the
 model finds the alternative less likely than the reference. Consequences come from the
-genome's annotation.
+genome's annotation. When ``glm-explore score-genome`` has scored this genome with the
+sidebar's model, the region scan reads its probabilities, background and neutral table from
+that folder (:mod:`ui.precomputed`).
 """
 
 import hashlib

@@ -8,6 +8,12 @@ and both carry the numbers glm_core computes for the same probabilities; PNG and
 downloads are valid images; the minus strand reverses the axis and reads CAT; a region over
 the page's limit is refused with a message. 46 positions are scored with the bundled model
 (23 by the page, 23 directly for comparison).
+
+With a score-genome folder of the tiny genome and a tiny GPN under ``<data>/scores``, the
+logo and variant pages score nothing: the logo's probabilities are the folder's bigWig
+values (the minus strand's P(A) its P(T)), IC and LLR rows (ic.bw; mean and minimum LLR of
+each base's three SNVs, cLLR with the switch) join the figure, the variant page's SNVs carry
+the SNV table's LLRs and cLLRs, and without the folder the pages ask to score again.
 """
 
 import io

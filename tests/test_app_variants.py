@@ -8,7 +8,11 @@ Facts checked, around the start codon of um06164 (chr22:69,124-69,126, +) +/- 10
 * a pasted VCF (SNV, multi-allelic, indel, REF mismatch, unknown chromosome, a ``22`` alias)
   gets one outcome per allele; its scored VCF and TSV downloads parse, declare the GLM_*
   INFO fields, and give each SNV the LLR the heat map shows; a gzipped upload of the same
-  records gives the same table.
+  records gives the same table;
+* with the cLLR switch on, every SNV's shown LLR (table, heat map, TSV) is its cLLR;
+* a VCF with INFO/AF, and one with AC/AN, gets the allele-frequency section: six SNVs in the
+  bins <0.1 % (2), 0.1-1 % (1), 1-5 % (1), 5-20 % (0), 20-50 % (1), >=50 % (1), each bin's
+  mean and 95 % CI those of its SNVs' LLRs.
 
 23 positions are scored with the bundled model (the VCF's SNVs lie inside the scanned window,
 and their positions are scored again for the VCF: 3 more).
