@@ -7,9 +7,13 @@ and model, so pages can read tracks and SNV scores instead of computing them.
 Track hub (UCSC): ``hub.txt`` -> ``genomes.txt`` -> ``trackDb.txt``. The four probability
 tracks sit in a ``multiWig`` container with ``aggregate stacked``, coloured as GPN's logos
 (A green, C blue, G orange, T red); information content and P(ref) are tracks of their own.
-The embedded genome is no UCSC assembly: load the hub as an assembly hub (add a
-``twoBitPath`` line to ``genomes.txt`` pointing at a .2bit of the FASTA) or open the bigWigs
-directly; IGV opens ``igv_session.xml`` with the FASTA as its genome.
+No genome here is a UCSC assembly, so the hub is an *assembly hub*: the folder holds the
+sequence as ``genome.2bit`` (:mod:`glm_core.twobit`), and ``genomes.txt`` is a full assembly
+stanza (``genome``, ``trackDb``, ``twoBitPath``, ``organism``, ``scientificName``,
+``description``, ``defaultPos`` at the first gene scored). Serve the folder over HTTP(S) and
+give UCSC the URL of ``hub.txt`` (My Data > Track Hubs). ``igv_session.xml`` opens the same
+tracks in IGV (2.17 or later reads .2bit) with ``genome.2bit`` as its genome, both named
+relative to the folder, so the folder can be moved or served as a whole.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ from .consequence import CONSEQUENCES
 from .genome import Genome, nucleotide_codes
 from .outputs import atomic_path, atomic_write
 from .scoring import information_content
+from .twobit import write_twobit
 
 MANIFEST = "manifest.json"
 SNV_TABLE = "snvs.tsv.gz"
+TWOBIT_FILE = "genome.2bit"  # the genome sequence, for the assembly hub and IGV
 SNV_HEADER = "#chrom\tpos\tref\talt\tllr\tcllr\tconsequence\tgene\n"
 TRACKS = {  # file stem: (label, colour as r,g,b)
     "pA": ("P(A)", "16,150,72"),
@@ -136,8 +142,45 @@ def _background(job, chunks: pd.DataFrame, lookup: np.ndarray | None, meta: dict
     return background_from_records(snvs, cllr, meta)
 
 
-def hub_files(manifest: dict) -> dict[str, str]:
-    """Text of hub.txt, genomes.txt and trackDb.txt for an output folder."""
+def default_position(chunks: pd.DataFrame, chrom_sizes: dict[str, int], annotation=None, flank: int = 200) -> str:
+    """Where a browser opens, 1-based inclusive ``chrom:start-end``: the first gene (genome order)
+    that overlaps a scored chunk, ``flank`` bp either side within its sequence; else the first
+    chunk's first 10 kb.
+
+    ``chunks`` has ``chrom, start, end`` (0-based half-open) in genome order; ``annotation``
+    an :class:`glm_core.annotation.Annotation` or None.
+    """
+    genes = annotation.transcripts if annotation is not None else None
+    if genes is not None and len(genes):
+        for chrom, start, end in chunks.itertuples(index=False):
+            overlapping = genes[(genes["chrom"] == chrom) & (genes["start"] < end) & (genes["end"] > start)]
+            if len(overlapping):
+                gene = overlapping.sort_values(["start", "end"]).iloc[0]
+                first = max(0, int(gene["start"]) - flank)
+                return f"{chrom}:{first + 1}-{min(int(chrom_sizes[chrom]), int(gene['end']) + flank)}"
+    chrom, start, end = chunks.iloc[0]
+    return f"{chrom}:{int(start) + 1}-{min(int(end), int(start) + 10_000)}"
+
+
+def _assembly_words(manifest: dict) -> tuple[str, str, str]:
+    """``organism``, ``scientificName`` and ``description`` of the genome for genomes.txt; for a
+    genome other than the embedded one only its file name is known."""
+    from .genome import EMBEDDED_FASTA
+
+    if Path(manifest["genome_path"]).resolve() == EMBEDDED_FASTA.resolve():
+        return (
+            "U. maydis",
+            "Ustilago maydis",
+            "Ustilago maydis, the genome embedded in gLM Explorer (36 sequences, 19.7 Mb)",
+        )
+    name = Path(manifest["genome"]).name.split(".")[0]
+    return name, name, f"{manifest['genome']} (FASTA given to glm-explore score-genome)"
+
+
+def hub_files(manifest: dict, position: str) -> dict[str, str]:
+    """Text of hub.txt, genomes.txt (an assembly hub stanza whose sequence is
+    :data:`TWOBIT_FILE`; the browser opens at ``position``, 1-based ``chrom:start-end``) and
+    trackDb.txt for an output folder."""
     genome = Path(manifest["genome"]).name.split(".")[0]
     model = manifest["model"]
     hub = (
@@ -145,7 +188,11 @@ def hub_files(manifest: dict) -> dict[str, str]:
         f"longLabel gLM Explorer: {model} predictions at every base of {manifest['genome']}\n"
         "genomesFile genomes.txt\nemail none\ndescriptionUrl none\n"
     )
-    genomes = f"genome {genome}\ntrackDb trackDb.txt\n"
+    organism, scientific_name, description = _assembly_words(manifest)
+    genomes = (
+        f"genome {genome}\ntrackDb trackDb.txt\ntwoBitPath {TWOBIT_FILE}\norganism {organism}\n"
+        f"scientificName {scientific_name}\ndescription {description}\ndefaultPos {position}\n"
+    )
     stanzas = [
         "track logo\ncontainer multiWig\naggregate stacked\nshowSubtrackColorOnUi on\ntype bigWig 0 1\n"
         f"shortLabel {model} logo\nlongLabel P(A), P(C), P(G), P(T) stacked (GPN's four-letter logo)\n"
@@ -169,7 +216,8 @@ def hub_files(manifest: dict) -> dict[str, str]:
 
 
 def igv_session(manifest: dict, locus: str) -> str:
-    """IGV session XML: the FASTA as genome, the four probability tracks, IC and P(ref)."""
+    """IGV session XML: :data:`TWOBIT_FILE` as genome, the four probability tracks, IC and P(ref)
+    (paths relative to the folder, which IGV resolves against the session file)."""
     resources = "".join(f"    <Resource path={quoteattr(name + '.bw')}/>\n" for name in TRACKS)
     tracks = "".join(
         f'    <Track attributeKey={quoteattr(name + ".bw")} autoScale="false" color="{colour}" '
@@ -180,7 +228,7 @@ def igv_session(manifest: dict, locus: str) -> str:
     )
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
-        f'<Session genome={quoteattr(manifest["genome_path"])} locus={quoteattr(locus)} version="8">\n'
+        f'<Session genome={quoteattr(TWOBIT_FILE)} locus={quoteattr(locus)} version="8">\n'
         f"  <Resources>\n{resources}    <Resource path={quoteattr(SNV_TABLE)}/>\n  </Resources>\n"
         f'  <Panel name="DataPanel">\n{tracks}  </Panel>\n</Session>\n'
     )
@@ -197,10 +245,15 @@ def write_outputs(
     gene_names: np.ndarray,
     *,
     began: float,
+    annotation=None,
     log=lambda line: None,
 ) -> None:
     """The merge: every file of the output folder, ``manifest.json`` last."""
     steps = {}
+    clock = time.perf_counter()
+    write_twobit(genome, out_dir / TWOBIT_FILE)
+    steps["twobit_s"] = round(time.perf_counter() - clock, 2)
+    log(f"wrote {TWOBIT_FILE}, the sequence of the assembly hub ({steps['twobit_s']} s)")
     clock = time.perf_counter()
     write_snv_table(out_dir, job, chunks)
     steps["snv_table_s"] = round(time.perf_counter() - clock, 2)
@@ -220,10 +273,9 @@ def write_outputs(
     background = _background(job, chunks, table.lookup() if table is not None else None, meta)
     write_background(background, out_dir / BACKGROUND_FILE)
     steps["background_s"] = round(time.perf_counter() - clock, 2)
-    first = chunks.iloc[0]
-    for name, text in hub_files(manifest).items():
+    locus = default_position(chunks, genome.chrom_sizes, annotation)
+    for name, text in hub_files(manifest, locus).items():
         atomic_write(out_dir / name, text)
-    locus = f"{first['chrom']}:{int(first['start']) + 1}-{min(int(first['end']), int(first['start']) + 10_000)}"
     atomic_write(out_dir / "igv_session.xml", igv_session(manifest, locus))
     manifest["n_snvs"] = int(background.counts[0])
     manifest["steps"] = steps
@@ -264,16 +316,84 @@ class PrecomputedScores:
             table[column] = pd.to_numeric(table[column], errors="coerce")
         return table
 
-    def probabilities(self, chrom: str, start: int, end: int) -> np.ndarray:
-        """P(A), P(C), P(G), P(T) over ``[start, end)``, shape=(end - start, 4), plus strand, from the
-        four bigWigs (stored as float32); rows without values (N bases) are uniform."""
+    def probabilities(self, chrom: str, start: int, end: int, strand: str = "+") -> np.ndarray:
+        """P(A), P(C), P(G), P(T) over ``[start, end)`` (0-based half-open), shape=(end - start, 4),
+        from the four bigWigs (stored as float32); rows without values (N bases) are uniform.
+
+        The bigWigs hold the plus strand (forward and reverse-complement predictions averaged);
+        ``strand='-'`` reads it off them as :func:`glm_core.scoring.minus_strand` does for a
+        scored region: rows reversed, columns complemented (5'->3' on the minus strand).
+        """
+        from .scoring import minus_strand
+
         table = np.stack([self.track(name, chrom, start, end) for name in ("pA", "pC", "pG", "pT")], axis=1)
         table[np.isnan(table).any(axis=1)] = 0.25
-        return table
+        return minus_strand(table) if strand == "-" else table
+
+    def position_scores(self, chrom: str, start: int, end: int) -> pd.DataFrame:
+        """Information content and per-position LLR summaries of ``[start, end)`` (0-based half-open):
+        :func:`position_scores` of the folder's ``ic.bw`` and SNV table."""
+        return position_scores(self.snvs(chrom, start, end), self.track("ic", chrom, start, end), chrom, start, end)
 
     def background(self) -> LlrBackground | None:
         path = self.folder / BACKGROUND_FILE
         return read_background(path) if path.is_file() else None
+
+    def calibration(self) -> NeutralTable | None:
+        """The neutral table the folder's ``cllr`` column was computed with, or None without one."""
+        from .calibration import read_neutral_table
+
+        path = self.folder / CALIBRATION_FILE
+        return read_neutral_table(path) if path.is_file() else None
+
+    def describe(self) -> str:
+        """Where the scores come from, in one line for a page: model, kind, folder, command."""
+        kind = self.manifest.get("model_kind") or "site model"
+        return (
+            f"{self.manifest.get('model', 'the model')} ({kind}), precomputed with glm-explore score-genome "
+            f"in {self.folder}"
+        )
+
+
+POSITION_SCORE_COLUMNS = ["chrom", "pos", "ic", "n_snvs", "llr_mean", "llr_min", "cllr_mean", "cllr_min"]
+
+
+def position_scores(snvs: pd.DataFrame, ic: np.ndarray, chrom: str, start: int, end: int) -> pd.DataFrame:
+    """One row a base of ``[start, end)`` (0-based half-open) summarising its SNVs.
+
+    Parameters
+    ----------
+    snvs : SNV rows of the region as :meth:`PrecomputedScores.snvs` returns them (``pos``
+        0-based, ``llr``, ``cllr``); positions outside the region are ignored.
+    ic : information content (bits) of each base, shape=(end - start,), NaN at N bases.
+
+    Returns
+    -------
+    pd.DataFrame with :data:`POSITION_SCORE_COLUMNS`, in genomic order: ``pos`` 0-based;
+    ``ic`` bits; ``n_snvs`` the SNVs scored there (3 at an A/C/G/T base, 0 at N);
+    ``llr_mean`` / ``llr_min`` the mean and minimum LLR (natural log) of those SNVs, i.e. how
+    unexpected a change of that base is on average and at worst; ``cllr_mean`` /
+    ``cllr_min`` the same for the calibrated LLR. NaN where a base has no SNV (or no cLLR).
+    The summaries do not depend on the strand a region is read on.
+    """
+    ic = np.asarray(ic, dtype=np.float64)
+    if len(ic) != end - start:
+        raise ValueError(f"ic has {len(ic)} values for {chrom}:{start + 1}-{end} ({end - start} bases)")
+    table = pd.DataFrame({"chrom": chrom, "pos": np.arange(start, end, dtype=np.int64), "ic": ic})
+    inside = snvs[(snvs["pos"] >= start) & (snvs["pos"] < end)]
+    grouped = inside.groupby("pos")
+    summary = pd.DataFrame(
+        {
+            "n_snvs": grouped.size(),
+            "llr_mean": grouped["llr"].mean(),
+            "llr_min": grouped["llr"].min(),
+            "cllr_mean": grouped["cllr"].mean(),
+            "cllr_min": grouped["cllr"].min(),
+        }
+    )
+    table = table.join(summary, on="pos")
+    table["n_snvs"] = table["n_snvs"].fillna(0).astype(np.int64)
+    return table[POSITION_SCORE_COLUMNS]
 
 
 def precomputed_scores(out_dir: str | Path, genome: Genome, model) -> PrecomputedScores | None:

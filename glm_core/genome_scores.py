@@ -5,8 +5,8 @@
 * ``pA.bw``, ``pC.bw``, ``pG.bw``, ``pT.bw`` (P(base | context)), ``ic.bw`` (information
   content, bits) and ``p_ref.bw`` (P(reference base)): bigWig, one value per A/C/G/T base
   (0-based half-open one-base entries; N bases have no value);
-* ``hub.txt``, ``genomes.txt``, ``trackDb.txt``: a UCSC track hub (see :mod:`glm_core.genome_hub`),
-  and ``igv_session.xml`` for IGV;
+* ``hub.txt``, ``genomes.txt``, ``trackDb.txt``: a UCSC assembly hub (see :mod:`glm_core.genome_hub`)
+  whose sequence is ``genome.2bit`` (:mod:`glm_core.twobit`), and ``igv_session.xml`` for IGV;
 * ``snvs.tsv.gz`` + ``snvs.tsv.gz.tbi``: every possible SNV, bgzip, tabix-indexed, columns
   :data:`SNV_COLUMNS` (``pos`` **1-based** as in VCF; ``llr`` natural log; ``cllr`` the
   calibrated LLR, :mod:`glm_core.calibration`; ``consequence`` and ``gene`` from
@@ -444,7 +444,9 @@ def score_genome(
         return None
     log(f"scored {total:,} bases in {scored_s:.1f} s on this process; merging {len(chunks)} chunks")
     manifest = _manifest(model, model_folder, genome, annotation_path, key, settings, calibration_note, chunks, world)
-    write_outputs(out_dir, job, chunks, genome, table, tables, manifest, gene_names, began=began, log=log)
+    write_outputs(
+        out_dir, job, chunks, genome, table, tables, manifest, gene_names, began=began, annotation=annotation, log=log
+    )
     job.finish()
     return manifest
 

@@ -4,7 +4,9 @@ sidebar, both models side by side.
 
 Letters are scaled by probability x information content (2 - entropy bits), as in GPN's
 logo tracks. The locus opens where the overview page left it; the scores are cached per
-model, genome, region and strand.
+model, genome, region and strand. When ``glm-explore score-genome`` has scored this genome with
+the sidebar's model (a folder under ``<data dir>/scores`` or ``<cache>/scores``), the logo is
+read from its bigWigs, and IC and LLR rows from its tracks and SNV table join the figure.
 """
 
 import streamlit as st
@@ -12,8 +14,8 @@ import streamlit as st
 from glm_core import logo, tracks
 from glm_core.genome import format_region
 from glm_core.plots.locus_tracks import MAX_SEQUENCE_BP
-from glm_core.plots.logo_figures import logo_locus_figure
-from ui import cache, region_picker, session
+from glm_core.plots.logo_figures import logo_locus_figure, precomputed_score_tracks
+from ui import cache, precomputed, region_picker, session
 from ui.comparison_section import render_comparison
 from ui.dependency_section import render_dependency_section
 
@@ -37,11 +39,18 @@ region, title = region_picker.choose_scoring_region(loaded, "logo")
 if region is None:
     st.stop()
 strand = region_picker.strand_choice("logo", region)
-model = region_picker.exact_model_choice("logo", model, len(region), (region.chrom, region.start, region.end))
-probabilities = region_picker.scored_region_probabilities("logo", model, loaded, region, strand)
-if probabilities is None:
+scores = precomputed.region_scores("logo", model, loaded, region, strand)
+if scores.probabilities is None:
     st.stop()
-st.caption(f"Scored by {region_picker.model_words(model)}.")
+model, probabilities = scores.model, scores.probabilities
+position_scores, calibrated = None, False
+if scores.precomputed is not None:
+    position_scores = scores.precomputed.position_scores(region.chrom, region.start, region.end)
+    calibrated = bool(position_scores["cllr_mean"].notna().any()) and st.toggle(
+        "Calibrated LLR (cLLR) in the LLR track",
+        key="logo_calibrated",
+        help="cLLR = LLR minus the mean LLR of neutral SNVs with the same 5-mer context and alternative base.",
+    )
 try:
     table = logo.position_table(genome, region.chrom, region.start, region.end, strand, probabilities)
 except session.USER_ERRORS as error:
@@ -73,6 +82,10 @@ features = annotation.region_features(region.chrom, view_start, view_end)
 view_title = f"{title}, " if title else ""
 view_title += f"{format_region(region.chrom, view_start, view_end)} ({strand})"
 
+extra_tracks = []
+if position_scores is not None:
+    in_view = position_scores[(position_scores["pos"] >= view_start) & (position_scores["pos"] < view_end)]
+    extra_tracks = precomputed_score_tracks(in_view, calibrated=calibrated)
 try:
     image = cache.logo_image(view) if len(view) <= LETTERS_MAX_BP else None
     figure = logo_locus_figure(
@@ -83,11 +96,19 @@ try:
         logo_image=image,
         sequence=genome.fetch(region.chrom, view_start, view_end) if len(view) <= MAX_SEQUENCE_BP else None,
         title=view_title,
+        extra_tracks=extra_tracks,
     )
 except session.USER_ERRORS as error:
     session.show_error(error)
     st.stop()
 st.plotly_chart(figure, config=CHART_CONFIG, key="logo_chart")
+if position_scores is not None:
+    score = "cLLR" if calibrated else "LLR"
+    st.caption(
+        f"Under the logo, from the score-genome folder: information content (bits, ic.bw) and the mean (line) and "
+        f"minimum (triangles) {score} of the three SNVs at each base (snvs.tsv.gz): how unexpected a change of "
+        "the base is on average and at worst; the same on either strand."
+    )
 st.caption(
     (
         "Letters drawn with logomaker. "

@@ -2,7 +2,9 @@
 
 LLR = log P(alt) - log P(ref) at the masked position (natural log); negative means the
 model finds the alternative less likely than the reference. Consequences come from the
-genome's annotation.
+genome's annotation. When ``glm-explore score-genome`` has scored this genome with the
+sidebar's model, the region scan reads its probabilities, background and neutral table from
+that folder (:mod:`ui.precomputed`).
 """
 
 import hashlib
@@ -12,7 +14,7 @@ import streamlit as st
 from glm_core import evaluation, variants
 from glm_core.plots.logo_figures import codon_position_llr_figure, consequence_llr_figure, variant_scan_figure
 from glm_core.region_scan import region_scan_table, region_scan_tsv
-from ui import cache, region_picker, session
+from ui import cache, precomputed, region_picker, session
 from ui.comparison_section import render_comparison
 from glm_core.vcf import read_vcf, scored_vcf_text
 
@@ -38,21 +40,11 @@ scan_tab, vcf_tab = st.tabs(["Saturation scan of a region", "Score a VCF"])
 # --------------------------------------------------------------------------- region scan
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _precomputed(model_id: tuple, genome_path: str, _genome, _model):
-    """A score-genome folder for this genome and model under <data>/scores or <cache>/scores, or None."""
-    from glm_core.genome_hub import precomputed_scores
-    from ui.choices import cache_dir, data_dir
-
-    for folder in (data_dir() / "scores", cache_dir() / "scores"):
-        found = precomputed_scores(folder, _genome, _model)
-        if found is not None:
-            return found
-    return None
-
-
-background = variants.model_llr_background(model, genome)
-calibration = variants.model_calibration(model, genome)
+found = cache.precomputed_scores(model, loaded)
+# A score-genome folder's background and neutral table were computed on this genome with this
+# model, and its cLLRs used them: the page reads them from there first.
+background = (found.background() if found else None) or variants.model_llr_background(model, genome)
+calibration = (found.calibration() if found else None) or variants.model_calibration(model, genome)
 calibrated = calibration is not None and st.toggle(
     "Calibrated LLR (cLLR)",
     key="variants_calibrated",
@@ -97,19 +89,10 @@ def _frequency_section(vcf, scored) -> None:
 
 with scan_tab:
     region, title = region_picker.choose_scoring_region(loaded, "variants")
-    probabilities = None
-    scan_model = model
-    found = _precomputed(cache.model_key(model), str(genome.path), genome, model) if region is not None else None
-    if found is not None:
-        probabilities = found.probabilities(region.chrom, region.start, region.end)
-        st.caption(f"Read from precomputed scores in {found.folder} (glm-explore score-genome).")
-    elif region is not None:
-        scan_model = region_picker.exact_model_choice(
-            "variants", model, len(region), (region.chrom, region.start, region.end)
-        )
-        probabilities = region_picker.scored_region_probabilities("variants", scan_model, loaded, region, "+")
+    scores = precomputed.region_scores("variants", model, loaded, region, "+") if region is not None else None
+    probabilities = scores.probabilities if scores is not None else None
     if probabilities is not None:
-        st.caption(f"Scored by {region_picker.model_words(scan_model)}.")
+        scan_model = scores.model
         try:
             # Backgrounds and calibration belong to the model that scored (the exact path may differ).
             snvs = _shown_scores(
@@ -120,8 +103,8 @@ with scan_tab:
                     region.start,
                     region.end,
                     probabilities,
-                    background=variants.model_llr_background(scan_model, genome),
-                    calibration=variants.model_calibration(scan_model, genome),
+                    background=background if scores.precomputed else variants.model_llr_background(scan_model, genome),
+                    calibration=calibration if scores.precomputed else variants.model_calibration(scan_model, genome),
                 )
             )
             features = annotation.region_features(region.chrom, region.start, region.end)

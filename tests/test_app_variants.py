@@ -8,7 +8,11 @@ Facts checked, around the start codon of um06164 (chr22:69,124-69,126, +) +/- 10
 * a pasted VCF (SNV, multi-allelic, indel, REF mismatch, unknown chromosome, a ``22`` alias)
   gets one outcome per allele; its scored VCF and TSV downloads parse, declare the GLM_*
   INFO fields, and give each SNV the LLR the heat map shows; a gzipped upload of the same
-  records gives the same table.
+  records gives the same table;
+* with the cLLR switch on, every SNV's shown LLR (table, heat map, TSV) is its cLLR;
+* a VCF with INFO/AF, and one with AC/AN, gets the allele-frequency section: six SNVs in the
+  bins <0.1 % (2), 0.1-1 % (1), 1-5 % (1), 5-20 % (0), 20-50 % (1), >=50 % (1), each bin's
+  mean and 95 % CI those of its SNVs' LLRs.
 
 23 positions are scored with the bundled model (the VCF's SNVs lie inside the scanned window,
 and their positions are scored again for the VCF: 3 more).
@@ -159,3 +163,61 @@ def test_unreadable_vcf_shows_the_line(page):
     ).run()
     assert not page.exception
     assert len(page.error) == 1 and "pasted VCF, line 2: POS '12x' is not a whole number" in page.error[0].value
+
+
+def test_calibrated_switch_shows_the_cllr_in_place_of_the_llr(page, served):
+    at = scan(page)
+    raw = pd.read_csv(io.BytesIO(download(at, served, "variants_download_scan")), sep="\t").set_index(["pos", "alt"])
+    assert (raw["llr"] - raw["cllr"]).abs().max() > 0.01  # the bundled model's neutral table moves the scores
+    at.toggle(key="variants_calibrated").set_value(True).run()
+    assert not at.exception and not at.error
+    shown = pd.read_csv(io.BytesIO(download(at, served, "variants_download_scan")), sep="\t").set_index(["pos", "alt"])
+    shown = shown.loc[raw.index]
+    np.testing.assert_allclose(shown["llr"], raw["cllr"], atol=1e-5)  # each row's LLR is now its cLLR
+    table = next(frame.value for frame in at.dataframe if {"llr", "cllr", "alt"} <= set(frame.value.columns))
+    np.testing.assert_allclose(table["llr"], table["cllr"])
+    heat = next(t for t in chart(at, "alt allele")["data"] if t["type"] == "heatmap" and t.get("name") == "LLR")
+    z = array(heat["z"]).astype(float)
+    np.testing.assert_allclose(np.sort(z[~np.isnan(z)]), np.sort(raw["cllr"]), atol=1e-5)
+
+
+# Six SNVs of the scanned window: two rare (< 0.1 %), one at 0.5 %, one at 3 %, one at 30 %, one at 60 %.
+FREQUENCY_OFFSETS = [0, 1, 2, 3, 4, 5]
+FREQUENCIES = [0.0005, 0.0008, 0.005, 0.03, 0.3, 0.6]
+EXPECTED_BINS = {"<0.1%": 2, "0.1-1%": 1, "1-5%": 1, "5-20%": 0, "20-50%": 1, ">=50%": 1}
+
+
+def frequency_vcf(genome, info: list[str]) -> str:
+    lines = ["##fileformat=VCFv4.2", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    for offset, field in zip(FREQUENCY_OFFSETS, info):
+        ref = genome.fetch(CHROM, START + offset, START + offset + 1).upper()
+        alt = "C" if ref != "C" else "T"
+        lines.append(f"{CHROM}\t{START + offset + 1}\t.\t{ref}\t{alt}\t.\t.\t{field}")
+    return "\n".join(lines) + "\n"
+
+
+def frequency_table(at) -> pd.DataFrame:
+    return next(frame.value for frame in at.dataframe if "af_bin" in frame.value.columns)
+
+
+@pytest.mark.parametrize("source", ["AF", "AC/AN"])
+def test_allele_frequency_section_bins_the_scored_snvs(page, served, embedded_genome, source):
+    if source == "AF":
+        text = frequency_vcf(embedded_genome, [f"AF={f}" for f in FREQUENCIES])
+        page.text_area(key="variants_vcf_text").input(text).run()
+    else:
+        text = frequency_vcf(embedded_genome, [f"AC={round(f * 10_000)};AN=10000" for f in FREQUENCIES])
+        page.file_uploader(key="variants_vcf_upload").set_value(("cohort.vcf", text.encode(), "text/plain")).run()
+    page.button(key="variants_vcf_score").click().run()
+    assert not page.exception and not page.error, (page.exception, page.error)
+    assert any(header.value == "Scores by allele frequency" for header in page.subheader)
+    summary = frequency_table(page)
+    llr = summary[summary["score"] == "llr"].set_index("af_bin")
+    assert {str(k): int(v) for k, v in llr["n"].items()} == EXPECTED_BINS
+    assert set(summary["score"]) == {"llr", "cllr"}
+    scored = pd.read_csv(io.BytesIO(download(page, served, "variants_download_tsv")), sep="\t")
+    assert llr.loc["<0.1%", "mean"] == pytest.approx(scored["llr"].iloc[:2].mean(), abs=1e-5)
+    assert llr.loc[">=50%", "mean"] == pytest.approx(scored["llr"].iloc[5], abs=1e-5)
+    assert np.isnan(llr.loc["5-20%", "mean"]) and np.isnan(llr.loc[">=50%", "ci_low"])  # one SNV: no CI
+    spread = 1.96 * scored["llr"].iloc[:2].std(ddof=1) / np.sqrt(2)
+    assert llr.loc["<0.1%", "ci_high"] == pytest.approx(llr.loc["<0.1%", "mean"] + spread, abs=1e-5)

@@ -25,6 +25,7 @@ COMPARED = [
     "trackDb.txt",
     "hub.txt",
     "genomes.txt",
+    "genome.2bit",
 ]
 
 
@@ -123,8 +124,28 @@ def test_bigwigs_hold_the_probabilities_and_the_hub_has_its_stanzas(tmp_path, ge
         assert f"    track {name}\n    parent logo\n    bigDataUrl {name}.bw" in track_db
         assert f"color {colour}" in track_db
     assert "genomesFile genomes.txt" in (out / "hub.txt").read_text()
-    assert "trackDb trackDb.txt" in (out / "genomes.txt").read_text()
-    assert '<Resource path="pA.bw"/>' in (out / "igv_session.xml").read_text()
+    # An assembly hub stanza: the tiny genome's first gene, alpha1, is chrT:41-160 (+- 200 bp, inside chrT)
+    assert (out / "genomes.txt").read_text() == (
+        "genome tiny\ntrackDb trackDb.txt\ntwoBitPath genome.2bit\norganism tiny\nscientificName tiny\n"
+        "description tiny.fa (FASTA given to glm-explore score-genome)\ndefaultPos chrT:1-360\n"
+    )
+    session = (out / "igv_session.xml").read_text()
+    assert '<Resource path="pA.bw"/>' in session and '<Session genome="genome.2bit" locus="chrT:1-360"' in session
+
+
+def test_the_folder_holds_the_genome_as_2bit_and_a_finished_rerun_leaves_it(tmp_path, genome_copy, tiny_annotation):
+    twobitreader = pytest.importorskip("twobitreader")
+    out = tmp_path / "out"
+    settings = GenomeScoreSettings(chunk_size=100)
+    manifest = score_genome(NeighbourModel(), genome_copy, tiny_annotation, out, settings=settings)
+    assert "genome.2bit" in manifest["files"] and "twobit_s" in manifest["steps"]
+    with twobitreader.TwoBitFile(str(out / "genome.2bit")) as handle:
+        assert {name: str(handle[name]) for name in handle.sequence_sizes()} == {
+            name: genome_copy.fetch(name, 0, size) for name, size in genome_copy.chrom_sizes.items()
+        }
+    stamp = (out / "genome.2bit").stat().st_mtime_ns
+    score_genome(NeighbourModel(), genome_copy, tiny_annotation, out, settings=settings)
+    assert (out / "genome.2bit").stat().st_mtime_ns == stamp
 
 
 def test_precomputed_scores_are_found_only_for_the_same_genome_and_weights(tmp_path, genome_copy, tiny_annotation):

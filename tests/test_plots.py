@@ -98,3 +98,31 @@ def test_gene_model_track_of_the_tiny_genome(tiny_annotation):
     labels = next(t for t in track.traces if t.type == "scatter" and t.mode == "text")
     assert list(labels.text) == ["alpha1 (+)", "beta2 (-)", "gammaRNA (+)"]
     assert gene_model_track(features.head(0), 0, 420).traces[0].text == ("no annotated transcripts in this region",)
+
+
+def test_precomputed_rows_sit_under_the_logo_on_either_strand(tiny_genome, tiny_annotation):
+    import numpy as np
+
+    from glm_core import logo
+    from glm_core.genome_hub import position_scores
+    from glm_core.plots.logo_figures import logo_locus_figure, precomputed_score_tracks
+
+    start, end = 40, 50
+    snvs = pd.DataFrame(
+        {"pos": np.repeat(np.arange(start, end), 3), "llr": np.tile([-3.0, -1.0, 1.0], 10), "cllr": np.nan}
+    )
+    scores = position_scores(snvs, np.linspace(0, 1.8, 10), "chrT", start, end)
+    for strand in "+-":
+        probabilities = np.full((end - start, 4), 0.25)
+        table = logo.position_table(tiny_genome, "chrT", start, end, strand, probabilities)
+        features = tiny_annotation.region_features("chrT", start, end)
+        figure = logo_locus_figure(table, features, extra_tracks=precomputed_score_tracks(scores))
+        titles = [figure.layout[f"yaxis{i if i > 1 else ''}"].title.text for i in range(1, 7)]
+        assert titles[:3] == ["logo (bits)", "IC (bits)", "LLR mean, min"]
+        ic, low, mean = (trace for trace in figure.data if trace.name in ("IC", "min LLR", "mean LLR"))
+        assert list(ic.x) == list(range(start + 1, end + 1)) and ic.y[-1] == pytest.approx(1.8)
+        assert set(mean.y) == {-1.0} and set(low.y) == {-3.0}
+        assert "minimum LLR of the 3 SNVs" in low.hovertemplate
+        expected_range = [start + 0.5, end + 0.5] if strand == "+" else [end + 0.5, start + 0.5]
+        assert list(figure.layout.xaxis.range) == expected_range
+    assert precomputed_score_tracks(scores, calibrated=True)[1].name == "cLLR mean, min"

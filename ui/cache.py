@@ -20,7 +20,7 @@ from glm_core.genome import Genome, format_region
 from glm_core.genome_files import GenomeFiles, find_genome_files, open_genome_files
 from glm_core.gff import read_annotation
 from glm_core.models import MaskedLM, load_site_model
-from ui.choices import GenomeChoice, LoadedGenome, cache_dir, file_stamp
+from ui.choices import GenomeChoice, LoadedGenome, cache_dir, data_dir, file_stamp
 
 # --------------------------------------------------------------------------- genomes
 
@@ -172,6 +172,48 @@ def scored_vcf(
     )
     bar.empty()
     return table
+
+
+# --------------------------------------------------------------------------- precomputed genome-wide scores
+
+SCORES_FOLDER = "scores"
+
+
+def scores_folders() -> tuple[Path, ...]:
+    """Where the app looks for ``glm-explore score-genome`` output folders (each itself or one level down)."""
+    return (data_dir() / SCORES_FOLDER, cache_dir() / SCORES_FOLDER)
+
+
+def _manifest_stamps(folders: tuple[Path, ...]) -> tuple:
+    """Path and stamp of every manifest the folders hold: a run that finishes later changes the key."""
+    from glm_core.genome_hub import MANIFEST
+
+    stamps = []
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for candidate in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:
+            if (candidate / MANIFEST).is_file():
+                stamps.append((str(candidate / MANIFEST), file_stamp(candidate / MANIFEST)))
+    return tuple(stamps)
+
+
+@st.cache_resource(show_spinner="Looking for precomputed scores…", max_entries=8)
+def _precomputed(model_id: tuple, choice: GenomeChoice, manifests: tuple, _genome: Genome, _model):
+    from glm_core.genome_hub import precomputed_scores as find
+
+    for folder in scores_folders():
+        found = find(folder, _genome, _model)
+        if found is not None:
+            return found
+    return None
+
+
+def precomputed_scores(model, loaded: LoadedGenome):
+    """The score-genome folder (:class:`glm_core.genome_hub.PrecomputedScores`) of this genome and
+    model under :func:`scores_folders`, or None; keyed by model, genome and the manifests there
+    (hashing the genome and weights happens once per key)."""
+    return _precomputed(model_key(model), loaded.choice, _manifest_stamps(scores_folders()), loaded.genome, model)
 
 
 # --------------------------------------------------------------------------- logo images

@@ -7,6 +7,7 @@ Never imports Streamlit.
 from __future__ import annotations
 
 from html import escape
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -173,6 +174,68 @@ def value_track(table: pd.DataFrame, column: str, name: str, y_range: tuple[floa
     return Track(name, [trace], height=LINE_ROW_PX, yaxis=axis)
 
 
+def precomputed_score_tracks(scores: pd.DataFrame, calibrated: bool = False) -> list[Track]:
+    """Two rows from a score-genome folder, one value per base: information content (bits) and
+    the mean and minimum LLR of the base's three SNVs (cLLR when ``calibrated``).
+
+    Parameters
+    ----------
+    scores : :func:`glm_core.genome_hub.position_scores` of the locus (``pos`` 0-based, one row a base).
+    calibrated : draw ``cllr_mean`` / ``cllr_min`` instead of ``llr_mean`` / ``llr_min``.
+
+    Strand-independent values, drawn at their genomic positions; on the minus strand the
+    figure's reversed axis keeps them under their bases.
+    """
+    x = scores["pos"].to_numpy() + 1
+    chrom = scores["chrom"].iloc[0]
+    ic = go.Scatter(
+        x=x,
+        y=scores["ic"].to_numpy(dtype=np.float64),
+        mode="lines+markers" if len(scores) <= 300 else "lines",
+        line={"color": "#3c3c3c", "width": 1.5, "shape": "hvh"},
+        marker={"size": 4},
+        name="IC",
+        hovertemplate=f"{chrom}:%{{x:,}} IC %{{y:.3f}} bits (score-genome ic.bw)<extra></extra>",
+    )
+    score = "cLLR" if calibrated else "LLR"
+    prefix = "cllr" if calibrated else "llr"
+    mean = scores[f"{prefix}_mean"].to_numpy(dtype=np.float64)
+    low = scores[f"{prefix}_min"].to_numpy(dtype=np.float64)
+    traces = [
+        go.Scatter(
+            x=x,
+            y=low,
+            mode="markers",
+            marker={"size": 5, "color": "#b91c1c", "symbol": "triangle-down"},
+            name=f"min {score}",
+            hovertemplate=f"{chrom}:%{{x:,}} minimum {score} of the 3 SNVs %{{y:.3f}}<extra></extra>",
+        ),
+        go.Scatter(
+            x=x,
+            y=mean,
+            mode="lines+markers" if len(scores) <= 300 else "lines",
+            line={"color": "#1d4ed8", "width": 1.5},
+            marker={"size": 4},
+            name=f"mean {score}",
+            hovertemplate=f"{chrom}:%{{x:,}} mean {score} of the 3 SNVs %{{y:.3f}}<extra></extra>",
+        ),
+    ]
+    finite = np.concatenate([low[np.isfinite(low)], mean[np.isfinite(mean)], [0.0]])
+    pad = 0.05 * max(1.0, float(finite.max() - finite.min()))
+    score_axis = {
+        "range": [float(finite.min()) - pad, float(finite.max()) + pad],
+        "fixedrange": True,
+        "zeroline": True,
+        "zerolinecolor": "#9ca3af",
+        "gridcolor": "#eef0f3",
+    }
+    ic_axis = {"range": [0, 2], "tickvals": [0, 1, 2], "fixedrange": True, "gridcolor": "#eef0f3"}
+    return [
+        Track("IC (bits)", [ic], height=LINE_ROW_PX, yaxis=ic_axis),
+        Track(f"{score} mean, min", traces, height=LINE_ROW_PX + 20, yaxis=score_axis),
+    ]
+
+
 def add_logo_image(figure: go.Figure, png: bytes, table: pd.DataFrame, row: int = 1) -> go.Figure:
     """Place a bare logo image (:func:`glm_core.logo.logo_png` of ``table``) on ``row`` so that
     base ``i`` of the image covers its genomic position; works on either strand's axis."""
@@ -224,6 +287,7 @@ def logo_locus_figure(
     logo_image: bytes | None = None,
     sequence: str | None = None,
     title: str | None = None,
+    extra_tracks: Sequence[Track] = (),
 ) -> go.Figure:
     """Logo, P(ref) and entropy rows above the gene models (and the sequence), one x axis.
 
@@ -235,10 +299,12 @@ def logo_locus_figure(
     logo_image : :func:`glm_core.logo.logo_png` of ``table``; without it the letters are bars.
     sequence : plus-strand bases of the locus, for the sequence row (complemented on ``-``).
     title : defaults to the region and strand.
+    extra_tracks : rows drawn right under the logo (e.g. :func:`precomputed_score_tracks`).
     """
     chrom, start, end, strand = _locus_of(table)
     tracks = [
         logo_track(table, motifs, letters_as_image=logo_image is not None),
+        *extra_tracks,
         value_track(table, "p_ref", "P(ref)", (0, 1), "#374151"),
         value_track(table, "entropy", "entropy (bits)", (0, 2), "#7c3aed"),
         gene_model_track(features, start, end, details),
