@@ -37,7 +37,8 @@ only those targets are scored again (the others are copied from the reference, e
 near a sequence end, where windows are clipped, every target is scored again. With full
 flanks the variant sequences are also laid end to end, up to :data:`PACKED_SEQUENCES` in one
 scoring call (exact, since no target sees past its own copy). A masked
-model pays for each scored target, a one-pass model for each sequence. Regions are limited
+model pays for each scored target, a one-pass model for the bases each substitution reaches
+(its substitution method, below; without one, for each whole sequence). Regions are limited
 to :data:`MAX_GPU_BP` on a GPU, :data:`MAX_CPU_BP` on a CPU, and for masked models on a CPU
 to what :data:`CPU_TIME_BUDGET_S` allows by the estimate of :func:`estimate_dependency_seconds`
 (a small probe timed on the current device, then extrapolated).
@@ -48,8 +49,8 @@ Models may offer faster methods, used when present (duck typing), in this order:
   progress=None)``, substitutions shape=(n, 2) of (position, base code), returning
   shape=(n, len(positions), 4): the one-pass model
   (:meth:`glm_core.onepass.OnePassSiteModel.substitution_site_probabilities`) reuses its
-  reference streams and recomputes only what each substitution reaches, which makes a
-  200-bp map some 20x cheaper than scoring 600 whole sequences;
+  reference streams and recomputes only what each substitution reaches: a 200-bp map takes
+  8.9 s instead of 75 s on a 2-core CPU (``docs/BENCHMARKS.md``);
 * ``sequences_site_probabilities(sequences, positions, *, batch_size=None, progress=None)``
   returning shape=(len(sequences), len(positions), 4).
 

@@ -29,7 +29,6 @@ rows of the SNV table (compressed) with cLLRs; then rank 0 writes the files.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
 import time
@@ -46,6 +45,7 @@ from .consequence import CONSEQUENCES, annotate_snvs
 from .errors import InputError
 from .genome import NUCLEOTIDES, Genome, nucleotide_codes
 from .genome_hub import MANIFEST, write_outputs
+from .processes import Processes
 from .scoring import every_snv, site_probabilities
 
 SNV_COLUMNS = ["chrom", "pos", "ref", "alt", "llr", "cllr", "consequence", "gene"]
@@ -120,52 +120,6 @@ def plan_chunks(chrom_sizes: dict[str, int], regions: pd.DataFrame | None, chunk
             for first in range(start, end, chunk_size):
                 rows.append((name, first, min(first + chunk_size, end)))
     return pd.DataFrame(rows, columns=["chrom", "start", "end"])
-
-
-# --------------------------------------------------------------------------- processes
-
-
-class Processes:
-    """This process's rank in a ``torchrun`` launch; one process (rank 0) without one.
-
-    GPUs are shared round-robin when there are more processes than GPUs; the process group
-    is NCCL when each process has its own GPU, gloo otherwise (CPU, or shared GPUs). It is
-    used for barriers only.
-    """
-
-    def __init__(self, device: str | None):
-        import torch
-
-        from .models import resolve_device
-
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.device = resolve_device(device)
-        self._group = False
-        if self.world > 1:
-            import torch.distributed as dist
-
-            backend = "gloo"
-            if self.device.type == "cuda":
-                count = torch.cuda.device_count()
-                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % count)
-                torch.cuda.set_device(self.device)
-                backend = "nccl" if self.world <= count else "gloo"
-            if not dist.is_initialized():
-                dist.init_process_group(backend)
-                self._group = True
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def close(self) -> None:
-        if self._group:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
 
 
 # --------------------------------------------------------------------------- chunks

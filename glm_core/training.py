@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from .evaluation import HELD_OUT_CHROMS
 from .genome import Genome
 from .genome_fingerprint import genome_fingerprint
 from .outputs import atomic_folder, atomic_write
+from .processes import Processes
 from .resume_state import ResumeState, read_resume_state, save_resume_state
 from .models import (
     GPN_VOCABULARY,
@@ -43,7 +43,6 @@ from .models import (
     complement_token_table,
     encoder_and_head,
     library_prints_silenced,
-    resolve_device,
 )
 from .scoring import window_log_probs
 
@@ -323,69 +322,6 @@ class _MaskedLMLoss(torch.nn.Module):
         return (losses * target_weights).sum() / target_weights.sum()
 
 
-class _Processes:
-    """This process's place in a ``torchrun`` launch (one process, rank 0, without one)."""
-
-    def __init__(self, requested_device: str | None):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.device = resolve_device(requested_device)
-        if self.world > 1:
-            import torch.distributed as dist
-
-            if self.device.type == "cuda":
-                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-                torch.cuda.set_device(self.device)
-            if not dist.is_initialized():
-                dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-
-    @property
-    def first(self) -> bool:
-        return self.rank == 0
-
-    def max(self, value: float) -> float:
-        """The largest ``value`` over the processes, so all take the same decision."""
-        if self.world == 1:
-            return value
-        import torch.distributed as dist
-
-        on = self.device if dist.get_backend() == "nccl" else torch.device("cpu")
-        tensor = torch.tensor([value], dtype=torch.float64, device=on)
-        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-        return float(tensor.item())
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def from_first(self, value):
-        """The first process's ``value`` (any picklable object), on every process."""
-        if self.world == 1:
-            return value
-        import torch.distributed as dist
-
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-    def check_replicas_agree(self, model) -> None:
-        """Raise if the processes' copies of the weights have drifted apart."""
-        if self.world == 1:
-            return
-        checksum = sum(float(p.detach().double().sum()) for p in model.parameters())
-        lowest, highest = -self.max(-checksum), self.max(checksum)
-        if highest - lowest > 1e-6 * max(1.0, abs(highest)):
-            raise RuntimeError(f"data-parallel replicas disagree (weight sums {lowest} .. {highest})")
-
-    def close(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
-
-
 def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> dict:
     """Train (or continue training) a GPN ConvNet; returns the last metrics.
 
@@ -394,7 +330,7 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
     model with the lowest held-out loss so far). Launched by ``torchrun`` with several
     processes, ``batch_size`` windows a step are split evenly across them.
     """
-    processes = _Processes(config.device)
+    processes = Processes(config.device)
     try:
         metrics = _train_mlm(config, log if processes.first else (lambda line: None), processes)
         # Leave together: a process that destroys its group while the other still uses it aborts in gloo.
@@ -404,7 +340,7 @@ def train_mlm(config: MLMTrainingConfig, log: Callable[[str], None] = print) -> 
         processes.close()
 
 
-def _training_data(config: MLMTrainingConfig, device: torch.device, processes: _Processes, log):
+def _training_data(config: MLMTrainingConfig, device: torch.device, processes: Processes, log):
     """The training sampler (with its generator) and the fixed held-out evaluation set."""
     genome = Genome(config.fasta)
     missing = [c for c in config.held_out_chroms if c not in genome.chrom_sizes]
@@ -452,7 +388,7 @@ def _resume(
     model,
     optimizer,
     generator: torch.Generator,
-    processes: _Processes,
+    processes: Processes,
     saved: ResumeState | None,
     log,
 ) -> tuple[int, float, list, int | None]:
@@ -503,7 +439,7 @@ def _save_checkpoint(
         )
 
 
-def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes: _Processes) -> dict:
+def _train_mlm(config: MLMTrainingConfig, log: Callable[[str], None], processes: Processes) -> dict:
     """The training loop; its steps are :func:`_training_data`, :func:`_optimizer`,
     :func:`_resume`, then :func:`_optimizer_step` a batch with evaluation and
     :func:`_save_checkpoint` between. It stays one function (about 90 lines) because the loop's

@@ -40,11 +40,7 @@ scan_tab, vcf_tab = st.tabs(["Saturation scan of a region", "Score a VCF"])
 # --------------------------------------------------------------------------- region scan
 
 
-found = cache.precomputed_scores(model, loaded)
-# A score-genome folder's background and neutral table were computed on this genome with this
-# model, and its cLLRs used them: the page reads them from there first.
-background = (found.background() if found else None) or variants.model_llr_background(model, genome)
-calibration = (found.calibration() if found else None) or variants.model_calibration(model, genome)
+background, calibration = cache.score_tables(model, loaded)
 calibrated = calibration is not None and st.toggle(
     "Calibrated LLR (cLLR)",
     key="variants_calibrated",
@@ -93,8 +89,9 @@ with scan_tab:
     probabilities = scores.probabilities if scores is not None else None
     if probabilities is not None:
         scan_model = scores.model
+        # Backgrounds and calibration belong to the model that scored (the exact path may differ).
+        scan_background, scan_calibration = cache.score_tables(scan_model, loaded)
         try:
-            # Backgrounds and calibration belong to the model that scored (the exact path may differ).
             snvs = _shown_scores(
                 variants.region_snvs(
                     genome,
@@ -103,8 +100,8 @@ with scan_tab:
                     region.start,
                     region.end,
                     probabilities,
-                    background=background if scores.precomputed else variants.model_llr_background(scan_model, genome),
-                    calibration=calibration if scores.precomputed else variants.model_calibration(scan_model, genome),
+                    background=scan_background,
+                    calibration=scan_calibration,
                 )
             )
             features = annotation.region_features(region.chrom, region.start, region.end)
@@ -228,7 +225,7 @@ with vcf_tab:
             if digest in requested:
                 scored = cache.scored_vcf(cache.model_key(vcf_model), loaded.choice, digest, vcf_model, loaded, vcf)
                 scored.attrs["llr_background"] = variants.background_description(
-                    variants.model_llr_background(vcf_model, genome)
+                    cache.score_tables(vcf_model, loaded)[0]
                 )
                 st.caption(f"Scored by {region_picker.model_words(vcf_model)}.")
                 counts = variants.status_counts(scored)

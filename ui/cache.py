@@ -154,20 +154,21 @@ def scored_vcf(
 ) -> pd.DataFrame:
     """``glm_core.variants.score_vcf`` of a VCF, cached per (model, genome, file content digest),
     with a progress bar while the model runs."""
-    from glm_core.variants import model_calibration, model_llr_background, score_vcf
+    from glm_core.variants import score_vcf
 
     bar = st.progress(0.0, text=f"Scoring {_vcf.source} with {_model.name} on {_model.device}")
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / total, text=f"Scoring {_vcf.source}: {done:,} of {total:,} positions")
 
+    background, calibration = score_tables(_model, _loaded)
     table = score_vcf(
         _model,
         _loaded.genome,
         _loaded.annotation,
         _vcf,
-        background=model_llr_background(_model, _loaded.genome),
-        calibration=model_calibration(_model, _loaded.genome),
+        background=background,
+        calibration=calibration,
         progress=progress,
     )
     bar.empty()
@@ -214,6 +215,18 @@ def precomputed_scores(model, loaded: LoadedGenome):
     model under :func:`scores_folders`, or None; keyed by model, genome and the manifests there
     (hashing the genome and weights happens once per key)."""
     return _precomputed(model_key(model), loaded.choice, _manifest_stamps(scores_folders()), loaded.genome, model)
+
+
+def score_tables(model, loaded: LoadedGenome):
+    """``(background, calibration)`` for this model's LLRs on this genome: a matching score-genome
+    folder's (its cLLRs were computed with them) first, else the tables shipped with the model;
+    either may be None."""
+    from glm_core.variants import model_calibration, model_llr_background
+
+    found = precomputed_scores(model, loaded)
+    background = (found.background() if found else None) or model_llr_background(model, loaded.genome)
+    calibration = (found.calibration() if found else None) or model_calibration(model, loaded.genome)
+    return background, calibration
 
 
 # --------------------------------------------------------------------------- logo images

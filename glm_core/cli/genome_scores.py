@@ -11,7 +11,8 @@ from .common import _check_device, _genome_and_annotation, _load_site_model, _po
 
 
 def _cmd_score_genome(args: argparse.Namespace) -> int:
-    from ..genome_scores import DEFAULT_ONEPASS, GenomeScoreSettings, Processes, score_genome
+    from ..genome_scores import DEFAULT_ONEPASS, GenomeScoreSettings, score_genome
+    from ..processes import Processes
     from ..outputs import check_output_dir
 
     _check_device(args.device)
