@@ -28,6 +28,8 @@ from .outputs import atomic_path
 
 N_QUANTILES = 1001
 BACKGROUND_FILE = "llr_background.npz"
+# meta["sampling"] of a background from a score-genome run restricted to --regions.
+REGIONS_SAMPLING = "every SNV of the regions"
 LEVELS = np.linspace(0.0, 100.0, N_QUANTILES)
 
 
@@ -47,8 +49,9 @@ class LlrBackground:
         """One line for a VCF header or the UI: what the percentiles rank against."""
         meta = self.meta
         how = meta.get("sampling", "every possible SNV")
+        scope = "the scored regions only" if how == REGIONS_SAMPLING else "genome-wide"
         return (
-            f"genome-wide: {how} of {meta.get('genome', 'the genome')} scored with {meta.get('model', 'the model')} "
+            f"{scope}: {how} of {meta.get('genome', 'the genome')} scored with {meta.get('model', 'the model')} "
             f"({int(self.counts[0]):,} SNVs)"
         )
 

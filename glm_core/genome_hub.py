@@ -27,7 +27,14 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import pandas as pd
 
-from .backgrounds import BACKGROUND_FILE, LlrBackground, background_from_scores, read_background, write_background
+from .backgrounds import (
+    BACKGROUND_FILE,
+    REGIONS_SAMPLING,
+    LlrBackground,
+    background_from_scores,
+    read_background,
+    write_background,
+)
 from .calibration import CALIBRATION_FILE, NeutralTable, calibrate_codes, write_neutral_table
 from .consequence import CONSEQUENCES
 from .genome import Genome, nucleotide_codes
@@ -267,7 +274,7 @@ def write_outputs(
     if table is not None:
         write_neutral_table(table, out_dir / CALIBRATION_FILE)
     meta = {key: manifest[key] for key in ("model", "weights_sha256", "genome", "genome_sha256")}
-    meta["sampling"] = "every possible SNV" if manifest["settings"]["regions"] is None else "every SNV of the regions"
+    meta["sampling"] = "every possible SNV" if manifest["settings"]["regions"] is None else REGIONS_SAMPLING
     meta["calibration"] = manifest["calibration"]
     clock = time.perf_counter()
     background = _background(job, chunks, table.lookup() if table is not None else None, meta)
@@ -329,6 +336,25 @@ class PrecomputedScores:
         table = np.stack([self.track(name, chrom, start, end) for name in ("pA", "pC", "pG", "pT")], axis=1)
         table[np.isnan(table).any(axis=1)] = 0.25
         return minus_strand(table) if strand == "-" else table
+
+    @property
+    def whole_genome(self) -> bool:
+        """Whether the run scored every sequence (no ``--regions``)."""
+        return self.manifest.get("settings", {}).get("regions") is None
+
+    def covers(self, genome: Genome, chrom: str, start: int, end: int) -> bool:
+        """Whether every A/C/G/T base of ``[start, end)`` (0-based half-open) has scores here; a run
+        with ``--regions`` holds only its regions, and elsewhere the pages must score themselves."""
+        import pyBigWig
+
+        handle = pyBigWig.open(str(self.folder / "pA.bw"))
+        try:
+            if chrom not in handle.chroms():
+                return False
+            values = np.asarray(handle.values(chrom, int(start), int(end), numpy=True))
+        finally:
+            handle.close()
+        return not bool((np.isnan(values) & (nucleotide_codes(genome.fetch(chrom, start, end)) >= 0)).any())
 
     def position_scores(self, chrom: str, start: int, end: int) -> pd.DataFrame:
         """Information content and per-position LLR summaries of ``[start, end)`` (0-based half-open):

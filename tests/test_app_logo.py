@@ -155,6 +155,11 @@ def test_the_logo_box_reads_coordinates_as_the_command_line_does(app, text):
 def scored_folder(tmp_path, monkeypatch, tiny_gpn_dir, tiny_annotation):
     """A data directory with the tiny genome, a tiny GPN under models/ and its score-genome folder
     under scores/ (what ``glm-explore score-genome --out-dir data/scores/tiny`` writes)."""
+    return score_into_data_dir(tmp_path, monkeypatch, tiny_gpn_dir, tiny_annotation)
+
+
+def score_into_data_dir(tmp_path, monkeypatch, tiny_gpn_dir, tiny_annotation, regions: str | None = None):
+    """The data directory of :func:`scored_folder`, the run restricted to a BED's ``regions`` if given."""
     import shutil
 
     from glm_core.genome import Genome
@@ -167,13 +172,17 @@ def scored_folder(tmp_path, monkeypatch, tiny_gpn_dir, tiny_annotation):
     shutil.copy(DATA / "tiny.gff3", data / "tiny.gff3")
     shutil.copytree(tiny_gpn_dir, data / "models" / "tiny-gpn")
     model_folder = data / "models" / "tiny-gpn"
+    bed = None
+    if regions is not None:
+        bed = tmp_path / "regions.bed"
+        bed.write_text(regions)
     score_genome(
         load_masked_lm(model_folder, device="cpu"),
         Genome(data / "tiny.fa", cache_dir=tmp_path / "genome-cache"),
         tiny_annotation,
         data / "scores" / "tiny",
         model_folder=model_folder,
-        settings=GenomeScoreSettings(chunk_size=200),
+        settings=GenomeScoreSettings(chunk_size=200, regions=bed),
     )
     monkeypatch.setenv(choices.CACHE_DIR_ENV, str(tmp_path / "cache"))
     monkeypatch.setenv(choices.DATA_DIR_ENV, str(data))
@@ -267,3 +276,19 @@ def test_pages_read_precomputed_scores_when_a_folder_exists(scored_folder, serve
     assert not at.exception
     assert any(button.key == "logo_score" for button in at.button)
     assert not any("precomputed" in caption.value for caption in at.caption)
+
+
+def test_a_folder_of_other_regions_is_not_read(tmp_path, monkeypatch, tiny_gpn_dir, tiny_annotation):
+    folder = score_into_data_dir(tmp_path, monkeypatch, tiny_gpn_dir, tiny_annotation, regions="chrT\t100\t200\n")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["sidebar_genome_source"] = "Data directory"
+    at.session_state["sidebar_model"] = next(c for c in choices.site_model_choices() if c.name == "tiny-gpn")
+    at.run()
+    at.switch_page("pages/logo.py").run()
+    at.text_input(key="logo_query").input("chrT:5-60").run()  # outside chrT:101-200
+    assert not at.exception and not at.error, (at.exception, at.error)
+    assert any(button.key == "logo_score" for button in at.button)  # scored here, not read as uniform
+    assert any(f"{folder} (glm-explore score-genome --regions) does not cover" in c.value for c in at.caption)
+    at.text_input(key="logo_query").input("chrT:121-160").run()  # inside: read from the folder
+    assert not any(button.key == "logo_score" for button in at.button)
+    assert any("precomputed with glm-explore score-genome" in c.value for c in at.caption)

@@ -79,3 +79,24 @@ def test_the_hub_opens_at_the_first_scored_gene_and_names_the_embedded_organism(
     genomes = hub_files(manifest, "chr01:1-1000")["genomes.txt"].splitlines()
     assert genomes[:4] == ["genome umaydis", "trackDb trackDb.txt", "twoBitPath genome.2bit", "organism U. maydis"]
     assert "scientificName Ustilago maydis" in genomes and genomes[-1] == "defaultPos chr01:1-1000"
+
+
+def test_a_run_over_regions_covers_only_them_and_says_so(tmp_path, tiny_annotation):
+    shutil.copy(DATA / "tiny.fa", tmp_path / "tiny.fa")
+    genome = Genome(tmp_path / "tiny.fa")
+    (tmp_path / "r.bed").write_text("chrT\t100\t200\n")
+    settings = GenomeScoreSettings(chunk_size=100, regions=tmp_path / "r.bed")
+    score_genome(NeighbourModel(), genome, tiny_annotation, tmp_path / "out", settings=settings)
+    found = precomputed_scores(tmp_path / "out", genome, NeighbourModel())
+    assert not found.whole_genome
+    assert found.covers(genome, "chrT", 100, 200) and found.covers(genome, "chrT", 150, 160)
+    assert not found.covers(genome, "chrT", 90, 110)  # ten bases before the region
+    assert not found.covers(genome, "chrU", 0, 10)  # a sequence the run did not score
+    assert found.background().describe().startswith("the scored regions only: every SNV of the regions")
+
+
+def test_a_whole_genome_run_covers_every_base(scored):
+    genome, found = scored
+    assert found.whole_genome
+    assert all(found.covers(genome, chrom, 0, size) for chrom, size in genome.chrom_sizes.items())
+    assert found.background().describe().startswith("genome-wide: every possible SNV")

@@ -218,15 +218,20 @@ def precomputed_scores(model, loaded: LoadedGenome):
 
 
 def score_tables(model, loaded: LoadedGenome):
-    """``(background, calibration)`` for this model's LLRs on this genome: a matching score-genome
-    folder's (its cLLRs were computed with them) first, else the tables shipped with the model;
-    either may be None."""
+    """``(background, calibration)`` for this model's LLRs on this genome; either may be None.
+
+    The neutral table: a matching score-genome folder's (its cLLRs were computed with it) first,
+    else the one shipped with the model. The background: the folder's when it scored the whole
+    genome; a folder of ``--regions`` ranks only against those regions, so the model's own
+    genome-wide background comes first then.
+    """
     from glm_core.variants import model_calibration, model_llr_background
 
     found = precomputed_scores(model, loaded)
-    background = (found.background() if found else None) or model_llr_background(model, loaded.genome)
     calibration = (found.calibration() if found else None) or model_calibration(model, loaded.genome)
-    return background, calibration
+    shipped = model_llr_background(model, loaded.genome)
+    background = found.background() if found is not None and (found.whole_genome or shipped is None) else None
+    return background or shipped, calibration
 
 
 # --------------------------------------------------------------------------- logo images

@@ -35,6 +35,9 @@ def region_scores(prefix: str, model, loaded: LoadedGenome, region: Region, stra
     user did not ask for the exact masked model, else :func:`ui.region_picker.scored_region_probabilities`."""
     scoring = region_picker.exact_model_choice(prefix, model, len(region), (region.chrom, region.start, region.end))
     found = cache.precomputed_scores(model, loaded) if scoring is model else None
+    if found is not None and not found.covers(loaded.genome, region.chrom, region.start, region.end):
+        st.caption(f"{found.folder} (glm-explore score-genome --regions) does not cover this region; scored here.")
+        found = None
     if found is not None:
         probabilities = found.probabilities(region.chrom, region.start, region.end, strand)
         st.caption(f"Read from {found.describe()}; nothing scored here.")
