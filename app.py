@@ -6,6 +6,7 @@ line to ``PAGES``; pages read the shared genome and locus through ``ui.session``
 
 import streamlit as st
 
+from ui.session import mark_router_ran
 from ui.sidebar import render_sidebar
 
 st.set_page_config(page_title="gLM Explorer", page_icon=":material/genetics:", layout="wide")
@@ -19,5 +20,6 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
+mark_router_ran()
 render_sidebar()
 navigation.run()

@@ -71,8 +71,27 @@ def show_error(error: BaseException, prefix: str = "") -> None:
     st.error(f"{prefix}{user_message(error)}")
 
 
+# Set by app.py before it runs a page. Until a server process has run the router once,
+# Streamlit treats the pages/ folder as its old file-per-page app and runs a page file straight
+# from its URL (the first visit to /logo after a restart), without the router and its sidebar.
+_router_ran = False
+
+
+def mark_router_ran() -> None:
+    global _router_ran
+    _router_ran = True
+
+
+def require_router() -> None:
+    """Send a page that runs without the router (see ``_router_ran``) to the router, which then
+    opens the default page with the sidebar; once it has run, Streamlit routes every URL itself."""
+    if not _router_ran:
+        st.switch_page("app.py")
+
+
 def require_genome() -> LoadedGenome:
     """The selected genome for a page; shows why and stops the page when there is none."""
+    require_router()
     choice = st.session_state.get(GENOME_KEY)
     if choice is None:
         message = st.session_state.get(GENOME_ERROR_KEY)
