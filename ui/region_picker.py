@@ -233,6 +233,8 @@ def scored_region_probabilities(prefix: str, model, loaded: LoadedGenome, region
     model_id = cache.model_key(model)
     key = (model_id, loaded.choice, region.chrom, region.start, region.end)
     asked = st.session_state.setdefault(SCORED_KEY, set())
+    if (prefix, (region.chrom, region.start, region.end)) in st.session_state.get(EXACT_KEY, set()):
+        asked.add(key)  # "Score exactly with the masked model" was the request: no second button
     if key not in asked:
         n = len(region)
         rate = cache.site_rate(model_id, model)
