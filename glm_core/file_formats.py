@@ -16,6 +16,8 @@ import re
 import zlib
 from pathlib import Path
 
+from .errors import InputError
+
 FASTA = "fasta"
 GFF3 = "gff3"
 GTF = "gtf"
@@ -71,7 +73,11 @@ def open_text(path: str | Path):
 
 
 def head_lines(path: str | Path, limit: int = _SNIFF_LINES) -> list[str]:
-    """Up to ``limit`` first lines (without line ends); a damaged gzip stream ends the list early."""
+    """Up to ``limit`` first lines (without line ends); a damaged gzip stream ends the list early.
+
+    Raises :class:`~glm_core.errors.InputError` when a gzip file is damaged before its first
+    line, which would otherwise read as an empty file.
+    """
     lines: list[str] = []
     try:
         with open_text(path) as handle:
@@ -79,8 +85,12 @@ def head_lines(path: str | Path, limit: int = _SNIFF_LINES) -> list[str]:
                 lines.append(text.rstrip("\r\n"))
                 if len(lines) >= limit:
                     break
-    except (EOFError, OSError, zlib.error, io.UnsupportedOperation):
-        pass
+    except (EOFError, OSError, zlib.error, io.UnsupportedOperation) as error:
+        if not lines and is_gzip(path):
+            raise InputError(
+                f"{path}: the file starts as gzip but its compressed data are damaged before the first line "
+                f"({error}); copy or download it again"
+            ) from error
     return lines
 
 

@@ -123,7 +123,10 @@ def find_genome_files(folder: str | Path) -> pd.DataFrame:
             continue
         if not path.resolve().is_relative_to(folder) or not path.is_file():
             continue
-        kind = sniff_format(path)
+        try:
+            kind = sniff_format(path)
+        except InputError:  # a damaged .gz: opening it by name says what is wrong
+            continue
         if kind not in (FASTA, *ANNOTATION_FORMATS):
             continue
         sequences = kind == FASTA or (kind == GFF3 and fasta_section_line(path) is not None)

@@ -88,6 +88,23 @@ def test_cut_bgzip_file_is_refused(tmp_path, user):
     assert folder_hashes(user) == before
 
 
+def test_gzip_damaged_before_its_first_line_is_named_not_read_as_empty(tmp_path, user):
+    from glm_core.annotation import Annotation
+    from glm_core.genome_files import find_genome_files
+
+    for name in ("genome.fa.gz", "genes.gff3.gz"):
+        (user / name).write_bytes(b"\x1f\x8b" + bytes(range(40)))  # gzip magic, then junk
+    before = folder_hashes(user)
+    with pytest.raises(
+        ValueError, match=r"genome\.fa\.gz: the file starts as gzip but its compressed data are damaged"
+    ):
+        Genome(user / "genome.fa.gz", cache_dir=tmp_path / "cache")
+    with pytest.raises(ValueError, match=r"genes\.gff3\.gz: the file starts as gzip but its compressed data"):
+        Annotation.from_file(user / "genes.gff3.gz")
+    assert find_genome_files(user).empty  # a data folder lists neither, and the listing does not fail
+    assert folder_hashes(user) == before
+
+
 def test_fasta_edited_after_its_fai_is_read_with_a_fresh_index(user, tmp_path):
     old = {"chrA": sequence(300, 1), "chrB": sequence(300, 2)}
     path = user / "genome.fa"
