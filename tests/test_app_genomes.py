@@ -149,3 +149,15 @@ def test_a_bare_fasta_gets_logos_and_vcf_scores_with_no_annotation(data, tiny_gp
     button = next(b for b in at.get("download_button") if b.proto.id.endswith("variants_download_tsv"))
     table = pd.read_csv(io.BytesIO(served[button.proto.url]), sep="\t")
     assert table["consequence"].tolist() == ["no_annotation"] and table["status"].tolist() == ["scored"]
+
+
+def test_an_upload_that_is_not_a_genome_is_named_by_its_upload_name(data):
+    from glm_core.errors import user_message
+    from glm_core.genome_files import open_genome_files
+
+    saved = {("file-1", "my notes.txt"): sidebar.save_upload("my notes.txt", b"my notes, not a genome\n")}
+    with pytest.raises(ValueError) as error:
+        open_genome_files(saved[("file-1", "my notes.txt")])
+    assert str(data.parent / "cache") in user_message(error.value)  # the copy the server reads
+    message = sidebar.upload_names(user_message(error.value), saved)
+    assert message == "my notes.txt, line 1: a FASTA file must start with '>name'; got 'my notes, not a genome'"

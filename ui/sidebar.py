@@ -65,7 +65,7 @@ def render_sidebar() -> None:
             if choice is not None:
                 loaded = cache.load(choice)
         except USER_ERRORS as error:
-            choice, message = None, user_message(error)
+            choice, message = None, upload_names(user_message(error), st.session_state.get("sidebar_saved_uploads", {}))
             st.error("Could not load these files; see the message on the page.")
         else:
             message = None
@@ -165,6 +165,15 @@ def _name_mapping_choice(choice: GenomeChoice) -> GenomeChoice:
         if upload is not None:
             aliases_file = _saved(upload)
     return choice.with_aliases(aliases_file) if aliases_file is not None else choice
+
+
+def upload_names(message: str, saved: dict) -> str:
+    """``message`` with the cache paths of uploads (``saved``: (file id, name) -> saved path, as
+    :func:`_saved` keeps them) replaced by the names they were uploaded under: the user knows
+    their file, not where the server keeps its copy."""
+    for (_, name), path in saved.items():
+        message = message.replace(str(path), name)
+    return message
 
 
 def _saved(upload) -> Path:
