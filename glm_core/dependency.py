@@ -598,20 +598,32 @@ def check_dependency_region(
     device = model_device_type(model)
     hard_limit = MAX_GPU_BP if device == "cuda" else MAX_CPU_BP
     if length > hard_limit:
-        _refuse(chrom, start, end, dependency_limit_bp(model)[1])
+        _refuse(model, chrom, start, end, dependency_limit_bp(model)[1])
     if device != "cuda" and model_kind(model) == "masked":
         estimate = estimate or estimate_dependency_seconds(model, genome, chrom, start, end)
         if estimate.seconds > CPU_TIME_BUDGET_S:
             _refuse(
-                chrom, start, end, dependency_limit_bp(model, estimate)[1], f" (estimated {estimate.seconds:,.0f} s)"
+                model,
+                chrom,
+                start,
+                end,
+                dependency_limit_bp(model, estimate)[1],
+                f" (estimated {estimate.seconds:,.0f} s)",
             )
     return estimate
 
 
-def _refuse(chrom: str, start: int, end: int, limit: str, detail: str = "") -> None:
+def _refuse(model, chrom: str, start: int, end: int, limit: str, detail: str = "") -> None:
+    """InputError naming the limit and only the ways out that would lift it for this model here."""
+    ways = ["a smaller region"]
+    if model_kind(model) == "masked" and model_device_type(model) != "cuda":
+        ways.append("a one-pass model")
+    if model_device_type(model) != "cuda":
+        ways.append("a GPU (GLM_EXPLORER_DEVICE=cuda)")
+    choose = ways[0] if len(ways) == 1 else ", ".join(ways[:-1]) + " or " + ways[-1]
     raise InputError(
         f"{chrom}:{start + 1:,}-{end:,} is {end - start:,} bp{detail}; a dependency map covers at most {limit}. "
-        "Choose a smaller region, a one-pass model, or a GPU (GLM_EXPLORER_DEVICE=cuda)."
+        f"Choose {choose}."
     )
 
 

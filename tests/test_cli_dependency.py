@@ -55,6 +55,7 @@ def test_dependency_over_the_cpu_limit_is_refused(kmer_path, tmp_path, capsys):
     assert run_cli("dependency", "chr22:69,001-69,201", "--model", kmer_path, "--out", tmp_path / "m.tsv") == 2
     error = capsys.readouterr().err
     assert "201 bp; a dependency map covers at most 200 bp on a CPU" in error
+    assert "estimated" not in error  # refused before any probe was timed
     assert not (tmp_path / "m.tsv").exists()
 
 

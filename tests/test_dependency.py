@@ -209,7 +209,8 @@ def test_substitution_track_is_the_map_row_and_files_are_one_based(tiny_genome):
 def test_regions_over_the_limits_are_refused(tiny_genome):
     chrom = tiny_genome.chroms[0]
     assert tiny_genome.chrom_sizes[chrom] > 201
-    with pytest.raises(InputError, match="at most 200 bp on a CPU"):
+    # A one-pass model on a CPU: only a smaller region or a GPU would do.
+    with pytest.raises(InputError, match=r"at most 200 bp on a CPU\. Choose a smaller region or a GPU \("):
         dependency_map(AveragedNeighbourModel(), tiny_genome, chrom, 0, 201)
 
     class SlowMasked(AveragedNeighbourModel):
@@ -219,7 +220,11 @@ def test_regions_over_the_limits_are_refused(tiny_genome):
     slow = DependencyEstimate(
         seconds=1_000.0, n_sequences=60, n_positions=1_200, seconds_per_call=0.0, seconds_per_position=0.8, device="cpu"
     )
-    with pytest.raises(InputError, match=r"estimated 1,000 s\); a dependency map covers at most 11 bp"):
+    with pytest.raises(
+        InputError,
+        match=r"estimated 1,000 s\); a dependency map covers at most 11 bp.*Choose a smaller region, a one-pass model "
+        r"or a GPU",
+    ):
         check_dependency_region(SlowMasked(), tiny_genome, chrom, 0, 20, estimate=slow)
 
 

@@ -14,8 +14,8 @@ from ..genome import EMBEDDED_FASTA
 CHUNK_BATCHES = 8
 
 
-def _tqdm_progress(description: str):
-    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr."""
+def _tqdm_progress(description: str, unit: str = "pos"):
+    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr, counting ``unit``s."""
     from tqdm import tqdm
 
     bar = None
@@ -23,7 +23,7 @@ def _tqdm_progress(description: str):
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=description, unit="pos", file=sys.stderr)
+            bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()

@@ -179,13 +179,15 @@ def _cmd_dependency(args: argparse.Namespace) -> int:
     genome, locus = _genome_and_locus(args)
     region = locus.region
     model = _load_site_model(_model_folder(args.model, args.device), args.device)
-    estimate = estimate_dependency_seconds(model, genome, region.chrom, region.start, region.end)
+    # Over-limit regions are refused before any probe is timed (a masked model on a CPU is
+    # refused by its estimate, which the check measures and returns).
+    estimate = check_dependency_region(model, genome, region.chrom, region.start, region.end)
+    estimate = estimate or estimate_dependency_seconds(model, genome, region.chrom, region.start, region.end)
     print(
         f"dependency map of {region} ({region.strand}), {len(region):,} bp with {model.name}: "
         f"{estimate.n_sequences:,} variant sequences, estimated {estimate.seconds:,.1f} s on {estimate.device}",
         file=sys.stderr,
     )
-    check_dependency_region(model, genome, region.chrom, region.start, region.end, estimate=estimate)
     began = time.perf_counter()
     result = dependency_map(
         model,
@@ -196,7 +198,7 @@ def _cmd_dependency(args: argparse.Namespace) -> int:
         region.strand,
         check_limits=False,
         batch_size=args.batch_size,
-        progress=_tqdm_progress("variant sequences"),
+        progress=_tqdm_progress("variant sequences", unit="seq"),
     )
     atomic_write(args.out, dependency_file_bytes(result, suffix))
     print(
