@@ -143,14 +143,13 @@ def base_letters(chart) -> list[str]:
 
 def test_a_page_url_opened_first_on_a_fresh_server_gets_the_router(tmp_path_factory, browser, tmp_path):
     # Until the router has run once in a server process, Streamlit runs a pages/ file straight
-    # from its URL; the page must then hand over to the router instead of showing a bare page.
+    # from its URL; the page must then hand over to the router, which opens that page.
     with live_server(tmp_path_factory, SERVER_START_S) as server:
         browser.get(f"{server.url}/logo")
-        body = wait_for_text(
-            browser, "Genome overview", "Site model", "Predicted logo", screenshot=tmp_path / "first.png"
-        )
+        body = wait_for_text(browser, "Gene name, ID or description words", "Site model", screenshot=tmp_path / "a.png")
         assert "Choose a genome in the sidebar" not in body
         wait_until_idle(browser)
-        browser.get(f"{server.url}/logo")  # now Streamlit routes the URL itself
-        wait_for_text(browser, "Gene name, ID or description words", "Site model", screenshot=tmp_path / "logo.png")
-        assert "Genome overview" not in browser.find_element("tag name", "h1").text
+        assert browser.find_element("tag name", "h1").text == "Predicted logo"  # the page asked for
+        browser.get(f"{server.url}/variants")  # now Streamlit routes the URL itself
+        wait_for_text(browser, "Saturation scan of a region", "Site model", screenshot=tmp_path / "b.png")
+        assert browser.find_element("tag name", "h1").text == "Variant effects"

@@ -43,6 +43,9 @@ with :func:`show_error`; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
+
 import streamlit as st
 
 from glm_core.errors import user_message
@@ -77,16 +80,32 @@ def show_error(error: BaseException, prefix: str = "") -> None:
 _router_ran = False
 
 
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+# The page a URL asked for while the router had not yet run; the router opens it.
+INTENDED_PAGE_KEY = "router_intended_page"
+
+
 def mark_router_ran() -> None:
+    """Called by app.py once ``st.navigation`` has run; then opens a page asked for before it."""
     global _router_ran
     _router_ran = True
+    intended = st.session_state.pop(INTENDED_PAGE_KEY, None)
+    if intended is not None:
+        st.switch_page(intended)
 
 
 def require_router() -> None:
     """Send a page that runs without the router (see ``_router_ran``) to the router, which then
-    opens the default page with the sidebar; once it has run, Streamlit routes every URL itself."""
-    if not _router_ran:
-        st.switch_page("app.py")
+    opens this page with the sidebar; once it has run, Streamlit routes every URL itself."""
+    if _router_ran:
+        return
+    # The page file is the first caller under pages/ (each page calls this through require_genome).
+    for frame in inspect.stack(context=0):
+        path = Path(frame.filename).resolve()
+        if path.parent == PAGES_DIR:
+            st.session_state[INTENDED_PAGE_KEY] = f"pages/{path.name}"
+            break
+    st.switch_page("app.py")
 
 
 def require_genome() -> LoadedGenome:
