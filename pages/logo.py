@@ -45,7 +45,7 @@ if scores.probabilities is None:
 model, probabilities = scores.model, scores.probabilities
 position_scores, calibrated = None, False
 if scores.precomputed is not None:
-    position_scores = scores.precomputed.position_scores(region.chrom, region.start, region.end)
+    position_scores = cache.precomputed_position_scores(scores.precomputed, region.chrom, region.start, region.end)
     calibrated = bool(position_scores["cllr_mean"].notna().any()) and st.toggle(
         "Calibrated LLR (cLLR) in the LLR track",
         key="logo_calibrated",

@@ -217,6 +217,19 @@ def precomputed_scores(model, loaded: LoadedGenome):
     return _precomputed(model_key(model), loaded.choice, _manifest_stamps(scores_folders()), loaded.genome, model)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _position_scores(folder: str, manifest_stamp, chrom: str, start: int, end: int, _found) -> pd.DataFrame:
+    return _found.position_scores(chrom, start, end)
+
+
+def precomputed_position_scores(found, chrom: str, start: int, end: int) -> pd.DataFrame:
+    """``found.position_scores`` (a :class:`glm_core.genome_hub.PrecomputedScores`) of a region,
+    cached per folder, its manifest's stamp (a rerun of score-genome is read again) and region."""
+    from glm_core.genome_hub import MANIFEST
+
+    return _position_scores(str(found.folder), file_stamp(found.folder / MANIFEST), chrom, start, end, found)
+
+
 def score_tables(model, loaded: LoadedGenome):
     """``(background, calibration)`` for this model's LLRs on this genome; either may be None.
 
