@@ -409,18 +409,21 @@ class OnePassSiteModel:
             one_hot = net.one_hot(torch.from_numpy(self.encode(sequence[lo:hi])).to(self.device))
             alternatives = torch.eye(4, dtype=one_hot.dtype, device=self.device)
             # The right stream is the stream read on the reverse complement, in its own coordinates.
+            # Per strand: its one-hot, the reference features at the targets, the reference
+            # convolution inputs, the targets in its coordinates, and whether it is flipped.
             strands = []
             for strand_one_hot, flip in ((one_hot, False), (one_hot.flip(0).flip(1), True)):
                 features, conv_inputs = stream.reference_states(strand_one_hot)
-                strands.append((strand_one_hot, features, conv_inputs, flip))
+                targets = length - 1 - positions if flip else positions
+                reference = features[torch.from_numpy(targets).to(self.device)]
+                strands.append((strand_one_hot, reference, conv_inputs, targets, flip))
             for begin in range(0, len(order), batch_size):
                 members = order[begin : begin + batch_size]
                 sides = []
-                for strand_one_hot, features, conv_inputs, flip in strands:
+                for strand_one_hot, reference, conv_inputs, targets, flip in strands:
                     where = length - 1 - at[members] if flip else at[members]
-                    targets = length - 1 - positions if flip else positions
                     alt = alternatives[torch.from_numpy(3 - codes[members] if flip else codes[members])]
-                    side = features[torch.from_numpy(targets).to(self.device)].expand(len(members), -1, -1).clone()
+                    side = reference.expand(len(members), -1, -1).clone()
                     first, last = (
                         int(where.min()) + 1,
                         min(length, int(where.max()) + reach + 1, int(targets.max()) + 1),
