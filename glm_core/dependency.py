@@ -286,15 +286,15 @@ def sequence_dependency(
     alternatives = _alternatives(nucleotide_codes(sequence[first:last]))
     variants = np.full((length, 3, length, 4), np.nan, dtype=np.float32)
     queries = [(row, a) for row in range(length) for a in range(3) if alternatives[row, a] >= 0]
-    for row, _ in queries:
-        variants[row] = reference[None]  # targets out of reach keep the reference prediction
-    reach = int(model.context_flank) if full_flanks else None
     substituted = getattr(model, "substitution_site_probabilities", None)
-    if substituted is not None:
+    if substituted is not None:  # it scores every target of every query itself
         _score_substitutions(
             substituted, sequence, first, last, queries, alternatives, variants, reference, batch_size, progress
         )
         return reference, alternatives, variants
+    for row, _ in queries:
+        variants[row] = reference[None]  # targets out of reach keep the reference prediction
+    reach = int(model.context_flank) if full_flanks else None
     batched = getattr(model, "sequences_site_probabilities", None)
     if batched is not None:
         _score_batched(batched, sequence, first, last, queries, alternatives, variants, batch_size, progress)
@@ -329,6 +329,11 @@ def _score_substitutions(
         variants[row, a, row] = reference[row]  # the query's own prediction never sees the substitution
 
 
+def _packed_per_call(sequence_length: int) -> int:
+    """Variant sequences :func:`_score_packed` lays end to end in one scoring call."""
+    return int(np.clip(PACKED_BP // sequence_length, 1, PACKED_SEQUENCES))
+
+
 def _score_packed(model, sequence, first, last, queries, alternatives, variants, reach, batch_size, progress) -> None:
     """Score many variant sequences in one call, laid end to end.
 
@@ -337,7 +342,7 @@ def _score_packed(model, sequence, first, last, queries, alternatives, variants,
     neighbouring copies change nothing. One long call gives a one-pass model full batches
     (2.5x faster on a 2-core CPU) and a masked model on a GPU large batches of windows.
     """
-    per_call = int(np.clip(PACKED_BP // len(sequence), 1, PACKED_SEQUENCES))
+    per_call = _packed_per_call(len(sequence))
     for begin in range(0, len(queries), per_call):
         part = queries[begin : begin + per_call]
         targets = [_targets(first + row, first, last, reach) for row, _ in part]
@@ -528,7 +533,8 @@ def estimate_dependency_seconds(model, genome: Genome, chrom: str, start: int, e
         # A batch of substitutions at the middle costs what the average batch does: each copy
         # recomputes from its query to the region's ends, (L - q) + q bases over both streams.
         batch = min(n_sequences, int(getattr(model, "substitution_batch_size", 48)))
-        middle = offset + np.flatnonzero(codes >= 0)[len(n_targets) // 2]
+        bases = np.flatnonzero(codes >= 0)
+        middle = offset + bases[len(bases) // 2]
         probe = np.stack([np.full(batch, middle), [(codes[middle - offset] + 1 + k % 3) % 4 for k in range(batch)]], 1)
         per_batch = min(_timed(lambda: substituted(sequence, probe, region)) for _ in range(2))
         seconds = per_call + per_batch * -(-n_sequences // batch)
@@ -541,7 +547,7 @@ def estimate_dependency_seconds(model, genome: Genome, chrom: str, start: int, e
         per_position = max((many - one) / max(len(probe) - 1, 1), 0.0)
         per_call = max(one - per_position, 0.0)
         # Packed variants (full flanks) share scoring calls, as _score_packed lays them out.
-        per_packed_call = int(np.clip(PACKED_BP // len(sequence), 1, PACKED_SEQUENCES)) if full else 1
+        per_packed_call = _packed_per_call(len(sequence)) if full else 1
         n_calls = 1 + -(-n_sequences // per_packed_call)
         seconds = n_calls * per_call + n_positions * per_position
     else:
