@@ -238,11 +238,26 @@ def score_tables(model, loaded: LoadedGenome):
     genome; a folder of ``--regions`` ranks only against those regions, so the model's own
     genome-wide background comes first then.
     """
+    from glm_core.backgrounds import BACKGROUND_FILE
+    from glm_core.calibration import CALIBRATION_FILE
+    from glm_core.variants import MODEL_BACKGROUND_FILES
+
+    folder = getattr(model, "path", None)
+    names = (BACKGROUND_FILE, CALIBRATION_FILE, *MODEL_BACKGROUND_FILES)
+    shipped = tuple(file_stamp(Path(folder) / name) for name in names) if folder is not None else ()
+    manifests = _manifest_stamps(scores_folders())
+    return _score_tables(model_key(model), loaded.choice, shipped, manifests, model, loaded)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _score_tables(model_id: tuple, choice: GenomeChoice, shipped: tuple, manifests: tuple, _model, _loaded):
+    # Cached (keyed by the stamps of the files read): matching a model's tables to the genome
+    # hashes the genome file, and pages ask on every rerun.
     from glm_core.variants import model_calibration, model_llr_background
 
-    found = precomputed_scores(model, loaded)
-    calibration = (found.calibration() if found else None) or model_calibration(model, loaded.genome)
-    shipped = model_llr_background(model, loaded.genome)
+    found = precomputed_scores(_model, _loaded)
+    calibration = (found.calibration() if found else None) or model_calibration(_model, _loaded.genome)
+    shipped = model_llr_background(_model, _loaded.genome)
     background = found.background() if found is not None and (found.whole_genome or shipped is None) else None
     return background or shipped, calibration
 
