@@ -162,24 +162,18 @@ def test_precomputed_scores_are_found_only_for_the_same_genome_and_weights(tmp_p
     assert precomputed_scores(tmp_path / "data", Genome(other), model) is None
 
 
-def test_two_processes_under_torchrun_write_what_one_process_writes(tmp_path, tiny_gpn_dir):
+def score_genome_command(tmp_path: Path, model_dir: Path, chunk_size: int) -> tuple[list[str], dict]:
+    """``-m glm_core.cli score-genome`` arguments (all but ``--out-dir``) on a copy of the tiny
+    genome in ``tmp_path``, and the environment to run them in (one thread, offline)."""
     shutil.copy(DATA / "tiny.fa", tmp_path / "tiny.fa")
-    common = [
-        "-m",
-        "glm_core.cli",
-        "score-genome",
-        "--fasta",
-        str(tmp_path / "tiny.fa"),
-        "--annotation",
-        str(DATA / "tiny.gff3"),
-        "--model",
-        str(tiny_gpn_dir),
-        "--chunk-size",
-        "80",
-        "--device",
-        "cpu",
-    ]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    arguments = ["-m", "glm_core.cli", "score-genome", "--fasta", str(tmp_path / "tiny.fa")]
+    arguments += ["--annotation", str(DATA / "tiny.gff3"), "--model", str(model_dir)]
+    arguments += ["--chunk-size", str(chunk_size), "--device", "cpu"]
+    return arguments, {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+
+
+def test_two_processes_under_torchrun_write_what_one_process_writes(tmp_path, tiny_gpn_dir):
+    common, environment = score_genome_command(tmp_path, tiny_gpn_dir, chunk_size=80)
     one = subprocess.run(
         [sys.executable, *common, "--out-dir", str(tmp_path / "one")],
         capture_output=True,
@@ -215,24 +209,8 @@ def test_sigkill_mid_run_leaves_nothing_finished_and_a_rerun_matches_a_clean_run
     import signal
     import time
 
-    shutil.copy(DATA / "tiny.fa", tmp_path / "tiny.fa")
-    common = [
-        sys.executable,
-        "-m",
-        "glm_core.cli",
-        "score-genome",
-        "--fasta",
-        str(tmp_path / "tiny.fa"),
-        "--annotation",
-        str(DATA / "tiny.gff3"),
-        "--model",
-        str(tiny_gpn_dir),
-        "--chunk-size",
-        "20",
-        "--device",
-        "cpu",
-    ]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    arguments, environment = score_genome_command(tmp_path, tiny_gpn_dir, chunk_size=20)
+    common = [sys.executable, *arguments]
     clean = subprocess.run(
         [*common, "--out-dir", str(tmp_path / "clean")], capture_output=True, text=True, env=environment, timeout=300
     )
